@@ -1,0 +1,75 @@
+# netdiag.tcp — two commands for a fresh machine:  make audit   and   make test
+# Every target creates what it needs (.venv, the collection link, system packages) first.
+
+PYTHON      ?= python3.11
+VENV        := .venv
+BIN         := $(VENV)/bin
+COLLECTION  := .ansible/collections/ansible_collections/netdiag/tcp
+export ANSIBLE_LINT_SKIP_SCHEMA_UPDATE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: audit test venv install system-deps lint ruff ansible-lint sanity units integration molecule bench clean constraints
+
+audit: install
+	$(BIN)/ansible-playbook playbooks/audit.yml
+
+test: system-deps install-test lint sanity units integration molecule
+	@echo "make test: all suites passed"
+
+# --- set-up -----------------------------------------------------------------------------------------------------
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Python 3.11 is needed for ansible-core 2.19)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: $(BIN)/python requirements/runtime.txt requirements/constraints.txt
+	$(BIN)/pip install --quiet -r requirements/runtime.txt -c requirements/constraints.txt
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.runtime-installed requirements/test.txt
+	$(BIN)/pip install --quiet -r requirements/test.txt -c requirements/constraints.txt
+	touch $@
+
+venv: $(VENV)/.runtime-installed
+
+# The collection is linked, not copied: edits in this checkout are live for ansible-playbook and ansible-doc.
+$(COLLECTION):
+	mkdir -p $(dir $(COLLECTION))
+	ln -sfn ../../../.. $(COLLECTION)
+
+install: venv $(COLLECTION)
+
+install-test: install $(VENV)/.test-installed
+
+system-deps:
+	tools/install-system-deps.sh
+
+# --- test suites ------------------------------------------------------------------------------------------------
+lint: ruff ansible-lint
+
+ruff: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ansible-lint: install-test
+	$(BIN)/ansible-lint
+
+sanity: install-test
+	tools/ansible-test.sh sanity
+
+units: install-test
+	$(BIN)/pytest tests/unit
+
+integration: install-test
+	$(BIN)/pytest tests/integration
+
+molecule: install-test
+	tools/molecule-all.sh
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+constraints:
+	$(BIN)/pip freeze --exclude-editable | sed '1i # Exact pins of every package in the venv (pip freeze of runtime.txt + test.txt). Regenerate with make constraints.' > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) .ansible tests/output .pytest_cache .ruff_cache

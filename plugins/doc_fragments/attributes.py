@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Attribute fragments shared by the netdiag.tcp modules (private to this collection)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Every module of the collection.
+    COMMON = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+"""
+
+    # Fact modules: read-only, put everything under ansible_facts.netdiag.
+    FACTS = r"""
+options: {}
+attributes:
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+  check_mode:
+    support: full
+    details: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: N/A
+    details: The module never changes anything.
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details: The action plugin merges the returned sections into the host's existing C(ansible_facts.netdiag).
+"""
