@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Integration helpers: run a netdiag.tcp module for real through Ansible, optionally inside a network namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
+    """Run netdiag.tcp.<module> (or a fully qualified name) on localhost with `ansible` and return its result dict.
+
+    With netns, the whole `ansible` process runs in that network namespace (ip netns exec), so the module sees the
+    namespace's /proc/net and /proc/sys/net exactly as a host would.
+    """
+    name = module if "." in module else "netdiag.tcp." + module
+    command = [str(VENV_BIN / "ansible"), "localhost", "-m", name, "-a", json.dumps(args or {})]
+    if check_mode:
+        command.append("--check")
+    if netns:
+        command = ["ip", "netns", "exec", netns, *command]
+    environment = dict(
+        os.environ,
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    )
+    completed = subprocess.run(
+        command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    try:
+        output = json.loads(completed.stdout)
+    except ValueError:
+        raise AssertionError(
+            "ansible printed no JSON (rc=%d)\nstdout:\n%s\nstderr:\n%s" % (completed.returncode, completed.stdout, completed.stderr)
+        )
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@pytest.fixture
+def ansible_module():
+    return run_module
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+needs_root = pytest.mark.skipif(not is_root(), reason="needs root (network namespaces, /proc/slabinfo)")
