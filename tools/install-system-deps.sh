@@ -2,7 +2,7 @@
 # Debian packages the tests use: real conntrack/nft in network namespaces, debootstrap for the Molecule hosts,
 # ssh client for Ansible over SSH, net-tools/iproute2 to capture real netstat/ss output in tests.
 set -euo pipefail
-packages=(debootstrap nftables conntrack iproute2 openssh-client net-tools procps kmod)
+packages=(debootstrap nftables conntrack iproute2 openssh-client net-tools procps kmod shellcheck)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

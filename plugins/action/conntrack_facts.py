@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Runs netdiag.tcp.conntrack_facts and merges its sections into ansible_facts.netdiag (see plugin_utils/merge_facts.py)."""
+"""Runs netdiag.tcp.conntrack_facts, merging its sections into ansible_facts.netdiag (plugin_utils/merge_facts.py)."""
 
 from __future__ import annotations
 

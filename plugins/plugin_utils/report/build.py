@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Assemble the audit report (contract schema 1) from what each host returned. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER, host_findings
+
+SCHEMA = 1
+SECTIONS = ("netstat", "keepalive", "conntrack", "slabinfo", "aix", "sunos")
+
+
+def host_report(gathered):
+    """One host's report entry from {'status': ..., 'errors': [...], 'facts': ansible_facts.netdiag, 'platform'}.
+
+    status: 'unreachable' when the host could not be reached; 'failed' when the socket table (the core of the audit)
+    could not be read; 'partial' when it was read but another step failed; else 'ok'. Sections a host legitimately
+    lacks (conntrack on a host without it, slabinfo without root) are reported inside the section with
+    available: false and a reason, not as errors.
+    """
+    facts = gathered.get("facts") or {}
+    errors = [str(error) for error in gathered.get("errors") or [] if error]
+    report = {"status": "ok", "platform": gathered.get("platform") or facts.get("platform"), "errors": errors}
+    for section in SECTIONS:
+        if isinstance(facts.get(section), dict):
+            report[section] = facts[section]
+    if gathered.get("status") == "unreachable":
+        report["status"] = "unreachable"
+    elif "netstat" not in report:
+        report["status"] = "failed"
+        if not errors:
+            errors.append("no socket table was gathered from this host")
+    elif errors:
+        report["status"] = "partial"
+    return report
+
+
+def build_report(gathered_by_host, generated_at, thresholds=None, correlation=None):
+    """The whole report: hosts, pairs across hosts and findings, most severe first."""
+    hosts = {name: host_report(gathered) for name, gathered in gathered_by_host.items()}
+    addresses = {
+        name: host_addresses(hosts[name], extra=gathered_by_host[name].get("addresses") or ()) for name in hosts
+    }
+    pairs, pair_findings = correlate(hosts, addresses, **(correlation or {}))
+    findings = host_findings(hosts, thresholds) + pair_findings
+    findings.sort(key=lambda item: (SEVERITY_ORDER[item["severity"]], item["host"], item["id"]))
+    return {
+        "schema": SCHEMA,
+        "generated_at": generated_at,
+        "hosts": hosts,
+        "pairs": pairs,
+        "findings": findings,
+    }
+
+
+def status_counts(report):
+    counts = {}
+    for host in report["hosts"].values():
+        counts[host["status"]] = counts.get(host["status"], 0) + 1
+    return counts

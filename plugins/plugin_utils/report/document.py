@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The audit report as a list of blocks, rendered by markdown.py and html.py alike. Pure functions.
+
+Blocks: ("heading", level, text), ("paragraph", text), ("table", header, rows), ("list", items),
+("finding", finding). Renderers escape; builders never do.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
+
+TOP_PEERS = 10
+
+
+def host_overview_row(name, host):
+    netstat = host.get("netstat") or {}
+    conntrack = host.get("conntrack") or {}
+    states = netstat.get("state_counts") or {}
+    if conntrack.get("available"):
+        conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
+        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+    else:
+        conntrack_text = "unavailable" if conntrack else "n/a"
+        timeout = None
+    return [
+        name,
+        host["status"],
+        host.get("platform"),
+        states.get("ESTABLISHED", 0),
+        states.get("CLOSE_WAIT", 0),
+        states.get("TIME_WAIT", 0),
+        conntrack_text,
+        timeout,
+    ]
+
+
+def summary_lines(report, report_files=()):
+    """What the audit prints at the end: one line per host, the findings, where the report is."""
+    counts = status_counts(report)
+    lines = [
+        "netdiag.tcp audit %s: %d host(s) (%s), %d finding(s)"
+        % (
+            report["generated_at"],
+            len(report["hosts"]),
+            ", ".join("%d %s" % (counts[status], status) for status in sorted(counts)),
+            len(report["findings"]),
+        )
+    ]
+    for name in sorted(report["hosts"]):
+        row = host_overview_row(name, report["hosts"][name])
+        lines.append("  %s: %s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s" % (row[0], row[1], row[3], row[4], row[6]))
+        lines.extend("    error: %s" % error for error in report["hosts"][name]["errors"])
+    lines.extend(
+        "  [%s] %s %s: %s" % (item["severity"], item["id"], item["host"], item["summary"])
+        for item in report["findings"]
+    )
+    lines.extend("  report: %s" % path for path in report_files)
+    return lines
+
+
+def report_blocks(report):
+    blocks = [
+        ("heading", 1, "netdiag.tcp audit report"),
+        ("paragraph", "Generated %s (schema %s)." % (report["generated_at"], report["schema"])),
+        ("heading", 2, "Hosts"),
+        (
+            "table",
+            ["host", "status", "platform", "ESTABLISHED", "CLOSE_WAIT", "TIME_WAIT", "conntrack", "ct est. timeout"],
+            [host_overview_row(name, report["hosts"][name]) for name in sorted(report["hosts"])],
+        ),
+        ("heading", 2, "Findings"),
+    ]
+    if report["findings"]:
+        blocks.extend(("finding", item) for item in report["findings"])
+    else:
+        blocks.append(("paragraph", "No findings."))
+    if report["pairs"]:
+        blocks.append(("heading", 2, "Connections seen from both ends"))
+        blocks.append(
+            (
+                "table",
+                ["client", "server", "service port", "client count", "server count"],
+                [
+                    [pair["client"], pair["server"], pair["service_port"], pair["client_count"], pair["server_count"]]
+                    for pair in report["pairs"]
+                ],
+            )
+        )
+    for name in sorted(report["hosts"]):
+        blocks.extend(host_blocks(name, report["hosts"][name]))
+    return blocks
+
+
+def host_blocks(name, host):
+    blocks = [("heading", 2, "%s (%s)" % (name, host["status"]))]
+    if host["errors"]:
+        blocks.append(("list", ["error: %s" % error for error in host["errors"]]))
+    netstat = host.get("netstat") or {}
+    if netstat:
+        blocks.extend(netstat_blocks(netstat))
+    keepalive = host.get("keepalive")
+    if keepalive:
+        blocks.append(
+            (
+                "paragraph",
+                "Keepalive: time %s s, interval %s s, probes %s; ESTABLISHED without SO_KEEPALIVE: %s"
+                % (
+                    keepalive.get("time"),
+                    keepalive.get("intvl"),
+                    keepalive.get("probes"),
+                    netstat.get("established_without_keepalive", "-"),
+                ),
+            )
+        )
+    if host.get("conntrack"):
+        blocks.extend(conntrack_blocks(host["conntrack"]))
+    if host.get("slabinfo"):
+        blocks.extend(slabinfo_blocks(host["slabinfo"]))
+    return blocks
+
+
+def netstat_blocks(netstat):
+    states = netstat.get("state_counts") or {}
+    blocks = [("paragraph", "TCP states: " + (", ".join("%s %d" % item for item in sorted(states.items())) or "none"))]
+    peers = netstat.get("established_by_peer") or []
+    if peers:
+        blocks.append(("paragraph", "ESTABLISHED by peer (top %d of %d):" % (min(TOP_PEERS, len(peers)), len(peers))))
+        blocks.append(
+            (
+                "table",
+                ["direction", "service port", "peer", "count"],
+                [[peer["direction"], peer["service_port"], peer["peer"], peer["count"]] for peer in peers[:TOP_PEERS]],
+            )
+        )
+    listeners = netstat.get("listeners") or []
+    if listeners:
+        blocks.append(("paragraph", "Listeners:"))
+        blocks.append(
+            (
+                "table",
+                ["protocol", "address", "port", "process"],
+                [
+                    [
+                        item.get("protocol"),
+                        item.get("local_address"),
+                        item.get("local_port"),
+                        "%s (%s)" % (item["process"], item.get("pid")) if item.get("process") else None,
+                    ]
+                    for item in listeners
+                ],
+            )
+        )
+    return blocks
+
+
+def conntrack_blocks(conntrack):
+    if not conntrack.get("available"):
+        return [("paragraph", "Conntrack: not available (%s)" % conntrack.get("reason"))]
+    timeouts = conntrack.get("timeouts") or {}
+    blocks = [
+        (
+            "paragraph",
+            "Conntrack (%s): %s of %s entries (%s%%), table read from %s; tcp_timeout_established %s s"
+            % (
+                conntrack.get("key_style"),
+                conntrack.get("count"),
+                conntrack.get("max"),
+                conntrack.get("usage_pct"),
+                conntrack.get("source"),
+                timeouts.get("tcp_timeout_established"),
+            ),
+        )
+    ]
+    top = conntrack.get("top_sources") or []
+    if top:
+        blocks.append(("paragraph", "Top conntrack sources:"))
+        blocks.append(("table", ["address", "entries"], [[item["address"], item["count"]] for item in top]))
+    return blocks
+
+
+def slabinfo_blocks(slabinfo):
+    caches = slabinfo.get("caches") or {}
+    if not caches:
+        if slabinfo.get("available") is False:
+            return [("paragraph", "Slabinfo: not available (%s)" % slabinfo.get("reason"))]
+        return [("paragraph", "Slabinfo: no matching caches.")]
+    return [
+        ("paragraph", "Slab caches (slabinfo %s):" % slabinfo.get("version")),
+        (
+            "table",
+            ["cache", "active objects", "objects", "object size", "bytes"],
+            [
+                [cache, data.get("active_objs"), data.get("num_objs"), data.get("objsize"), data.get("bytes")]
+                for cache, data in sorted(caches.items())
+            ],
+        ),
+    ]
