@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Attribute fragments shared by the netdiag.tcp modules (private to this collection)."""
+"""Attribute fragments shared by the netdiag.tcp modules (private to this collection).
+
+Modules extend V(netdiag.tcp.attributes) for the descriptions, then state their own support levels; fact modules
+extend V(netdiag.tcp.attributes.facts), which also fixes the support levels every read-only fact module shares.
+"""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Every module of the collection.
-    COMMON = r"""
+    DOCUMENTATION = r"""
 options: {}
 attributes:
   check_mode:
@@ -15,7 +18,24 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
 """
 
-    # Fact modules: read-only, put everything under ansible_facts.netdiag.
+    PLATFORM = r"""
+options: {}
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+"""
+
+    ACTION = r"""
+options: {}
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on
+      the controller.
+    support: full
+"""
+
+    # Fact modules: read-only, everything under ansible_facts.netdiag, merged by their action plugin.
     FACTS = r"""
 options: {}
 attributes:
@@ -23,13 +43,16 @@ attributes:
     description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
     support: full
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it behaves the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
     details: The module never changes anything.
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on
+      the controller.
     support: full
     details: The action plugin merges the returned sections into the host's existing C(ansible_facts.netdiag).
 """

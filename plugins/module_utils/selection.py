@@ -31,7 +31,7 @@ class Selection:
         try:
             port = int(value)
         except (TypeError, ValueError):
-            raise ValueError("ports: %r is not a port number (1-65535)" % (value,))
+            raise ValueError("ports: %r is not a port number (1-65535)" % (value,)) from None
         if isinstance(value, bool) or not 0 < port < 65536 or str(port) != str(value).strip():
             raise ValueError("ports: %r is not a port number (1-65535)" % (value,))
         return port
@@ -48,7 +48,7 @@ class Selection:
         try:
             network = ipaddress.ip_network(str(value).strip(), strict=False)
         except ValueError:
-            raise ValueError("peers: %r is not an IP address or CIDR network" % (value,))
+            raise ValueError("peers: %r is not an IP address or CIDR network" % (value,)) from None
         if network.version == 6 and network.network_address.ipv4_mapped is not None and network.prefixlen >= 96:
             # ::ffff:a.b.c.d/n is the IPv4 network a.b.c.d/(n-96): peers are reported as IPv4.
             mapped = network.network_address.ipv4_mapped

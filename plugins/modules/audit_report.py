@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# This module is implemented as an action plugin (plugins/action/audit_report.py) and runs on the controller.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: audit_report
+short_description: Write the netdiag.tcp audit report (JSON, Markdown, HTML) on the controller
+version_added: 0.1.0
+description:
+  - Builds the audit report from the facts the netdiag.tcp fact modules left on each host
+    (C(ansible_facts.netdiag)) and the per-host outcome the audit playbook records in C(netdiag_audit_result).
+  - Correlates both ends of connections between audited hosts (C(pairs)) and adds findings such as
+    C(asymmetric-established), C(conntrack-timeout-default), C(conntrack-near-full), C(close-wait-buildup)
+    and C(no-keepalive).
+  - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest), each file
+    atomically. The JSON follows schema 1 of the netdiag.tcp contract.
+  - Runs on the controller only. It writes the report also in check mode, since it changes no managed host.
+options:
+  hosts:
+    description: Inventory names of the audited hosts.
+    type: list
+    elements: str
+    required: true
+  dest:
+    description: Directory for the report files, created when missing. Relative paths are relative to the directory
+      C(ansible-playbook) was started in.
+    type: path
+    default: reports
+  formats:
+    description: Which report files to write.
+    type: list
+    elements: str
+    choices: [json, md, html]
+    default: [json, md, html]
+  thresholds:
+    description:
+      - Limits for the findings. Keys C(conntrack_near_full_pct) (default 80), C(conntrack_full_pct) (critical,
+        default 95), C(close_wait) (CLOSE_WAIT sockets on one host, default 20), C(no_keepalive)
+        (ESTABLISHED sockets without SO_KEEPALIVE on one host, default 20).
+    type: dict
+    default: {}
+  correlation:
+    description:
+      - How different the two ends' ESTABLISHED counts must be for C(asymmetric-established). Keys C(min_gap)
+        (default 10 connections) and C(ratio) (default 2.0).
+    type: dict
+    default: {}
+  generated_at:
+    description: Timestamp to put in the report instead of the current UTC time (for reproducible reports).
+    type: str
+extends_documentation_fragment:
+  - netdiag.tcp.attributes
+  - netdiag.tcp.attributes.action
+  - netdiag.tcp.attributes.platform
+attributes:
+  check_mode:
+    support: full
+    details: Writes the report on the controller in check mode too; managed hosts are never touched.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+    details: Runs on the controller.
+author:
+  - netdiag.tcp developers
+"""
+
+EXAMPLES = r"""
+- name: Write the report for every audited host
+  netdiag.tcp.audit_report:
+    hosts: "{{ ansible_play_hosts_all }}"
+    dest: /var/tmp/netdiag
+    thresholds:
+      conntrack_near_full_pct: 70
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+report_files:
+  description: The timestamped report files written (the audit-latest.* copies are written beside them).
+  returned: success
+  type: list
+  elements: str
+  sample: [reports/audit-20261125T213000Z.json, reports/audit-20261125T213000Z.md]
+summary:
+  description: Readable summary lines, one per host and one per finding.
+  returned: success
+  type: list
+  elements: str
+findings:
+  description: The findings, most severe first, as in the JSON report.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Stable finding id, for example V(conntrack-timeout-default).
+      type: str
+    severity:
+      description: V(info), V(warning) or V(critical).
+      type: str
+    host:
+      description: The inventory host the finding is about.
+      type: str
+    summary:
+      description: One line for people.
+      type: str
+    evidence:
+      description: The numbers behind the finding.
+      type: dict
+    recommendation:
+      description: What to do about it.
+      type: str
+statuses:
+  description: Each audited host's status (V(ok), V(partial), V(unreachable) or V(failed)).
+  returned: success
+  type: dict
+  sample: {web01: ok, app01: unreachable}
+"""
