@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The audit report: host status, findings, correlation of both ends, Markdown/HTML rendering."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report, host_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import host_findings
+
+# The incident of 2012 in facts: the web server sees 35 sessions to the app server's port 5555, the app server 214.
+WEB_NETSTAT = {
+    "state_counts": {"ESTABLISHED": 35, "LISTEN": 2},
+    "established_by_peer": [{"direction": "outbound", "service_port": 5555, "peer": "198.51.100.20", "count": 35}],
+    "listeners": [{"protocol": "tcp", "local_address": "198.51.100.10", "local_port": 80}],
+    "connections": [],
+    "established_without_keepalive": 35,
+}
+APP_NETSTAT = {
+    "state_counts": {"ESTABLISHED": 214, "LISTEN": 1, "CLOSE_WAIT": 25},
+    "established_by_peer": [{"direction": "inbound", "service_port": 5555, "peer": "198.51.100.10", "count": 214}],
+    "listeners": [{"protocol": "tcp", "local_address": "198.51.100.20", "local_port": 5555}],
+    "connections": [
+        {"state": "CLOSE_WAIT", "pid": 376864, "process": "xxxx_srv"},
+        {"state": "CLOSE_WAIT", "pid": 376864, "process": "xxxx_srv"},
+        {"state": "CLOSE_WAIT"},
+    ],
+    "established_without_keepalive": 3,
+}
+NAT_CONNTRACK = {
+    "available": True,
+    "key_style": "ip_conntrack",
+    "count": 3400,
+    "max": 4096,
+    "usage_pct": 83.0,
+    "timeouts": {"tcp_timeout_established": 432000},
+    "top_sources": [{"address": "198.51.100.10", "count": 295}],
+    "stats": {"drop": 0, "early_drop": 0},
+}
+
+
+def gathered(netstat=None, conntrack=None, status="reached", errors=()):
+    facts = {}
+    if netstat is not None:
+        facts["netstat"] = copy.deepcopy(netstat)
+    if conntrack is not None:
+        facts["conntrack"] = copy.deepcopy(conntrack)
+    return {"status": status, "errors": list(errors), "facts": facts}
+
+
+def incident():
+    return {
+        "web01": gathered(WEB_NETSTAT, NAT_CONNTRACK),
+        "app01": gathered(APP_NETSTAT),
+        "db01": gathered(status="unreachable", errors=["Failed to connect to the host via ssh"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "status"),
+    [
+        (gathered(WEB_NETSTAT), "ok"),
+        (gathered(WEB_NETSTAT, errors=["conntrack_facts: boom"]), "partial"),
+        (gathered(errors=["netstat_facts: unsupported platform"]), "failed"),
+        (gathered(), "failed"),
+        (gathered(status="unreachable", errors=["no route"]), "unreachable"),
+    ],
+)
+def test_host_status(entry, status):
+    assert host_report(entry)["status"] == status
+
+
+def test_failed_host_without_errors_says_why():
+    assert host_report(gathered())["errors"] == ["no socket table was gathered from this host"]
+
+
+def test_incident_report_findings_and_pairs():
+    report = build_report(incident(), "2026-11-25T21:30:00Z")
+    assert report["schema"] == 1
+    assert sorted(report["hosts"]) == ["app01", "db01", "web01"]
+    assert report["hosts"]["db01"]["status"] == "unreachable"
+    assert report["pairs"] == [
+        {"client": "web01", "server": "app01", "service_port": 5555, "client_count": 35, "server_count": 214}
+    ]
+    ids = [(item["severity"], item["id"], item["host"]) for item in report["findings"]]
+    assert ids == [
+        ("warning", "asymmetric-established", "app01"),
+        ("warning", "close-wait-buildup", "app01"),
+        ("warning", "conntrack-near-full", "web01"),
+        ("warning", "conntrack-timeout-default", "web01"),
+        ("info", "no-keepalive", "web01"),
+    ]
+    asymmetric = report["findings"][0]
+    assert asymmetric["evidence"] == {
+        "client": "web01",
+        "server": "app01",
+        "service_port": 5555,
+        "client_count": 35,
+        "server_count": 214,
+    }
+    timeout = next(item for item in report["findings"] if item["id"] == "conntrack-timeout-default")
+    assert timeout["evidence"]["key"] == "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established"
+    close_wait = next(item for item in report["findings"] if item["id"] == "close-wait-buildup")
+    assert close_wait["evidence"]["owners"] == {"xxxx_srv (pid 376864)": 2, "unknown": 1}
+    json.dumps(report)  # the report must be plain JSON data
+
+
+@pytest.mark.parametrize(
+    ("usage", "severity"),
+    [(79.9, None), (80.0, "warning"), (94.9, "warning"), (95.0, "critical"), (100.0, "critical")],
+)
+def test_conntrack_near_full_threshold(usage, severity):
+    conntrack = dict(NAT_CONNTRACK, usage_pct=usage, timeouts={"tcp_timeout_established": 1200})
+    found = host_findings({"nat": host_report(gathered(WEB_NETSTAT, conntrack))})
+    near_full = [item["severity"] for item in found if item["id"] == "conntrack-near-full"]
+    assert near_full == ([severity] if severity else [])
+
+
+def test_thresholds_are_configurable():
+    hosts = {"app01": host_report(gathered(APP_NETSTAT))}
+    assert [item["id"] for item in host_findings(hosts)] == ["close-wait-buildup"]
+    assert host_findings(hosts, {"close_wait": 26}) == []
+
+
+def test_conntrack_unavailable_gives_no_conntrack_findings():
+    conntrack = {"available": False, "reason": "nf_conntrack is not loaded"}
+    assert (
+        host_findings({"h": host_report(gathered(dict(WEB_NETSTAT, established_without_keepalive=0), conntrack))}) == []
+    )
+
+
+def test_symmetric_counts_are_paired_without_finding():
+    hosts = {
+        "web01": host_report(gathered(WEB_NETSTAT)),
+        "app01": host_report(
+            gathered(
+                dict(
+                    APP_NETSTAT,
+                    established_by_peer=[
+                        {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.10", "count": 40}
+                    ],
+                )
+            )
+        ),
+    }
+    addresses = {name: host_addresses(report) for name, report in hosts.items()}
+    pairs, findings = correlate(hosts, addresses)
+    assert pairs == [
+        {"client": "web01", "server": "app01", "service_port": 5555, "client_count": 35, "server_count": 40}
+    ]
+    assert findings == []
+
+
+def test_host_addresses_skip_wildcard_and_loopback_and_use_inventory_hint():
+    netstat = {
+        "listeners": [
+            {"local_address": "*"},
+            {"local_address": "127.0.0.1"},
+            {"local_address": "::"},
+            {"local_address": "198.51.100.7"},
+        ],
+        "connections": [{"local_address": "::1"}, {"local_address": "2001:db8::7"}],
+    }
+    assert host_addresses({"netstat": netstat}, extra=["198.51.100.8", "web01.example"]) == {
+        "198.51.100.7",
+        "198.51.100.8",
+        "2001:db8::7",
+    }
+
+
+def test_summary_lines():
+    report = build_report(incident(), "2026-11-25T21:30:00Z")
+    lines = summary_lines(report, ["reports/audit-20261125T213000Z.json"])
+    assert lines[0] == "netdiag.tcp audit 2026-11-25T21:30:00Z: 3 host(s) (2 ok, 1 unreachable), 5 finding(s)"
+    assert "  app01: ok, 214 ESTABLISHED, 25 CLOSE_WAIT, conntrack n/a" in lines
+    assert "  web01: ok, 35 ESTABLISHED, 0 CLOSE_WAIT, conntrack 3400/4096 (83.0%)" in lines
+    assert "    error: Failed to connect to the host via ssh" in lines
+    assert lines[-1] == "  report: reports/audit-20261125T213000Z.json"
+
+
+def test_markdown_has_every_host_and_finding_and_escapes_pipes():
+    entries = incident()
+    entries["web01"]["errors"] = ["slabinfo_facts: a|b"]
+    text = markdown.render(build_report(entries, "2026-11-25T21:30:00Z"))
+    assert text.startswith("# netdiag.tcp audit report\n")
+    for heading in ("## app01 (ok)", "## db01 (unreachable)", "## web01 (partial)", "## Findings"):
+        assert heading in text
+    assert "| web01 | app01 | 5555 | 35 | 214 |" in text
+    assert "| outbound | 5555 | 198.51.100.20 | 35 |" in text
+    assert "- error: slabinfo_facts: a\\|b" in text
+    assert text.count("`asymmetric-established`") == 1
+
+
+def test_html_escapes_everything_it_is_given():
+    entries = incident()
+    entries["web01"]["errors"] = ["<script>alert(1)</script>"]
+    page = html.render(build_report(entries, "2026-11-25T21:30:00Z"))
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '<span class="warning">warning</span> <code>asymmetric-established</code>' in page
