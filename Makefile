@@ -7,6 +7,7 @@ BIN         := $(VENV)/bin
 COLLECTION  := .ansible/collections/ansible_collections/netdiag/tcp
 export ANSIBLE_LINT_SKIP_SCHEMA_UPDATE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: audit test venv install system-deps lint ruff ansible-lint sanity units integration molecule bench clean constraints
 
