@@ -1,0 +1,280 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Platform-neutral socket records and their aggregation into the ``netdiag.netstat`` shape.
+
+Every socket-table parser (Linux /proc/net/tcp, net-tools netstat, iproute2 ss, and later AIX and Solaris netstat)
+yields ``SocketRecord`` tuples; ``summarize()`` turns a stream of them into the contract's ``netdiag.netstat``
+dictionary. ``summarize()`` keeps only counters and the capped ``connections`` list, so memory does not grow with the
+number of sockets (a million-row table costs the same few megabytes as a hundred-row one).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import namedtuple
+
+WILDCARD = "*"
+
+# Contract names of the TCP states, in the kernel's numbering order (1..11).
+TCP_STATES = (
+    "ESTABLISHED",
+    "SYN_SENT",
+    "SYN_RECEIVED",
+    "FIN_WAIT_1",
+    "FIN_WAIT_2",
+    "TIME_WAIT",
+    "CLOSED",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "LISTEN",
+    "CLOSING",
+)
+
+# One socket. Field order matters: parsers build these positionally because it is the cheapest way to make
+# a record, and summarize() reads them by position for the same reason.
+#   protocol        "tcp" | "udp"
+#   family          "inet" | "inet6" (a v4-mapped socket reports "inet": its addresses are IPv4)
+#   local_address   canonical text, "*" for a wildcard          local_port   int | None (wildcard)
+#   remote_address  canonical text, "*" for a wildcard          remote_port  int | None (wildcard)
+#   state           contract state name, or None (UDP without a state)
+#   keepalive       True | False | None (unknown)
+#   pid, process, user, uid, inode, send_queue, receive_queue, interface   optional, None when unknown
+SocketRecord = namedtuple(
+    "SocketRecord",
+    (
+        "protocol",
+        "family",
+        "local_address",
+        "local_port",
+        "remote_address",
+        "remote_port",
+        "state",
+        "keepalive",
+        "pid",
+        "process",
+        "user",
+        "uid",
+        "inode",
+        "send_queue",
+        "receive_queue",
+        "interface",
+    ),
+)
+SocketRecord.__new__.__defaults__ = (None,) * 9  # everything after `state` is optional
+
+# Optional fields copied into a connection dictionary only when known.
+_OPTIONAL_FIELDS = ("pid", "process", "user", "uid", "inode", "send_queue", "receive_queue", "interface")
+
+def make_record(protocol, family, local_address, local_port, remote_address, remote_port, state=None, **optional):
+    """A SocketRecord from keyword arguments (for parsers where speed does not matter, and for tests)."""
+    unknown = set(optional) - set(SocketRecord._fields)
+    if unknown:
+        raise TypeError("unknown socket record fields: %s" % ", ".join(sorted(unknown)))
+    return SocketRecord(protocol, family, local_address, local_port, remote_address, remote_port, state, **optional)
+
+
+def record_to_dict(record):
+    """The contract's connection dictionary for one record (unknown optional fields are left out)."""
+    result = {
+        "protocol": record[0],
+        "family": record[1],
+        "local_address": record[2],
+        "local_port": record[3],
+        "remote_address": record[4],
+        "remote_port": record[5],
+        "state": record[6],
+    }
+    if record[0] == "tcp":
+        result["keepalive"] = record[7]
+    for offset, name in enumerate(_OPTIONAL_FIELDS, start=8):
+        value = record[offset]
+        if value is not None:
+            result[name] = value
+    return result
+
+
+def split_scope(text):
+    """'fe80::1%eth0' -> ('fe80::1', 'eth0'); '10.0.0.1' -> ('10.0.0.1', None). Brackets are removed."""
+    if text.startswith("["):
+        closing = text.find("]")
+        if closing > 0:
+            inner, rest = text[1:closing], text[closing + 1 :]
+            if rest.startswith("%"):
+                return inner.partition("%")[0], rest[1:] or None
+            text = inner
+    address, _, scope = text.partition("%")
+    return address, scope or None
+
+
+def canonical_address(text):
+    """Canonical text of an address as printed by a tool: ipaddress's compressed form, IPv4 for IPv4-mapped IPv6,
+    "*" for any wildcard (``*``, ``0.0.0.0``, ``::``, ``::ffff:0.0.0.0``).
+
+    Raises ValueError for text that is not an address.
+    """
+    address, _ = split_scope(text.strip())
+    if address == WILDCARD:
+        return WILDCARD
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if parsed.is_unspecified:
+        return WILDCARD
+    return str(parsed)
+
+
+def address_family(canonical, default="inet"):
+    """'inet' or 'inet6' for a canonical address; the default for a wildcard."""
+    if canonical == WILDCARD:
+        return default
+    return "inet6" if ":" in canonical else "inet"
+
+
+def canonical_port(text):
+    """int port, or None for a wildcard port (``*`` or ``0``). Raises ValueError on anything else."""
+    text = text.strip()
+    if text == WILDCARD:
+        return None
+    if not text.isdigit() or int(text) > 65535:
+        raise ValueError("%r is not a port number" % text)
+    return int(text) or None
+
+
+def service_port_of(local_port, remote_port, listening_ports):
+    """(direction, service_port) of an established socket, per the contract.
+
+    inbound when the local port is one this host listens on; else outbound with the remote port as service port.
+    When no listener is known at all, the lower port number is the service port (inbound when that is ours).
+    """
+    if listening_ports:
+        if local_port in listening_ports:
+            return "inbound", local_port
+        return "outbound", remote_port
+    if local_port is not None and (remote_port is None or local_port <= remote_port):
+        return "inbound", local_port
+    return "outbound", remote_port
+
+
+def summarize(records, selection=None, max_connections=None, listening_ports=None, owners_mapped=False):
+    """Aggregate a stream of SocketRecord into the contract's ``netdiag.netstat`` dictionary.
+
+    records          any iterable of SocketRecord (consumed once, never stored).
+    selection        a selection.Selection; None or an empty one selects every socket. It applies to everything
+                     below except ``total_sockets``: asking for port 5555 counts states, peers and listeners of
+                     port 5555 only, which is what the classic ``netstat -an | grep .5555`` shows.
+    max_connections  cap of the ``connections`` list (None = no cap, 0 = counts only); ``truncated`` says when cut.
+    listening_ports  TCP ports this host listens on, known before the stream starts (the Linux module reads the
+                     listeners at the head of /proc/net/tcp* first). LISTEN records in the stream are added as they
+                     come; all socket-table formats print a table's listeners before its other sockets.
+    owners_mapped    True when the parser had a socket-owner map: records with an inode but no pid are then
+                     counted in ``unmapped_sockets``.
+
+    Returns state_counts (every contract TCP state, 0 when absent, plus platform states seen), established_by_peer,
+    listeners, connections, truncated, total_sockets, selected_sockets, protocol_counts,
+    established_without_keepalive, established_keepalive_unknown and, with owners_mapped, unmapped_sockets.
+    """
+    selects_all = selection is None or selection.selects_all
+    listening = set(listening_ports or ())
+    cap = max_connections
+    state_counts = dict.fromkeys(TCP_STATES, 0)
+    protocol_counts = {"tcp": 0, "udp": 0}
+    peer_counts = {}
+    peer_without_keepalive = {}
+    listeners = []
+    connections = []
+    truncated = False
+    total = selected = 0
+    without_keepalive = keepalive_unknown = unmapped = 0
+
+    for record in records:
+        total += 1
+        protocol = record[0]
+        state = record[6]
+        if state == "LISTEN":
+            listening.add(record[3])
+        if not selects_all and not (
+            selection.state_selected(state)
+            and selection.port_selected(record[3], record[5])
+            and selection.peer_selected(record[4])
+        ):
+            continue
+        selected += 1
+        protocol_counts[protocol] = protocol_counts.get(protocol, 0) + 1
+        if owners_mapped and record[8] is None and record[12]:
+            unmapped += 1
+        if protocol == "tcp":
+            state_counts[state] = state_counts.get(state, 0) + 1
+            if state == "ESTABLISHED":
+                direction, service_port = service_port_of(record[3], record[5], listening)
+                key = (direction, service_port, record[4])
+                peer_counts[key] = peer_counts.get(key, 0) + 1
+                keepalive = record[7]
+                if keepalive is False:
+                    without_keepalive += 1
+                    peer_without_keepalive[key] = peer_without_keepalive.get(key, 0) + 1
+                elif keepalive is None:
+                    keepalive_unknown += 1
+            elif state == "LISTEN":
+                listeners.append(_listener(record))
+        elif record[5] is None and record[4] == WILDCARD:
+            # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener.
+            listeners.append(_listener(record))
+        if cap is None or len(connections) < cap:
+            connections.append(record_to_dict(record))
+        else:
+            truncated = True
+
+    established_by_peer = [
+        {
+            "direction": direction,
+            "service_port": service_port,
+            "peer": peer,
+            "count": count,
+            "without_keepalive": peer_without_keepalive.get((direction, service_port, peer), 0),
+        }
+        for (direction, service_port, peer), count in peer_counts.items()
+    ]
+    established_by_peer.sort(key=_peer_sort_key)
+    listeners.sort(key=_listener_sort_key)
+    result = {
+        "state_counts": state_counts,
+        "established_by_peer": established_by_peer,
+        "listeners": listeners,
+        "connections": connections,
+        "truncated": truncated,
+        "total_sockets": total,
+        "selected_sockets": selected,
+        "protocol_counts": protocol_counts,
+        "established_without_keepalive": without_keepalive,
+        "established_keepalive_unknown": keepalive_unknown,
+    }
+    if owners_mapped:
+        result["unmapped_sockets"] = unmapped
+    return result
+
+
+def _listener(record):
+    listener = {
+        "protocol": record[0],
+        "family": record[1],
+        "local_address": record[2],
+        "local_port": record[3],
+    }
+    if record[8] is not None:
+        listener["pid"] = record[8]
+    if record[9] is not None:
+        listener["process"] = record[9]
+    if record[10] is not None:
+        listener["user"] = record[10]
+    if record[15] is not None:
+        listener["interface"] = record[15]
+    return listener
+
+
+def _peer_sort_key(entry):
+    service_port = entry["service_port"]
+    return (-entry["count"], entry["direction"], -1 if service_port is None else service_port, entry["peer"])
+
+
+def _listener_sort_key(listener):
+    port = listener["local_port"]
+    return (listener["protocol"], -1 if port is None else port, listener["family"], listener["local_address"])
