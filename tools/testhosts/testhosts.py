@@ -388,10 +388,41 @@ def kill_all(pids):
         time.sleep(0.05)
 
 
-def destroy_hosts(names):
-    """Kill every process of the hosts at once (a PID namespace takes a moment to die), then remove the rest."""
-    holder_pids, inodes = set(), set()
+def ssh_clients_of(addresses):
+    """Controller-side ssh processes talking to these hosts: OpenSSH ControlPersist masters outlive Ansible's run.
+
+    addresses: a set of address strings, or NETWORK for every test host address.
+    """
+
+    def is_target(argument):
+        target = argument.rpartition("@")[2]
+        if addresses is NETWORK:
+            try:
+                return ipaddress.ip_address(target) in NETWORK
+            except ValueError:
+                return False
+        return target in addresses
+
+    found = set()
+    for proc in pathlib.Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "ssh":
+                arguments = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                if any(is_target(argument) for argument in arguments[1:]):
+                    found.add(int(proc.name))
+    return found
+
+
+def destroy_hosts(names, ssh_addresses=None):
+    """Kill every process of the hosts at once (a PID namespace takes a moment to die), then remove the rest.
+
+    ssh_addresses: addresses whose controller-side ssh clients to end; default: the named hosts' addresses.
+    """
+    holder_pids, inodes, addresses = set(), set(), set()
     for name in names:
+        address_file = host_dir(name) / "address"
+        if address_file.exists():
+            addresses.add(address_file.read_text().strip())
         pid_file = host_dir(name) / "pid"
         if pid_file.exists():
             with contextlib.suppress(ValueError):
@@ -399,7 +430,8 @@ def destroy_hosts(names):
         inode = namespace_inode("/run/netns/" + PREFIX + name)
         if inode is not None:
             inodes.add(inode)
-    kill_all(processes_in(inodes, holder_pids))
+    clients = ssh_clients_of(addresses if ssh_addresses is None else ssh_addresses)
+    kill_all(processes_in(inodes, holder_pids) | clients)
     present = netns_names()
     for name in names:
         namespace = PREFIX + name
@@ -427,7 +459,7 @@ def destroy_all():
     names.update(
         path.name[len(PREFIX) :] for path in pathlib.Path("/sys/class/net").glob(PREFIX + "*") if path.name != BRIDGE
     )
-    destroy_hosts(sorted(names))
+    destroy_hosts(sorted(names), ssh_addresses=NETWORK)
     # Holders whose namespace file is already gone (e.g. /run/netns cleaned by hand) are still found by argv.
     strays = set()
     for proc in pathlib.Path("/proc").iterdir():
