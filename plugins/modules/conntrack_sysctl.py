@@ -78,7 +78,7 @@ options:
   validate_only:
     description:
       - Only validate O(settings) (names and ranges, and, when conntrack is loaded, that each parameter exists and
-        is writable) and report what the host has (RV(available), RV(key_style), RV(kernel_module), RV(keys)).
+        is writable) and report what the host has (RV(available), RV(key_style), RV(kernel_module), RV(sysctl_names)).
         Changes nothing and does not fail when conntrack is not loaded. The role runs this first, so that a bad
         value fails before it loads a kernel module.
     type: bool
@@ -181,8 +181,8 @@ kernel_module:
       description: Whether it is built into the kernel (then nothing has to load it at boot); null when unknown.
       type: bool
       sample: false
-keys:
-  description: Full sysctl name per short name.
+sysctl_names:
+  description: Full sysctl name per short name (named so because C(result.keys) is a method in Jinja).
   type: dict
   returned: when RV(available) is true
   sample: {"tcp_timeout_established": "net.netfilter.nf_conntrack_tcp_timeout_established"}
@@ -566,7 +566,7 @@ class LinuxConntrackSysctl:
             result["reason"] = self.not_available_reason()
             return result
         result["key_style"] = style
-        result["keys"] = self.check_keys(style, settings)
+        result["sysctl_names"] = self.check_keys(style, settings)
         return result
 
     def not_available_reason(self):
@@ -646,7 +646,7 @@ class LinuxConntrackSysctl:
             "available": True,
             "key_style": style,
             "kernel_module": self.kernel_module(style),
-            "keys": keys,
+            "sysctl_names": keys,
             "sysctl_file": self.sysctl_file,
             "before": before,
             "after": after,
