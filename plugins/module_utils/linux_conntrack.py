@@ -1,0 +1,345 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Parser and streaming aggregator for the Linux conntrack table.
+
+Three layouts of the same per-entry text are read:
+
+* ``/proc/net/nf_conntrack``: ``ipv4     2 tcp      6 431999 ESTABLISHED src=... dst=... sport=... dport=...
+  src=... dst=... sport=... dport=... [ASSURED] mark=0 zone=0 use=2`` (l3 name and number first);
+* legacy ``/proc/net/ip_conntrack`` (kernels before nf_conntrack): the same without the two l3 columns;
+* ``conntrack -L`` (no l3 columns) and ``conntrack -L -o extended`` (with them); the trailing
+  ``conntrack v1.4.x (conntrack-tools): N flow entries have been shown.`` summary is not an entry.
+
+The kernel prints (net/netfilter/nf_conntrack_standalone.c, ct_seq_show): l3 name and number, l4 name and number,
+the timeout in seconds (left out for offloaded flows), the l4 state (TCP, SCTP, DCCP only), the original tuple,
+``zone-orig=``, ``packets=``/``bytes=`` when accounting is on, ``[UNREPLIED]``, the reply tuple, ``zone-reply=``,
+its accounting, one of ``[HW_OFFLOAD]``/``[OFFLOAD]``/``[ASSURED]``, ``mark=``, ``secctx=``, ``zone=``,
+``delta-time=`` and ``use=``. IPv6 addresses are printed fully expanded (%pI6); they are reported in the compressed
+form Python's ``ipaddress`` prints.
+
+The table can hold millions of entries: ``TableSummary`` consumes an iterator of lines and keeps only counters,
+so memory depends on the number of distinct sources/destinations, never on the number of entries.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+
+FORMAT = "linux_conntrack"
+
+# TCP states as conntrack prints them (tcp_conntrack_names in nf_conntrack_proto_tcp.c). They are not the socket
+# state names: conntrack has SYN_RECV, one FIN_WAIT, CLOSE, SYN_SENT2 and NONE.
+TCP_STATES = (
+    "NONE",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSE",
+    "SYN_SENT2",
+    "LISTEN",
+)
+
+# A user who asks for socket state names (as netstat prints them) gets the conntrack state that covers them.
+STATE_ALIASES = {
+    "SYN_RECEIVED": "SYN_RECV",
+    "FIN_WAIT_1": "FIN_WAIT",
+    "FIN_WAIT_2": "FIN_WAIT",
+    "FIN_WAIT1": "FIN_WAIT",
+    "FIN_WAIT2": "FIN_WAIT",
+    "CLOSED": "CLOSE",
+}
+
+_INTEGER_KEYS = frozenset(
+    (
+        "sport",
+        "dport",
+        "type",
+        "code",
+        "id",
+        "packets",
+        "bytes",
+        "mark",
+        "secmark",
+        "use",
+        "zone",
+        "zone-orig",
+        "zone-reply",
+        "delta-time",
+        "portproto",
+    )
+)
+# Keys that belong to a tuple (and so to a direction); every other key=value is about the whole entry.
+_TUPLE_KEYS = frozenset(
+    (
+        "src",
+        "dst",
+        "sport",
+        "dport",
+        "type",
+        "code",
+        "id",
+        "srckey",
+        "dstkey",
+        "packets",
+        "bytes",
+        "zone-orig",
+        "zone-reply",
+    )
+)
+_SUMMARY = re.compile(
+    r"^conntrack v\d[\w.\-]* \(conntrack-tools\): \d+ (?:flow|expectation) entries have been shown\.$"
+)
+
+_ADDRESS_CACHE = {}
+_ADDRESS_CACHE_LIMIT = 65536
+
+
+def canonical_address(text):
+    """Canonical text of an address as the kernel printed it (IPv6 compressed); unparsable text is kept as it is.
+
+    Cached: a table of millions of entries has far fewer distinct addresses, and ipaddress is slow.
+    """
+    cached = _ADDRESS_CACHE.get(text)
+    if cached is not None:
+        return cached
+    try:
+        canonical = ipaddress.ip_address(text).compressed
+    except ValueError:
+        # Not an address (a redacted capture, say): keep the text rather than lose the entry.
+        canonical = text
+    if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_LIMIT:
+        _ADDRESS_CACHE.clear()
+    _ADDRESS_CACHE[text] = canonical
+    return canonical
+
+
+def is_summary_line(line):
+    """The `conntrack -L` footer (printed on stderr, but often captured with the table)."""
+    return _SUMMARY.match(line.strip()) is not None
+
+
+def _bracket_tokens(tokens):
+    """Join bracketed flags that contain spaces (conntrack prints ``[start=Mon Jan  1 ...]`` with -o timestamp)."""
+    joined = []
+    pending = None
+    for token in tokens:
+        if pending is not None:
+            pending.append(token)
+            if token.endswith("]"):
+                joined.append(" ".join(pending))
+                pending = None
+        elif token.startswith("[") and not token.endswith("]"):
+            pending = [token]
+        else:
+            joined.append(token)
+    if pending is not None:
+        joined.append(" ".join(pending))
+    return joined
+
+
+def parse_entry(line, line_number=1):
+    """One conntrack entry as a dict, or None for a blank line or the `conntrack -L` summary line.
+
+    Raises ParseError naming the line when the text is not a conntrack entry.
+    """
+    tokens = line.split()
+    if not tokens or is_summary_line(line):
+        return None
+    if "[" in line:
+        tokens = _bracket_tokens(tokens)
+    count = len(tokens)
+    entry = {
+        "l3proto": None,
+        "l3protonum": None,
+        "protocol": None,
+        "protonum": None,
+        "timeout": None,
+        "state": None,
+        "original": {},
+        "reply": {},
+        "flags": [],
+    }
+    index = 0
+    # With l3 columns: name, number, name, number ("ipv4 2 tcp 6"); without: name, number, then timeout or a tuple.
+    if count > 3 and tokens[1].isdigit() and tokens[3].isdigit() and "=" not in tokens[2] and not tokens[2].isdigit():
+        entry["l3proto"] = tokens[0]
+        entry["l3protonum"] = int(tokens[1])
+        index = 2
+    if count < index + 2 or not tokens[index + 1].isdigit() or "=" in tokens[index] or tokens[index].isdigit():
+        raise ParseError(FORMAT, line_number, line, "expected a protocol name and number")
+    entry["protocol"] = tokens[index]
+    entry["protonum"] = int(tokens[index + 1])
+    index += 2
+    if index < count and tokens[index].isdigit():
+        entry["timeout"] = int(tokens[index])
+        index += 1
+    if index < count and "=" not in tokens[index] and not tokens[index].startswith("["):
+        entry["state"] = tokens[index]
+        index += 1
+    direction = None
+    for token in tokens[index:]:
+        if token.startswith("["):
+            if not token.endswith("]"):
+                raise ParseError(FORMAT, line_number, line, "unterminated flag %r" % token)
+            entry["flags"].append(token[1:-1])
+            continue
+        key, separator, value = token.partition("=")
+        if not separator or not key:
+            raise ParseError(FORMAT, line_number, line, "unexpected token %r" % token)
+        if key == "src":
+            if direction is None:
+                direction = entry["original"]
+            elif direction is entry["original"]:
+                direction = entry["reply"]
+            else:
+                raise ParseError(FORMAT, line_number, line, "more than two tuples")
+        if key in _INTEGER_KEYS:
+            try:
+                value = int(value)
+            except ValueError:
+                raise ParseError(FORMAT, line_number, line, "%s is not a number" % key) from None
+        elif key in ("src", "dst"):
+            value = canonical_address(value)
+        if key in _TUPLE_KEYS and not (key in ("packets", "bytes") and direction is None):
+            if direction is None:
+                raise ParseError(FORMAT, line_number, line, "%s= before the original tuple" % key)
+            direction[key] = value
+        else:
+            entry[key.replace("-", "_")] = value
+    for name in ("original", "reply"):
+        if "src" not in entry[name] or "dst" not in entry[name]:
+            raise ParseError(FORMAT, line_number, line, "no %s tuple (src=/dst=)" % name)
+    flags = entry["flags"]
+    entry["unreplied"] = "UNREPLIED" in flags
+    entry["assured"] = "ASSURED" in flags
+    entry["offload"] = "OFFLOAD" in flags or "HW_OFFLOAD" in flags
+    return entry
+
+
+def iter_lines(lines):
+    """(line_number, line, is_last) for every line; is_last tells the final line apart for truncation handling."""
+    previous = None
+    number = 0
+    for line in lines:
+        if previous is not None:
+            yield number, previous, False
+        number += 1
+        previous = line
+    if previous is not None:
+        yield number, previous, True
+
+
+def iter_entries(lines, counters=None):
+    """Parsed entries from an iterator of lines (file object, process stdout, list), one at a time.
+
+    A last line without its newline that does not parse is a table read while it changed: it is counted in
+    counters["truncated_lines"] (when a dict is given) and skipped. Any other unreadable line raises ParseError.
+    """
+    for number, line, is_last in iter_lines(lines):
+        try:
+            entry = parse_entry(line, number)
+        except ParseError:
+            if is_last and not line.endswith("\n"):
+                if counters is not None:
+                    counters["truncated_lines"] = counters.get("truncated_lines", 0) + 1
+                continue
+            raise
+        if entry is not None:
+            yield entry
+
+
+class TableSummary:
+    """Counters over a conntrack table, fed line by line; never keeps an entry.
+
+    Entries are selected with a Selection: ports match the original sport or dport, peers the original src or dst,
+    states the conntrack TCP state (socket names such as SYN_RECEIVED are accepted, see STATE_ALIASES; entries
+    without a state, UDP and ICMP, are not selected when states are given).
+    """
+
+    def __init__(self, top=10, selection=None):
+        if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+            raise ValueError("top: %r is not a number >= 0" % (top,))
+        self.top = top
+        self.selection = selection if selection is not None else Selection()
+        self._states = frozenset(STATE_ALIASES.get(state, state) for state in self.selection.states)
+        self.counters = {"truncated_lines": 0}
+        self.entries_parsed = 0
+        self.entries_selected = 0
+        self.state_counts = {}
+        self.protocol_counts = {}
+        self.unreplied = 0
+        self.assured = 0
+        self.sources = {}
+        self.destinations = {}
+
+    def _selected(self, entry):
+        selection = self.selection
+        if selection.selects_all:
+            return True
+        original = entry["original"]
+        if self._states and entry["state"] not in self._states:
+            return False
+        if selection.ports and not selection.port_selected(original.get("sport"), original.get("dport")):
+            return False
+        return selection.peer_selected(original["src"], original["dst"])
+
+    def add(self, entry):
+        self.entries_parsed += 1
+        if not self._selected(entry):
+            return
+        self.entries_selected += 1
+        protocol = entry["protocol"]
+        self.protocol_counts[protocol] = self.protocol_counts.get(protocol, 0) + 1
+        if protocol == "tcp" and entry["state"] is not None:
+            state = entry["state"]
+            self.state_counts[state] = self.state_counts.get(state, 0) + 1
+        if entry["unreplied"]:
+            self.unreplied += 1
+        if entry["assured"]:
+            self.assured += 1
+        original = entry["original"]
+        source = original["src"]
+        self.sources[source] = self.sources.get(source, 0) + 1
+        destination = (original["dst"], original.get("dport"))
+        self.destinations[destination] = self.destinations.get(destination, 0) + 1
+
+    def consume(self, lines):
+        for entry in iter_entries(lines, self.counters):
+            self.add(entry)
+        return self
+
+    def result(self):
+        sources = sorted(self.sources.items(), key=lambda item: (-item[1], item[0]))[: self.top]
+        destinations = sorted(
+            self.destinations.items(), key=lambda item: (-item[1], item[0][0], -1 if item[0][1] is None else item[0][1])
+        )[: self.top]
+        return {
+            "entries_parsed": self.entries_parsed,
+            "entries_selected": self.entries_selected,
+            "truncated_lines": self.counters["truncated_lines"],
+            "state_counts": dict(sorted(self.state_counts.items())),
+            "protocol_counts": dict(sorted(self.protocol_counts.items())),
+            "unreplied": self.unreplied,
+            "assured": self.assured,
+            "top_sources": [{"address": address, "count": count} for address, count in sources],
+            "top_destinations": [
+                {"address": address, "port": port, "count": count} for (address, port), count in destinations
+            ],
+        }
+
+
+def summarize(lines, top=10, ports=None, states=None, peers=None):
+    """Counters over an iterator of table lines (the module streams a file or a process's stdout through this)."""
+    return TableSummary(top=top, selection=Selection(ports=ports, states=states, peers=peers)).consume(lines).result()
+
+
+def parse(text, top=10, ports=None, states=None, peers=None):
+    """The netdiag.conntrack table analysis of captured text (filter format ``linux_conntrack``)."""
+    return summarize(text.splitlines(True), top=top, ports=ports, states=states, peers=peers)

@@ -1,0 +1,649 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Linux connection tracking facts: size, timeouts, a streamed summary of the table, statistics, boot settings.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: conntrack_facts
+short_description: Linux connection tracking (conntrack) facts, table summary included
+version_added: 0.1.0
+description:
+  - Reads the netfilter connection tracking state of a Linux host into C(ansible_facts.netdiag.conntrack) - the
+    number of entries and the table limit, every conntrack timeout, a summary of the table (TCP states, unreplied
+    and assured entries, the top sources and destinations), the per-CPU statistics summed over CPUs, and where the
+    TCP established timeout is set for the next boot.
+  - Works on every kernel generation - the current names (C(/proc/sys/net/netfilter/nf_conntrack_*)) and the
+    legacy ones of 2.6 kernels with C(ip_conntrack) (C(/proc/sys/net/ipv4/netfilter/ip_conntrack_*)).
+  - A host without conntrack (kernel module not loaded, not Linux, no permission) is reported with
+    RV(ansible_facts.netdiag.conntrack.available=false) and a RV(ansible_facts.netdiag.conntrack.reason); the module
+    does not fail, so an audit goes on.
+  - The table is streamed line by line and only counters are kept, so a table of millions of entries takes the same
+    memory as a small one. Sources, in order - C(/proc/net/nf_conntrack), the legacy C(/proc/net/ip_conntrack), else
+    C(conntrack -L -o extended) from conntrack-tools (kernels built without C(CONFIG_NF_CONNTRACK_PROCFS) have no
+    proc file). RV(ansible_facts.netdiag.conntrack.source) says which one was used.
+  - The module never loads a kernel module. It runs C(conntrack) only when conntrack is already present, because
+    asking the kernel for the table over netlink would otherwise load C(nf_conntrack).
+options:
+  top:
+    description:
+      - How many entries RV(ansible_facts.netdiag.conntrack.top_sources) and
+        RV(ansible_facts.netdiag.conntrack.top_destinations) keep.
+    type: int
+    default: 10
+  ports:
+    description:
+      - Only count table entries whose original-direction source or destination port is one of these.
+    type: list
+    elements: int
+  states:
+    description:
+      - Only count TCP table entries in these conntrack states (V(ESTABLISHED), V(TIME_WAIT), V(SYN_SENT),
+        V(SYN_RECV), V(FIN_WAIT), V(CLOSE_WAIT), V(LAST_ACK), V(CLOSE), V(SYN_SENT2), V(NONE)). Socket state names are
+        accepted for the conntrack state that covers them (V(SYN_RECEIVED), V(FIN_WAIT_1), V(FIN_WAIT_2), V(CLOSED)).
+      - Entries without a state (UDP, ICMP) are not counted when states are given.
+    type: list
+    elements: str
+  peers:
+    description:
+      - Only count table entries whose original-direction source or destination address is in one of these
+        addresses or CIDR networks.
+    type: list
+    elements: str
+  table:
+    description:
+      - Walk the conntrack table. With V(false) only the counters, timeouts, statistics and boot settings are read,
+        which is instant whatever the table size.
+    type: bool
+    default: true
+  proc_root:
+    description:
+      - Directory read instead of C(/proc). For tests only; leave the default.
+    type: path
+    default: /proc
+  config_root:
+    description:
+      - Directory that stands for C(/) when reading the boot configuration (C(/etc/sysctl.d), C(/etc/sysctl.conf),
+        C(/etc/modules-load.d), ...) and C(/sys/module). For tests only; leave the default.
+    type: path
+    default: /
+extends_documentation_fragment:
+  - netdiag.tcp.attributes.facts
+  - netdiag.tcp.attributes.platform
+attributes:
+  platform:
+    platforms: linux
+    support: full
+    details: On other systems the module reports RV(ansible_facts.netdiag.conntrack.available=false).
+notes:
+  - Reading C(/proc/net/nf_conntrack) and running C(conntrack -L) need root (C(become=true)). Without it the counters,
+    timeouts and boot settings are still reported, and RV(ansible_facts.netdiag.conntrack.source) is V(none) with
+    the reason in RV(ansible_facts.netdiag.conntrack.source_reason).
+  - Conntrack state is per network namespace. The module reports the namespace it runs in. A namespace tracks
+    connections only once a firewall rule uses conntrack there; before that its table stays empty.
+  - Conntrack TCP state names are not socket state names - conntrack has V(SYN_RECV), one V(FIN_WAIT) and
+    V(CLOSE).
+seealso:
+  - module: netdiag.tcp.slabinfo_facts
+  - module: netdiag.tcp.conntrack_sysctl
+  - name: nf_conntrack sysctl documentation
+    description: Kernel documentation of the conntrack parameters.
+    link: https://docs.kernel.org/networking/nf_conntrack-sysctl.html
+author:
+  - netdiag.tcp developers
+"""
+
+EXAMPLES = r"""
+- name: Read conntrack facts (the table walk needs root)
+  netdiag.tcp.conntrack_facts:
+  become: true
+
+- name: Which clients hold the most conntrack entries to port 5555
+  netdiag.tcp.conntrack_facts:
+    ports: [5555]
+    states: [ESTABLISHED]
+    top: 5
+  become: true
+
+- name: Only the limits, timeouts and boot settings, without walking a huge table
+  netdiag.tcp.conntrack_facts:
+    table: false
+
+- name: Warn when the established timeout is still the 5-day default
+  ansible.builtin.debug:
+    msg: >-
+      conntrack keeps idle ESTABLISHED entries
+      {{ ansible_facts.netdiag.conntrack.timeouts.tcp_timeout_established }} seconds
+  when:
+    - ansible_facts.netdiag.conntrack.available
+    - ansible_facts.netdiag.conntrack.timeouts.tcp_timeout_established | int >= 432000
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: complex
+  contains:
+    netdiag:
+      description: The netdiag.tcp facts tree.
+      returned: always
+      type: complex
+      contains:
+        conntrack:
+          description: Connection tracking facts of the network namespace the module ran in.
+          returned: always
+          type: complex
+          contains:
+            available:
+              description: Whether conntrack is present (its parameters exist under C(/proc/sys)).
+              type: bool
+              returned: always
+              sample: true
+            reason:
+              description: Why conntrack is not available; null when it is.
+              type: str
+              returned: always
+              sample: >-
+                conntrack is not loaded: neither /proc/sys/net/netfilter/nf_conntrack_max nor
+                /proc/sys/net/ipv4/netfilter/ip_conntrack_max exists (kernel module nf_conntrack not loaded)
+            key_style:
+              description: V(nf_conntrack) (C(net.netfilter.nf_conntrack_*)) or V(ip_conntrack) (legacy
+                C(net.ipv4.netfilter.ip_conntrack_*)).
+              type: str
+              returned: when available
+              sample: nf_conntrack
+            count:
+              description: Entries in the table now (C(nf_conntrack_count)).
+              type: int
+              returned: when available
+              sample: 3024
+            max:
+              description: Table limit (C(nf_conntrack_max)); new connections are dropped when it is reached.
+              type: int
+              returned: when available
+              sample: 262144
+            usage_pct:
+              description: RV(ansible_facts.netdiag.conntrack.count) as a percentage of
+                RV(ansible_facts.netdiag.conntrack.max), one decimal; null when max is 0 or unknown.
+              type: float
+              returned: when available
+              sample: 1.2
+            buckets:
+              description: Hash table size (C(nf_conntrack_buckets)); null on kernels that do not show it.
+              type: int
+              returned: when available
+              sample: 65536
+            timeouts:
+              description: Every conntrack timeout in seconds, by name without the C(nf_conntrack_) or
+                C(ip_conntrack_) prefix.
+              type: dict
+              returned: when available
+              sample: {"tcp_timeout_established": 432000, "tcp_timeout_time_wait": 120, "udp_timeout": 30}
+            table:
+              description: Whether the table walk was asked for (O(table)).
+              type: bool
+              returned: always
+              sample: true
+            source:
+              description: Where the table was read from - V(/proc/net/nf_conntrack), V(/proc/net/ip_conntrack),
+                V(conntrack -L -o extended), or V(none) (not walked, or no source could be read).
+              type: str
+              returned: always
+              sample: /proc/net/nf_conntrack
+            source_reason:
+              description: Why no table source could be read (each source tried and what happened), or that
+                O(table=false); null when a source was read.
+              type: str
+              returned: always
+              sample: >-
+                /proc/net/nf_conntrack: permission denied (needs become); conntrack -L -o extended: not installed
+            entries_parsed:
+              description: Entries read from the table.
+              type: int
+              returned: when a table source was read
+              sample: 3024
+            entries_selected:
+              description: Entries that match O(ports), O(states) and O(peers) (all of them without filters); the
+                counts below are over these.
+              type: int
+              returned: when a table source was read
+              sample: 291
+            truncated_lines:
+              description: A last line cut short because the table changed while it was read (skipped).
+              type: int
+              returned: when a table source was read
+              sample: 0
+            state_counts:
+              description: TCP entries per conntrack state.
+              type: dict
+              returned: when a table source was read
+              sample: {"ESTABLISHED": 2810, "TIME_WAIT": 102}
+            protocol_counts:
+              description: Entries per layer-4 protocol.
+              type: dict
+              returned: when a table source was read
+              sample: {"tcp": 2950, "udp": 70, "icmp": 4}
+            unreplied:
+              description: Entries that have seen no reply (C([UNREPLIED])).
+              type: int
+              returned: when a table source was read
+              sample: 12
+            assured:
+              description: Entries marked C([ASSURED]) (traffic seen both ways; not dropped early when the table is
+                full).
+              type: int
+              returned: when a table source was read
+              sample: 2900
+            top_sources:
+              description: Original-direction source addresses with the most entries, most first (at most O(top)).
+              type: list
+              elements: dict
+              returned: when a table source was read
+              sample: [{"address": "192.0.2.2", "count": 295}]
+              contains:
+                address:
+                  description: Address (IPv6 compressed).
+                  type: str
+                count:
+                  description: Entries.
+                  type: int
+            top_destinations:
+              description: Original-direction destination address and port with the most entries, most first (at
+                most O(top)).
+              type: list
+              elements: dict
+              returned: when a table source was read
+              sample: [{"address": "198.51.100.10", "port": 5555, "count": 291}]
+              contains:
+                address:
+                  description: Address (IPv6 compressed).
+                  type: str
+                port:
+                  description: Destination port; null for protocols without ports (ICMP).
+                  type: int
+                count:
+                  description: Entries.
+                  type: int
+            stats:
+              description: Conntrack statistics summed over CPUs (C(found), C(invalid), C(insert), C(insert_failed),
+                C(drop), C(early_drop), C(search_restart), ... - the columns this kernel has), C(entries) once (it is
+                the global count, not per CPU), and C(cpus). Null when no source could be read.
+              type: dict
+              returned: when available
+              sample: {"cpus": 4, "entries": 33, "found": 0, "invalid": 53, "insert_failed": 0, "drop": 0,
+                "early_drop": 0, "search_restart": 7}
+            stats_source:
+              description: V(/proc/net/stat/nf_conntrack), V(/proc/net/stat/ip_conntrack), V(conntrack -S) or V(none).
+              type: str
+              returned: when available
+              sample: /proc/net/stat/nf_conntrack
+            persisted:
+              description:
+                - Where C(net.netfilter.nf_conntrack_tcp_timeout_established) (or the legacy
+                  C(net.ipv4.netfilter.ip_conntrack_tcp_timeout_established)) is set for the next boot.
+                - Files are taken in the order C(systemd-sysctl) applies them - C(*.conf) in C(/etc/sysctl.d),
+                  C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d), C(/lib/sysctl.d), merged by
+                  name (the earlier directory wins) and sorted by name; C(/etc/sysctl.conf) where a sysctl.d link
+                  points at it (Debian, Fedora - C(99-sysctl.conf)), else last (as C(sysctl --system) does).
+              type: dict
+              returned: always
+              contains:
+                key:
+                  description: The sysctl name looked for (its legacy alias is looked for too).
+                  type: str
+                  sample: net.netfilter.nf_conntrack_tcp_timeout_established
+                assignments:
+                  description: Every assignment, in the order they are applied.
+                  type: list
+                  elements: dict
+                  sample: [{"file": "/etc/sysctl.d/99-sysctl.conf", "target": "/etc/sysctl.conf", "line": 70,
+                    "key": "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established", "value": 1200,
+                    "ignore_failure": false, "applies": false}]
+                  contains:
+                    file:
+                      description: File as the boot reads it.
+                      type: str
+                    target:
+                      description: What that file links to, when it is a link.
+                      type: str
+                    line:
+                      description: Line number, from 1.
+                      type: int
+                    key:
+                      description: The key as a dotted name (a glob pattern when C(glob) is true).
+                      type: str
+                    value:
+                      description: The value (an int where numeric).
+                      type: raw
+                    ignore_failure:
+                      description: The line starts with C(-) (a failure to set it is ignored).
+                      type: bool
+                    applies:
+                      description: The key exists on the running kernel (a legacy key on a current kernel does
+                        nothing); true when that cannot be known.
+                      type: bool
+                    glob:
+                      description: Set (true) when the key is a glob pattern that covers the timeout.
+                      type: bool
+                effective:
+                  description: The assignment that wins at boot ({file, line, key, value}); null when none.
+                  type: dict
+                  sample: {"file": "/etc/sysctl.d/99-sysctl.conf", "line": 70, "key":
+                    "net.netfilter.nf_conntrack_tcp_timeout_established", "value": 1200}
+                sysctl_conf_linked:
+                  description: A sysctl.d link points at C(/etc/sysctl.conf), so C(systemd-sysctl) applies it. When
+                    false, only C(sysctl --system) (sysvinit) reads C(/etc/sysctl.conf).
+                  type: bool
+                module_builtin:
+                  description: Conntrack is built into the kernel; null when unknown (module not loaded).
+                  type: bool
+                module_loaded_at_boot:
+                  description: Conntrack exists when C(systemd-sysctl) runs - built in, or loaded through
+                    C(modules-load.d) or Debian's C(/etc/modules). When false a sysctl.d entry for a conntrack key
+                    silently does nothing at boot.
+                  type: bool
+                module_load_files:
+                  description: The modules-load.d lines that load conntrack ({file, line, module}).
+                  type: list
+                  elements: dict
+                  sample: [{"file": "/etc/modules-load.d/conntrack.conf", "line": 1, "module": "nf_conntrack"}]
+"""
+
+import os
+import platform
+import subprocess
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import (
+    linux_conntrack,
+    linux_conntrack_stat,
+    linux_sysctl_persisted,
+)
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+CONNTRACK_LIST_ARGS = ["-L", "-o", "extended"]
+CONNTRACK_STATS_ARGS = ["-S"]
+
+# key style -> (sysctl directory under /proc, file name prefix, statistics file under /proc)
+KEY_STYLES = (
+    ("nf_conntrack", "sys/net/netfilter", "nf_conntrack_", "net/stat/nf_conntrack"),
+    ("ip_conntrack", "sys/net/ipv4/netfilter", "ip_conntrack_", "net/stat/ip_conntrack"),
+)
+TABLE_FILES = ("net/nf_conntrack", "net/ip_conntrack")
+
+
+def _read_int(path):
+    with open(path) as handle:
+        return int(handle.read().split()[0])
+
+
+class ConntrackUnavailableError(Exception):
+    """Conntrack cannot be read on this host; the message is the reason reported."""
+
+
+class LinuxConntrack:
+    """Reads /proc (or proc_root) and the boot configuration; runs conntrack only as a fallback source."""
+
+    def __init__(self, module, selection):
+        self.module = module
+        self.selection = selection
+        self.proc_root = module.params["proc_root"]
+        self.config_root = module.params["config_root"]
+
+    def proc(self, relative):
+        return os.path.join(self.proc_root, relative)
+
+    def shown(self, relative):
+        """A path as the user knows it (/proc/...), also when proc_root points elsewhere in tests."""
+        return "/proc/" + relative
+
+    def collect(self):
+        facts = {"available": False, "reason": None, "table": self.module.params["table"], "source": "none"}
+        facts["source_reason"] = None if facts["table"] else "not walked (table=false)"
+        try:
+            style, sysctl_dir, prefix, stat_file = self.key_style()
+            facts.update(self.limits(sysctl_dir, prefix))
+        except ConntrackUnavailableError as reason:
+            facts["reason"] = str(reason)
+            facts["persisted"] = self.persisted(None)
+            return facts
+        facts["available"] = True
+        facts["key_style"] = style
+        facts["timeouts"] = self.timeouts(sysctl_dir, prefix)
+        if facts["table"]:
+            facts.update(self.table())
+        facts["stats"], facts["stats_source"] = self.stats(stat_file)
+        facts["persisted"] = self.persisted(sysctl_dir)
+        return facts
+
+    def key_style(self):
+        for style, sysctl_dir, prefix, stat_file in KEY_STYLES:
+            if os.path.exists(self.proc(os.path.join(sysctl_dir, prefix + "max"))):
+                return style, sysctl_dir, prefix, stat_file
+        raise ConntrackUnavailableError(
+            "conntrack is not loaded: neither %s nor %s exists (kernel module nf_conntrack not loaded, or not in this "
+            "kernel)"
+            % tuple(self.shown(os.path.join(directory, prefix + "max")) for _, directory, prefix, _ in KEY_STYLES)
+        )
+
+    def limits(self, sysctl_dir, prefix):
+        values = {}
+        for name in ("count", "max", "buckets"):
+            path = self.proc(os.path.join(sysctl_dir, prefix + name))
+            shown = self.shown(os.path.join(sysctl_dir, prefix + name))
+            try:
+                values[name] = _read_int(path)
+            except FileNotFoundError:
+                # Kernels before 2.6.25 show no buckets sysctl; count and max always exist with the module.
+                values[name] = None
+            except PermissionError:
+                raise ConntrackUnavailableError("no permission to read %s" % shown) from None
+            except (OSError, ValueError, IndexError) as error:
+                raise ConntrackUnavailableError("cannot read %s: %s" % (shown, error)) from None
+        if values["buckets"] is None:
+            # The hash size is also a module parameter (hashsize) on kernels without the sysctl.
+            for module_name in ("nf_conntrack", "ip_conntrack"):
+                try:
+                    values["buckets"] = _read_int(
+                        os.path.join(self.config_root, "sys/module", module_name, "parameters/hashsize")
+                    )
+                    break
+                except (OSError, ValueError, IndexError):
+                    continue
+        count, maximum = values["count"], values["max"]
+        values["usage_pct"] = round(count * 100.0 / maximum, 1) if count is not None and maximum else None
+        return values
+
+    def timeouts(self, sysctl_dir, prefix):
+        directory = self.proc(sysctl_dir)
+        timeouts = {}
+        for name in sorted(os.listdir(directory)):
+            if not name.startswith(prefix) or "timeout" not in name:
+                continue
+            try:
+                timeouts[name[len(prefix) :]] = _read_int(os.path.join(directory, name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return timeouts
+
+    # --- table --------------------------------------------------------------------------------------------------
+
+    def summary(self):
+        return linux_conntrack.TableSummary(top=self.module.params["top"], selection=self.selection)
+
+    def table(self):
+        reasons = []
+        for relative in TABLE_FILES:
+            path = self.proc(relative)
+            if not os.path.exists(path):
+                continue
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    result = self.summary().consume(handle).result()
+            except PermissionError:
+                reasons.append("%s: permission denied (needs become)" % self.shown(relative))
+                continue
+            except OSError as error:
+                reasons.append("%s: %s" % (self.shown(relative), error))
+                continue
+            except ParseError as error:
+                self.module.fail_json(msg="%s: %s" % (self.shown(relative), error))
+            result["source"] = self.shown(relative)
+            result["source_reason"] = None
+            return result
+        if not reasons:
+            reasons.append(
+                "/proc/net/nf_conntrack and /proc/net/ip_conntrack: absent (kernel without CONFIG_NF_CONNTRACK_PROCFS)"
+            )
+        result, reason = self.table_from_conntrack()
+        if result is not None:
+            result["source"] = "conntrack " + " ".join(CONNTRACK_LIST_ARGS)
+            result["source_reason"] = None
+            return result
+        reasons.append("conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), reason))
+        return {"source": "none", "source_reason": "; ".join(reasons)}
+
+    def table_from_conntrack(self):
+        """(summary, None) from `conntrack -L -o extended`, or (None, reason).
+
+        AnsibleModule.run_command collects the whole stdout in memory before it returns, and this table can have
+        millions of lines, so the process is run with subprocess.Popen (argument list, no shell, C locale) and its
+        stdout is consumed line by line. stderr goes to a temporary file so that neither pipe can fill up and block.
+        """
+        binary = self.module.get_bin_path("conntrack")
+        if binary is None:
+            return None, "not installed (conntrack-tools)"
+        environment = dict(os.environ, **C_LOCALE)
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen(
+                [binary, *CONNTRACK_LIST_ARGS],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                stdin=subprocess.DEVNULL,
+                env=environment,
+                universal_newlines=True,
+                errors="replace",
+            )
+            try:
+                result = self.summary().consume(process.stdout).result()
+            except ParseError as error:
+                process.kill()
+                process.wait()
+                self.module.fail_json(msg="conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), error))
+            finally:
+                process.stdout.close()
+            returncode = process.wait()
+            errors.seek(0)
+            error_text = errors.read().decode("utf-8", "replace").strip()
+        if returncode != 0:
+            return None, "exit %d: %s" % (returncode, error_text or "no message")
+        return result, None
+
+    # --- statistics ---------------------------------------------------------------------------------------------
+
+    def stats(self, stat_file):
+        for relative in (stat_file, *(style[3] for style in KEY_STYLES if style[3] != stat_file)):
+            try:
+                with open(self.proc(relative), encoding="utf-8", errors="replace") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            try:
+                return linux_conntrack_stat.parse(text), self.shown(relative)
+            except ParseError as error:
+                self.module.fail_json(msg="%s: %s" % (self.shown(relative), error))
+        binary = self.module.get_bin_path("conntrack")
+        if binary is None:
+            return None, "none"
+        returncode, stdout, _stderr = self.module.run_command([binary, *CONNTRACK_STATS_ARGS], environ_update=C_LOCALE)
+        if returncode != 0 or not stdout.strip():
+            return None, "none"
+        try:
+            return linux_conntrack_stat.parse(stdout), "conntrack " + " ".join(CONNTRACK_STATS_ARGS)
+        except ParseError as error:
+            self.module.fail_json(msg="conntrack %s: %s" % (" ".join(CONNTRACK_STATS_ARGS), error))
+
+    # --- boot configuration -------------------------------------------------------------------------------------
+
+    def builtin(self):
+        """True when conntrack is compiled in: /sys/module/nf_conntrack exists without an initstate file (loadable
+        modules have one). None when /sys/module/nf_conntrack does not exist (not loaded: built in or not is
+        unknown)."""
+        for module_name in ("nf_conntrack", "ip_conntrack"):
+            directory = os.path.join(self.config_root, "sys/module", module_name)
+            if os.path.isdir(directory):
+                return not os.path.exists(os.path.join(directory, "initstate"))
+        return None
+
+    def persisted(self, sysctl_dir):
+        sysctl_files, sysctl_links, _unreadable = linux_sysctl_persisted.read_sysctl_files(self.config_root)
+        module_files, module_links, _unreadable = linux_sysctl_persisted.read_module_load_files(self.config_root)
+        present_keys = None
+        if sysctl_dir is not None:
+            present_keys = [
+                key
+                for key in (linux_sysctl_persisted.ESTABLISHED_KEY, linux_sysctl_persisted.LEGACY_ESTABLISHED_KEY)
+                if os.path.exists(self.proc("sys/" + key.replace(".", "/")))
+            ]
+        return linux_sysctl_persisted.persisted(
+            sysctl_files,
+            module_files,
+            present_keys=present_keys,
+            builtin=self.builtin(),
+            sysctl_links=sysctl_links,
+            module_links=module_links,
+        )
+
+
+class NoConntrack:
+    """Any system but Linux: netfilter conntrack does not exist there. Reported, not failed."""
+
+    def __init__(self, module, selection):
+        self.module = module
+
+    def collect(self):
+        return {
+            "available": False,
+            "reason": "netfilter connection tracking exists only on Linux; this host runs %s" % platform.system(),
+            "table": self.module.params["table"],
+            "source": "none",
+            "source_reason": "not Linux",
+            "persisted": None,
+        }
+
+
+COLLECTORS = {"Linux": LinuxConntrack, "AIX": NoConntrack, "SunOS": NoConntrack}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "top": {"type": "int", "default": 10},
+            "ports": {"type": "list", "elements": "int"},
+            "states": {"type": "list", "elements": "str"},
+            "peers": {"type": "list", "elements": "str"},
+            "table": {"type": "bool", "default": True},
+            "proc_root": {"type": "path", "default": "/proc"},
+            "config_root": {"type": "path", "default": "/"},
+        },
+        supports_check_mode=True,
+    )
+    if module.params["top"] < 0:
+        module.fail_json(msg="top: %d is not a number >= 0" % module.params["top"])
+    try:
+        selection = Selection(
+            ports=module.params["ports"], states=module.params["states"], peers=module.params["peers"]
+        )
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+    collector = COLLECTORS.get(platform.system(), NoConntrack)(module, selection)
+    facts = collector.collect()
+    module.exit_json(changed=False, ansible_facts={"netdiag": {"conntrack": facts}})
+
+
+if __name__ == "__main__":
+    main()
