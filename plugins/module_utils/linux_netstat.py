@@ -75,7 +75,7 @@ def _endpoint(text, cache):
             address = canonical_address(address_text)
         except ValueError:
             if not _TRUNCATED_ADDRESS.match(address_text) or ":" not in address_text:
-                raise ValueError("%r is not an address" % address_text)
+                raise ValueError("%r is not an address" % address_text) from None
             address = address_text.lower()  # an IPv6 address netstat cut to fit its column
         if len(cache) < 100000:
             cache[address_text] = address
@@ -151,7 +151,7 @@ def iter_records(lines, first_line_number=1):
             if columns.program and rest:
                 pid, process = _owner(" ".join(rest))
         except ValueError as error:
-            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error))
+            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error)) from error
         # The family follows the addresses: netstat prints IPv4-mapped addresses of tcp6 sockets as plain IPv4, and
         # older net-tools print IPv6 sockets under "tcp"/"udp" (":::22").
         if local_address != WILDCARD:

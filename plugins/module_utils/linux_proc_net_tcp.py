@@ -101,11 +101,12 @@ class _AddressCache(dict):
         return value
 
 
-def iter_records(lines, protocol=None, byteorder="little", owners=None, user_names=None, first_line_number=1):
+def iter_records(lines, protocol=None, byteorder="little", owners=None, user_name=None, first_line_number=1):
     """Yield a SocketRecord per row of one or more concatenated /proc/net/{tcp,tcp6,udp,udp6} tables.
 
     protocol    "tcp" or "udp"; None takes it from each table's header line (tcp when there is none).
-    owners      {inode: (pid, process, user)} from linux_socket_owners; user_names {uid: name}.
+    owners      {inode: (pid, process, user)} from linux_socket_owners; user_name(uid) names the owner uid of
+                sockets no owner was found for (None: leave user unknown).
     Raises ParseError naming the line for anything that is not a header, a blank line or a socket row.
     """
     detect = protocol is None
@@ -114,7 +115,6 @@ def iter_records(lines, protocol=None, byteorder="little", owners=None, user_nam
         raise ValueError("protocol must be tcp or udp, not %r" % (protocol,))
     addresses = _AddressCache(byteorder)
     owners = owners or {}
-    user_names = user_names or {}
     no_owner = (None, None, None)
     keepalive_by_timer = _KEEPALIVE_BY_TIMER
     keepalive_states = _KEEPALIVE_STATES
@@ -145,9 +145,9 @@ def iter_records(lines, protocol=None, byteorder="little", owners=None, user_nam
             send_queue = int(send_queue, 16)
             receive_queue = int(receive_queue, 16)
         except KeyError:
-            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), "unknown state code %r" % fields[3])
+            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), "unknown state code %r" % fields[3]) from None
         except (ValueError, IndexError) as error:
-            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error))
+            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error)) from error
         if current == "tcp":
             keepalive = keepalive_by_timer.get(timer[1:]) if timer[0] == "0" and state in keepalive_states else None
         else:
@@ -157,8 +157,8 @@ def iter_records(lines, protocol=None, byteorder="little", owners=None, user_nam
         # A tcp6/udp6 row with IPv4-mapped addresses is an IPv4 connection: it is reported as inet.
         family = "inet" if local_v4 or remote_v4 else "inet6"
         pid, process, user = owners.get(inode, no_owner) if inode else no_owner
-        if user is None:
-            user = user_names.get(uid)
+        if user is None and user_name is not None:
+            user = user_name(uid)
         yield SocketRecord(
             current,
             family,

@@ -87,7 +87,7 @@ def _port(text, protocol):
     try:
         return socket.getservbyname(text, protocol)
     except OSError:
-        raise ValueError("port name %r is not in this host's services database (capture with ss -n)" % text)
+        raise ValueError("port name %r is not in this host's services database (capture with ss -n)" % text) from None
 
 
 def _endpoint(text, protocol):
@@ -129,7 +129,7 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
             local_address, local_port, interface, local_star = _endpoint(tokens[3], row_protocol)
             remote_address, remote_port, _, _ = _endpoint(tokens[4], row_protocol)
         except ValueError as error:
-            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error))
+            raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error)) from error
         if row_protocol == "udp" and state != "ESTABLISHED":
             state = None  # UNCONN: a UDP socket has no state
         pid = process = uid = inode = keepalive = None

@@ -64,6 +64,7 @@ SocketRecord.__new__.__defaults__ = (None,) * 9  # everything after `state` is o
 # Optional fields copied into a connection dictionary only when known.
 _OPTIONAL_FIELDS = ("pid", "process", "user", "uid", "inode", "send_queue", "receive_queue", "interface")
 
+
 def make_record(protocol, family, local_address, local_port, remote_address, remote_port, state=None, **optional):
     """A SocketRecord from keyword arguments (for parsers where speed does not matter, and for tests)."""
     unknown = set(optional) - set(SocketRecord._fields)

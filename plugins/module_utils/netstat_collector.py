@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Base of the per-platform socket-table collectors used by netdiag.tcp.netstat_facts.
+
+A platform is one subclass in plugins/module_utils/netstat_<platform>.py and one line in the module's COLLECTORS
+table. A collector reads its platform's socket tables and hands SocketRecord streams to socket_records.summarize();
+the module validates options first, so collectors receive a ready Selection.
+"""
+
+from __future__ import annotations
+
+
+class NetstatCollector:
+    """Reads the socket tables of one platform. Subclasses set `platform` and implement collect()."""
+
+    platform = None
+
+    def collect(
+        self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
+    ):
+        """Return (netstat, keepalive): the ``netdiag.netstat`` dictionary and the ``netdiag.keepalive`` one (or None
+        when the platform has no such settings)."""
+        raise NotImplementedError

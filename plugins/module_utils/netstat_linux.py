@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Linux socket-table collector: /proc/net/{tcp,tcp6,udp,udp6} of the current network namespace, read directly.
+
+No dependency on net-tools or iproute2 (works in minimal containers). /proc/net is /proc/self/net, so the tables are
+those of the namespace the module runs in (``ip netns exec NS ...`` shows that namespace's sockets).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import (
+    iter_records,
+    leading_listening_ports,
+)
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import scan_socket_owners, user_name
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector import NetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
+
+# (file under /proc/net, protocol, family of the table). tcp6/udp6 also hold IPv4 connections of dual-stack
+# sockets (IPv4-mapped addresses), which are reported as inet, so they are read whenever inet is asked for.
+TABLES = (("tcp", "tcp", "inet"), ("tcp6", "tcp", "inet6"), ("udp", "udp", "inet"), ("udp6", "udp", "inet6"))
+
+
+class LinuxNetstatCollector(NetstatCollector):
+    platform = "Linux"
+
+    def __init__(self, proc_root="/proc", byteorder=sys.byteorder):
+        self.proc_root = proc_root
+        self.byteorder = byteorder
+
+    def tables(self, protocols, families):
+        """Paths of the tables worth reading for these protocols and families."""
+        wanted = []
+        for name, protocol, family in TABLES:
+            if protocol not in protocols:
+                continue
+            if family == "inet" and "inet" not in families:
+                continue
+            wanted.append((os.path.join(self.proc_root, "net", name), protocol))
+        return wanted
+
+    def collect(
+        self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
+    ):
+        owner_map, owner_scan = scan_socket_owners(self.proc_root) if owners else ({}, None)
+        tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if os.path.exists(path)]
+        listening = set()
+        for path, protocol in tables:
+            if protocol == "tcp":
+                with open(path, encoding="ascii") as handle:
+                    listening |= leading_listening_ports(handle)
+        records = itertools.chain.from_iterable(
+            self._table_records(path, protocol, owner_map) for path, protocol in tables
+        )
+        if set(families) != {"inet", "inet6"}:
+            records = (record for record in records if record[1] in families)
+        netstat = summarize(
+            records,
+            selection=selection,
+            max_connections=max_connections,
+            listening_ports=listening,
+            owners_mapped=owners,
+        )
+        netstat["platform"] = self.platform
+        netstat["sources"] = [path for path, _ in tables]
+        if owner_scan is not None:
+            netstat["owner_scan"] = owner_scan
+        return netstat, read_keepalive_settings(self.proc_root)
+
+    def _table_records(self, path, protocol, owner_map):
+        with open(path, encoding="ascii") as handle:
+            yield from iter_records(
+                handle, protocol=protocol, byteorder=self.byteorder, owners=owner_map, user_name=user_name
+            )
