@@ -16,11 +16,14 @@ description:
     (M(ansible.posix.sysctl) rewrites the file first and fails afterwards).
   - Writes all settings to one file under C(/etc/sysctl.d) (atomically, replacing that file's content), writes the
     live values to C(/proc/sys), and reads both back to verify them.
-  - Looks through every sysctl configuration file that is applied after its own at boot (later-sorting names in
-    C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d), C(/lib/sysctl.d), and
-    C(/etc/sysctl.conf), which C(sysctl --system) applies last) for a line that sets the same parameter, under any of
-    its names, to another value. Such a line would undo the setting at the next boot, so the module fails naming the
-    file and line, or, with O(overrides=comment_out), comments the line out after saving a backup.
+  - Looks through every sysctl configuration file applied after its own at boot, in the order C(systemd-sysctl)
+    uses (all C(*.conf) in C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) and
+    C(/lib/sysctl.d), merged and sorted by file name; C(/etc/sysctl.conf) at the place of the link to it, such as
+    Debian's C(99-sysctl.conf), or last, as C(sysctl --system) reads it) for a line that sets the same parameter,
+    under any of its names that exist on this kernel, to another value. Such a line would undo the setting at the
+    next boot, so the module fails naming the file and line, or, with O(overrides=comment_out), comments the line
+    out after saving a backup. The boot order comes from the collection's C(linux_sysctl_persisted) module utility,
+    which M(netdiag.tcp.conntrack_facts) uses too.
   - Supports check mode and diff mode; the diff shows the file and the live values before and after.
   - Does not load the conntrack kernel module and does not make it load at boot; the role
     C(netdiag.tcp.conntrack_tuning) does both (with M(community.general.modprobe) and C(modules-load.d)). Without
@@ -181,6 +184,16 @@ kernel_module:
       description: Whether it is built into the kernel (then nothing has to load it at boot); null when unknown.
       type: bool
       sample: false
+    loaded_at_boot:
+      description: Whether it is built in or listed in a C(modules-load.d) file (or Debian's C(/etc/modules)), so
+        that it exists when C(systemd-sysctl) runs at boot.
+      type: bool
+      sample: true
+    load_files:
+      description: The C(modules-load.d) files that load it.
+      type: list
+      elements: str
+      sample: ["/etc/modules-load.d/netdiag-conntrack.conf"]
 sysctl_names:
   description: Full sysctl name per short name (named so because C(result.keys) is a method in Jinja).
   type: dict
@@ -269,6 +282,13 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_sysctl_persisted import (
+    module_load_entries,
+    persisted,
+    read_module_load_files,
+    read_sysctl_files,
+)
+
 INT_MAX = 2147483647
 # Timeouts are converted to jiffies into a signed int (proc_dointvec_jiffies); INT_MAX / 1000 is safe for any HZ.
 TIMEOUT_MAX = INT_MAX // 1000
@@ -287,12 +307,6 @@ REFUSED = {
 SHORT_NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 KEY_PREFIXES = {"nf_conntrack": "net.netfilter.nf_conntrack_", "ip_conntrack": "net.ipv4.netfilter.ip_conntrack_"}
 KERNEL_MODULE_NAMES = {"nf_conntrack": "nf_conntrack", "ip_conntrack": "ip_conntrack"}
-# systemd-sysctl and `sysctl --system` read these in this precedence; a basename in an earlier directory masks the
-# same basename in a later one, and all files are then applied in the order of their basenames.
-SYSCTL_DIRECTORIES = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
-# `sysctl --system` applies /etc/sysctl.conf after everything; systemd-sysctl reads it through Debian's
-# /etc/sysctl.d/99-sysctl.conf link. Treating it as last is right for both.
-SYSCTL_CONF = "/etc/sysctl.conf"
 FILE_HEADER = (
     "# Managed by netdiag.tcp (conntrack_tuning role / conntrack_sysctl module); local edits are overwritten.\n"
     "# These apply at boot only if the conntrack module is loaded before systemd-sysctl (see modules-load.d).\n"
@@ -451,6 +465,14 @@ class LinuxConntrackSysctl:
         return None
 
     def kernel_module(self, style):
+        info = self.kernel_module_state(style)
+        files, links, _unreadable = read_module_load_files(self.config_root)
+        entries = module_load_entries(files, links=links)
+        info["loaded_at_boot"] = bool(info["builtin"]) or bool(entries)
+        info["load_files"] = sorted({self.config_path(entry["file"]) for entry in entries})
+        return info
+
+    def kernel_module_state(self, style):
         name = KERNEL_MODULE_NAMES[style or "nf_conntrack"]
         modules = read_text(self.kernel_path("/proc/modules")) or ""
         if any(line.split(" ", 1)[0] == name for line in modules.splitlines()):
@@ -498,64 +520,48 @@ class LinuxConntrackSysctl:
         return {short_name: to_int_or_text(read_text(self.proc_path(key))) for short_name, key in keys.items()}
 
     # ---- boot configuration -------------------------------------------------------------------------------------
-    def boot_files(self):
-        """Config files in the order systemd-sysctl applies them: [(basename, path)], /etc/sysctl.conf last."""
-        by_basename = {}
-        for directory in SYSCTL_DIRECTORIES:
-            for path in glob.glob(os.path.join(self.config_path(directory), "*.conf")):
-                by_basename.setdefault(os.path.basename(path), path)
-        ordered, seen = [], set()
-        sysctl_conf = self.config_path(SYSCTL_CONF)
-        for basename in sorted(by_basename):
-            path = by_basename[basename]
-            real = os.path.realpath(path)
-            if real == os.path.realpath(sysctl_conf) or real == "/dev/null" or not os.path.isfile(real):
-                continue  # /etc/sysctl.conf goes last; a link to /dev/null masks the name
-            if real not in seen:
-                seen.add(real)
-                ordered.append((basename, path))
-        if os.path.isfile(sysctl_conf):
-            ordered.append((None, sysctl_conf))
-        return ordered
+    def boot_state(self, keys, settings, own_text):
+        """Boot-time view of every parameter, from linux_sysctl_persisted (the order systemd-sysctl applies files).
 
-    def boot_assignments(self, keys):
-        """[(basename, path, line_number, line, key, short name, value)] for every existing alias, in boot order."""
-        wanted = {}
-        for short_name in keys:
-            for alias in key_aliases(short_name):
-                if os.path.exists(self.proc_path(alias)):
-                    wanted[key_to_path(alias)] = short_name
-        found = []
-        for basename, path in self.boot_files():
-            text = read_text(path)
-            if text is None:
-                continue
-            for line_number, line, key, value in parse_sysctl_lines(text):
-                short_name = wanted.get(key_to_path(key))
-                if short_name is not None:
-                    found.append((basename, path, line_number, line, key, short_name, value))
-        return found
-
-    def find_overrides(self, keys, values):
-        overrides, boot = [], {}
-        own = os.path.realpath(self.sysctl_file)
-        for basename, path, line_number, line, key, short_name, value in self.boot_assignments(keys):
-            boot[short_name] = to_int_or_text(value)
-            if os.path.realpath(path) == own:
-                continue
-            if basename is None or basename > self.file_name:
+        Returns ({short: value at boot now}, {short: value at boot once own_text is the managed file},
+        overrides found in that predicted configuration). An override is an assignment that
+        is applied after the managed file's last one and reaches a key that exists on this kernel.
+        """
+        files, links, _unreadable = read_sysctl_files(self.config_root)
+        own = "/etc/sysctl.d/" + self.file_name
+        predicted = dict(files, **{own: own_text})
+        predicted_links = {path: target for path, target in links.items() if path != own}
+        boot_now, boot_predicted, overrides = {}, {}, []
+        for short_name, key in sorted(keys.items()):
+            aliases = [alias for alias in key_aliases(short_name) if alias != key]
+            present = [name for name in [key, *aliases] if os.path.exists(self.proc_path(name))]
+            options = {"key": key, "aliases": aliases, "present_keys": present}
+            now = persisted(files, {}, sysctl_links=links, **options)
+            after = persisted(predicted, {}, sysctl_links=predicted_links, **options)
+            boot_now[short_name] = now["effective"]["value"] if now["effective"] else None
+            boot_predicted[short_name] = after["effective"]["value"] if after["effective"] else None
+            assignments = after["assignments"]
+            last_own = max(index for index, record in enumerate(assignments) if record["file"] == own)
+            for record in assignments[last_own + 1 :]:
+                if not record["applies"]:
+                    continue
+                shown = record.get("target", record["file"])
                 overrides.append(
                     {
-                        "path": os.path.realpath(path),
-                        "line_number": line_number,
-                        "line": line,
-                        "key": key,
+                        "path": self.config_path(shown),
+                        "line_number": record["line"],
+                        "line": self.source_line(shown, record["line"]),
+                        "key": record["key"],
                         "short_name": short_name,
-                        "value": value,
-                        "conflict": to_int_or_text(value) != values[short_name],
+                        "value": str(record["value"]),
+                        "conflict": record["value"] != settings[short_name],
                     }
                 )
-        return overrides, boot
+        return boot_now, boot_predicted, overrides
+
+    def source_line(self, path, line_number):
+        lines = (read_text(self.config_path(path)) or "").splitlines()
+        return lines[line_number - 1] if 0 < line_number <= len(lines) else ""
 
     # ---- the run ------------------------------------------------------------------------------------------------
     def validate_only(self, settings):
@@ -586,17 +592,21 @@ class LinuxConntrackSysctl:
                 changed=False,
             )
         keys = self.check_keys(style, settings)
+        if os.path.islink(self.sysctl_file):
+            self.module.fail_json(
+                msg="Nothing was changed: %s is a symbolic link; this module owns that file and writes it as a plain "
+                "file, so remove the link or choose another file_name" % self.sysctl_file,
+                changed=False,
+            )
         live_before = self.read_live(keys)
         file_before = read_text(self.sysctl_file)
         file_values_before = self.file_values(file_before, keys)
-        overrides, boot_before = self.find_overrides(keys, settings)
-        conflicts = [entry for entry in overrides if entry["conflict"]]
-        to_comment_out = []
-        if conflicts:
-            to_comment_out = self.plan_comment_out(conflicts, keys, settings)
-
         file_after = render_file(keys, settings)
-        edits = self.comment_out_edits(to_comment_out, keys, settings)
+        boot_before, boot_predicted, overrides = self.boot_state(keys, settings, file_after)
+        conflicts = [entry for entry in overrides if entry["conflict"]]
+        to_comment_out = self.plan_comment_out(conflicts, settings) if conflicts else []
+
+        edits = self.comment_out_edits(to_comment_out)
         live_changes = {s: v for s, v in settings.items() if live_before[s] != v} if self.params["apply_live"] else {}
         changed = file_after != file_before or bool(edits) or bool(live_changes)
 
@@ -626,7 +636,9 @@ class LinuxConntrackSysctl:
         if self.module.check_mode:
             live_after = live_after_expected
             file_values_after = dict(settings)
-            boot_after = dict(boot_before, **settings)
+            # The conflicting lines would be commented out, so the managed file's value is the one left at boot.
+            commented = {entry["short_name"] for entry in conflicts}
+            boot_after = {s: settings[s] if s in commented else boot_predicted[s] for s in keys}
         else:
             live_after, file_values_after, boot_after = self.verify(keys, settings)
 
@@ -665,7 +677,7 @@ class LinuxConntrackSysctl:
                 values[short_name] = to_int_or_text(value)
         return values
 
-    def plan_comment_out(self, conflicts, keys, settings):
+    def plan_comment_out(self, conflicts, settings):
         """[(path, line_number, line)] to comment out, or fail (before any change) naming every conflict."""
         described = "; ".join(
             "%s:%d: %s (sets %s, wanted %s)"
@@ -687,7 +699,7 @@ class LinuxConntrackSysctl:
                 overrides=conflicts,
             )
         etc = os.path.realpath(self.config_path("/etc")) + os.sep
-        vendor = [entry for entry in conflicts if not entry["path"].startswith(etc)]
+        vendor = [entry for entry in conflicts if not os.path.realpath(entry["path"]).startswith(etc)]
         if vendor:
             self.module.fail_json(
                 msg="Nothing was changed: these lines outside /etc would override %s at boot: %s. They are not "
@@ -697,9 +709,9 @@ class LinuxConntrackSysctl:
                 changed=False,
                 overrides=conflicts,
             )
-        return [(entry["path"], entry["line_number"], entry["line"]) for entry in conflicts]
+        return [(os.path.realpath(entry["path"]), entry["line_number"], entry["line"]) for entry in conflicts]
 
-    def comment_out_edits(self, to_comment_out, keys, settings):
+    def comment_out_edits(self, to_comment_out):
         """{path: (text before, text after)} with each listed line commented out."""
         edits = {}
         by_path = {}
@@ -754,8 +766,9 @@ class LinuxConntrackSysctl:
 
     def verify(self, keys, settings):
         live_after = self.read_live(keys)
-        file_values_after = self.file_values(read_text(self.sysctl_file), keys)
-        overrides, boot_after = self.find_overrides(keys, settings)
+        file_text = read_text(self.sysctl_file)
+        file_values_after = self.file_values(file_text, keys)
+        boot_after, _predicted, overrides = self.boot_state(keys, settings, file_text)
         problems = []
         for short_name, value in sorted(settings.items()):
             if self.params["apply_live"] and live_after[short_name] != value:
@@ -766,6 +779,11 @@ class LinuxConntrackSysctl:
                 )
             if boot_after.get(short_name) != value:
                 problems.append("at boot %s would be %s" % (keys[short_name], boot_after.get(short_name)))
+        problems.extend(
+            "%s:%d still overrides %s" % (entry["path"], entry["line_number"], entry["key"])
+            for entry in overrides
+            if entry["conflict"]
+        )
         if problems:
             self.module.fail_json(msg="Verification failed after writing: " + "; ".join(problems), changed=True)
         return live_after, file_values_after, boot_after

@@ -215,7 +215,13 @@ def test_first_run_writes_file_and_live_values_and_returns_diff(roots):
         "tcp_timeout_established": {"live": 1200, "file": 1200, "boot": 1200},
         "tcp_timeout_close_wait": {"live": 30, "file": 30, "boot": 30},
     }
-    assert result["kernel_module"] == {"name": "nf_conntrack", "loaded": True, "builtin": False}
+    assert result["kernel_module"] == {
+        "name": "nf_conntrack",
+        "loaded": True,
+        "builtin": False,
+        "loaded_at_boot": False,
+        "load_files": [],
+    }
     assert result["diff"] == [
         {
             "before_header": str(managed_file(config)),
@@ -292,7 +298,13 @@ def test_legacy_ip_conntrack_names(tmp_path):
     assert result["sysctl_names"] == {
         "tcp_timeout_established": "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established"
     }
-    assert result["kernel_module"] == {"name": "ip_conntrack", "loaded": True, "builtin": False}
+    assert result["kernel_module"] == {
+        "name": "ip_conntrack",
+        "loaded": True,
+        "builtin": False,
+        "loaded_at_boot": False,
+        "load_files": [],
+    }
     assert live(kernel, "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established") == "1200\n"
     assert managed_file(config).read_text() == (
         HEADER + "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established = 1200\n"
@@ -302,7 +314,27 @@ def test_legacy_ip_conntrack_names(tmp_path):
 def test_builtin_module_is_reported(tmp_path):
     kernel = make_kernel(tmp_path / "kernel", builtin=True)
     result = run(kernel, tmp_path / "config", settings={"tcp_timeout_established": 1200}, validate_only=True).result
-    assert result["kernel_module"] == {"name": "nf_conntrack", "loaded": True, "builtin": True}
+    assert result["kernel_module"] == {
+        "name": "nf_conntrack",
+        "loaded": True,
+        "builtin": True,
+        "loaded_at_boot": True,
+        "load_files": [],
+    }
+
+
+def test_modules_load_d_entry_is_reported(roots):
+    kernel, config = roots
+    (config / "etc/modules-load.d").mkdir(parents=True)
+    (config / "etc/modules-load.d/netdiag-conntrack.conf").write_text("# managed\nnf_conntrack\n")
+    result = run(kernel, config, settings={"tcp_timeout_established": 1200}, validate_only=True).result
+    assert result["kernel_module"] == {
+        "name": "nf_conntrack",
+        "loaded": True,
+        "builtin": False,
+        "loaded_at_boot": True,
+        "load_files": [str(config / "etc/modules-load.d/netdiag-conntrack.conf")],
+    }
 
 
 # ---- bad input and missing conntrack: nothing changes ----------------------------------------------------------
@@ -364,7 +396,13 @@ def test_conntrack_not_loaded_fails_and_validate_only_reports_it(tmp_path):
     assert not probe.failed
     assert probe.result["changed"] is False
     assert probe.result["available"] is False
-    assert probe.result["kernel_module"] == {"name": "nf_conntrack", "loaded": False, "builtin": False}
+    assert probe.result["kernel_module"] == {
+        "name": "nf_conntrack",
+        "loaded": False,
+        "builtin": False,
+        "loaded_at_boot": False,
+        "load_files": [],
+    }
     # Range errors still fail in validate_only, even without conntrack.
     bad = run(kernel, config, settings={"tcp_timeout_established": 0}, validate_only=True)
     assert bad.failed
@@ -450,6 +488,42 @@ def test_comment_out_keeps_a_backup_and_is_idempotent(roots):
     again = run(kernel, config, settings={"tcp_timeout_established": 1200}, overrides="comment_out").result
     assert again["changed"] is False
     assert again["backup_files"] == []
+
+
+def test_sysctl_conf_through_debian_link_is_an_override(roots):
+    kernel, config = roots
+    (config / "etc/sysctl.conf").write_text("net.netfilter.nf_conntrack_tcp_timeout_established=432000\n")
+    (config / "etc/sysctl.d/99-sysctl.conf").symlink_to("../sysctl.conf")
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200})
+    assert outcome.failed
+    assert outcome.result["overrides"] == [
+        {
+            "path": str(config / "etc/sysctl.conf"),
+            "line_number": 1,
+            "line": "net.netfilter.nf_conntrack_tcp_timeout_established=432000",
+            "key": "net.netfilter.nf_conntrack_tcp_timeout_established",
+            "short_name": "tcp_timeout_established",
+            "value": "432000",
+            "conflict": True,
+        }
+    ]
+    # A managed file named after 99-sysctl.conf comes after the link, and systemd-sysctl reads sysctl.conf only there.
+    result = run(kernel, config, settings={"tcp_timeout_established": 1200}, file_name="zz-netdiag.conf").result
+    assert result["overrides"] == []
+    assert result["before"]["tcp_timeout_established"]["boot"] == 432000
+    assert result["after"]["tcp_timeout_established"]["boot"] == 1200
+
+
+def test_managed_file_that_is_a_link_is_refused(roots):
+    kernel, config = roots
+    managed_file(config).symlink_to("/dev/null")
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200})
+    assert outcome.failed
+    assert outcome.result["msg"] == (
+        "Nothing was changed: %s is a symbolic link; this module owns that file and writes it as a plain file, so "
+        "remove the link or choose another file_name" % managed_file(config)
+    )
+    assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
 
 
 def test_same_value_later_is_reported_not_fatal(roots):
