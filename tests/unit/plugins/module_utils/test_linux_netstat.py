@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""linux_netstat on real net-tools output (netstat-na-1.txt from Amazon Linux; the others captured on this machine
+at the same moment as the /proc/net captures, see SOURCES.md) and synthetic edge cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat, linux_proc_net_tcp
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+
+HEADER = (
+    "Active Internet connections (servers and established)\n"
+    "Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n"
+)
+PROC_CAPTURE = ("proc-net-tcp-2.txt", "proc-net-tcp6-1.txt", "proc-net-udp-1.txt", "proc-net-udp6-1.txt")
+
+
+def proc_result(fixture_text):
+    return linux_proc_net_tcp.parse("".join(fixture_text("linux/" + name) for name in PROC_CAPTURE))
+
+
+def test_amazon_linux_netstat_na(fixture_text):
+    result = linux_netstat.parse(fixture_text("linux/netstat-na-1.txt"))
+    assert result["protocol_counts"] == {"tcp": 8, "udp": 12}
+    assert result["state_counts"]["LISTEN"] == 7
+    assert result["state_counts"]["ESTABLISHED"] == 1
+    assert result["established_by_peer"] == [
+        {"direction": "inbound", "service_port": 22, "peer": "98.109.151.68", "count": 1, "without_keepalive": 0}
+    ]
+    assert result["established_keepalive_unknown"] == 1
+    listeners = [
+        (entry["protocol"], entry["family"], entry["local_address"], entry["local_port"])
+        for entry in result["listeners"]
+    ]
+    # Old net-tools print IPv6 sockets under "tcp"/"udp"; the address tells the family.
+    assert ("tcp", "inet6", "*", 22) in listeners
+    assert ("tcp", "inet", "*", 22) in listeners
+    assert ("udp", "inet6", "fe80::c7e:53ff:fe40:a26", 546) in listeners
+    assert len(listeners) == 19
+    established = [c for c in result["connections"] if c["state"] == "ESTABLISHED"]
+    assert established == [
+        {
+            "protocol": "tcp",
+            "family": "inet",
+            "local_address": "172.31.25.111",
+            "local_port": 22,
+            "remote_address": "98.109.151.68",
+            "remote_port": 49300,
+            "state": "ESTABLISHED",
+            "keepalive": None,
+            "send_queue": 252,
+            "receive_queue": 0,
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", ["netstat-tanpo-1.txt", "netstat-an-2.txt"])
+def test_same_answer_as_proc_net(fixture_text, name):
+    expected = proc_result(fixture_text)
+    result = linux_netstat.parse(fixture_text("linux/" + name))
+    peers = [{k: v for k, v in entry.items() if k != "without_keepalive"} for entry in result["established_by_peer"]]
+    assert peers == [
+        {k: v for k, v in entry.items() if k != "without_keepalive"} for entry in expected["established_by_peer"]
+    ]
+    assert result["state_counts"] == expected["state_counts"]
+
+
+def test_timer_column_gives_keepalive(fixture_text):
+    expected = proc_result(fixture_text)
+    result = linux_netstat.parse(fixture_text("linux/netstat-tanpo-1.txt"))
+    assert result["established_by_peer"] == expected["established_by_peer"]
+    assert result["established_without_keepalive"] == 12
+    assert result["established_keepalive_unknown"] == 0
+
+
+def test_program_column(fixture_text):
+    result = linux_netstat.parse(fixture_text("linux/netstat-tanpo-1.txt"))
+    owners = {(c["local_port"], c["remote_port"]): (c.get("pid"), c.get("process")) for c in result["connections"]}
+    assert owners[(5555, None)] == (20407, "python3")
+    assert owners[(2024, None)] == (None, None)
+    assert owners[(42608, 5555)] == (None, None)  # TIME_WAIT: "-"
+
+
+def test_user_inode_columns_and_unix_section(fixture_text):
+    result = linux_netstat.parse(fixture_text("linux/netstat-tulpen-1.txt"))
+    assert [(c["protocol"], c["local_port"], c["uid"], c["inode"], c.get("pid")) for c in result["connections"]] == [
+        ("tcp", 2024, 0, 1137, None),
+        ("tcp", 5555, 0, 25000, 20407),
+        ("tcp", 8080, 0, 25001, 20407),
+        ("tcp", 6000, 0, 25002, 20407),
+        ("udp", 5353, 0, 25003, 20407),
+        ("udp", 5354, 0, 25004, 20407),
+    ]
+
+
+def test_connected_udp_and_unix_sockets_skipped(fixture_text):
+    result = linux_netstat.parse(fixture_text("linux/netstat-an-2.txt"))
+    assert result["protocol_counts"] == {"tcp": 23, "udp": 3}
+    udp = [(c["local_port"], c["remote_port"], c["state"]) for c in result["connections"] if c["protocol"] == "udp"]
+    assert udp == [(5353, None, None), (59060, 5353, "ESTABLISHED"), (5354, None, None)]
+
+
+@pytest.mark.parametrize(
+    ("printed", "state"),
+    [
+        ("ESTABLISHED", "ESTABLISHED"),
+        ("SYN_SENT", "SYN_SENT"),
+        ("SYN_RECV", "SYN_RECEIVED"),
+        ("FIN_WAIT1", "FIN_WAIT_1"),
+        ("FIN_WAIT2", "FIN_WAIT_2"),
+        ("TIME_WAIT", "TIME_WAIT"),
+        ("CLOSE", "CLOSED"),
+        ("CLOSE_WAIT", "CLOSE_WAIT"),
+        ("LAST_ACK", "LAST_ACK"),
+        ("LISTEN", "LISTEN"),
+        ("CLOSING", "CLOSING"),
+    ],
+)
+def test_every_state(printed, state):
+    text = HEADER + "tcp        0      0 10.0.0.5:5555           10.0.0.1:40770          %s\n" % printed
+    (record,) = linux_netstat.iter_records(text.splitlines())
+    assert record.state == state
+
+
+def test_program_names_with_spaces_and_timer():
+    text = (
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name     Timer\n"
+        "tcp        0      0 0.0.0.0:80              0.0.0.0:*               LISTEN      812/nginx: master pr off (0.00/0/0)\n"
+        "tcp        0      0 10.0.0.5:80             10.0.0.1:40770          ESTABLISHED 813/nginx: worker pr keepalive (7194.12/0/0)\n"
+    )
+    records = list(linux_netstat.iter_records(text.splitlines()))
+    assert [(r.pid, r.process, r.keepalive) for r in records] == [
+        (812, "nginx: master pr", None),
+        (813, "nginx: worker pr", True),
+    ]
+
+
+def test_ipv6_cut_to_fit_is_kept_as_printed():
+    text = HEADER + "tcp6       0      0 2001:db8:1234:5678:9a:443 2001:db8::1:40770       ESTABLISHED\n"
+    (record,) = linux_netstat.iter_records(text.splitlines())
+    assert record.local_address == "2001:db8:1234:5678:9a"
+    assert record.local_port == 443
+    assert record.remote_address == "2001:db8::1"
+
+
+def test_empty_output():
+    result = linux_netstat.parse(HEADER)
+    assert result["total_sockets"] == 0
+    assert linux_netstat.parse("")["total_sockets"] == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("hello world\n", "not a netstat socket row"),
+        ("tcp        0      0 10.0.0.5:5555           10.0.0.1:40770\n", "no TCP state"),
+        ("tcp        0      0 10.0.0.5:5555           10.0.0.1:40770          WHATEVER\n", "no TCP state"),
+        ("tcp        0      0 10.0.0.5                10.0.0.1:40770          ESTABLISHED\n", "not address:port"),
+        ("tcp        0      0 host.example:5555       10.0.0.1:40770          ESTABLISHED\n", "not an address"),
+        ("tcp        x      0 10.0.0.5:5555           10.0.0.1:40770          ESTABLISHED\n", "invalid literal"),
+    ],
+)
+def test_garbage_names_the_line(line, reason):
+    with pytest.raises(ParseError) as raised:
+        linux_netstat.parse(HEADER + line)
+    assert raised.value.line_number == 3
+    assert raised.value.format_name == "linux_netstat"
+    assert reason in str(raised.value)

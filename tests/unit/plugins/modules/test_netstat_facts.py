@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""netstat_facts and its Linux collector against a fake /proc tree.
+
+The tree is built here: net/{tcp,tcp6,udp,udp6} are the tables captured on this machine (see SOURCES.md),
+sys/net/ipv4/tcp_keepalive_* and <pid>/{comm,fd/N -> socket:[inode]} copy the kernel's layout.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import linux_socket_owners, netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.modules import netstat_facts
+
+TABLES = {
+    "tcp": "proc-net-tcp-2.txt",
+    "tcp6": "proc-net-tcp6-1.txt",
+    "udp": "proc-net-udp-1.txt",
+    "udp6": "proc-net-udp6-1.txt",
+}
+# Sockets with an inode in the captured tables: 11 tcp (2 TIME_WAIT/FIN_WAIT_2 have none), 10 tcp6, 2 udp, 1 udp6.
+SOCKETS_WITH_INODE = 24
+
+
+class ModuleExitError(Exception):
+    def __init__(self, result, failed):
+        super().__init__(result.get("msg", ""))
+        self.result = result
+        self.failed = failed
+
+
+@pytest.fixture(autouse=True)
+def capture_exit(monkeypatch):
+    def exit_json(self, **result):
+        raise ModuleExitError(result, failed=False)
+
+    def fail_json(self, msg, **result):
+        result["msg"] = msg
+        raise ModuleExitError(result, failed=True)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def add_process(proc, pid, comm, inodes):
+    fd = proc / str(pid) / "fd"
+    fd.mkdir(parents=True)
+    (proc / str(pid) / "comm").write_text(comm + "\n")
+    os.symlink("/dev/null", str(fd / "0"))
+    os.symlink("pipe:[999]", str(fd / "1"))
+    for number, inode in enumerate(inodes, start=3):
+        os.symlink("socket:[%d]" % inode, str(fd / str(number)))
+
+
+@pytest.fixture
+def proc(tmp_path, fixture_text):
+    root = tmp_path / "proc"
+    (root / "net").mkdir(parents=True)
+    for name, fixture in TABLES.items():
+        (root / "net" / name).write_text(fixture_text("linux/" + fixture))
+    sysctls = root / "sys" / "net" / "ipv4"
+    sysctls.mkdir(parents=True)
+    for name, value in (("time", "600"), ("intvl", "30"), ("probes", "5")):
+        (sysctls / ("tcp_keepalive_" + name)).write_text(value + "\n")
+    add_process(root, 20407, "python3", [25000, 25001, 25007])
+    add_process(root, 1, "process_api", [1137])
+    (root / "self").mkdir()  # not a pid directory: ignored
+    return root
+
+
+def collect(proc, **options):
+    options.setdefault("selection", Selection())
+    return netstat_linux.LinuxNetstatCollector(proc_root=str(proc), byteorder="little").collect(**options)
+
+
+def test_collector_maps_owners_and_counts_unmapped(proc):
+    netstat, keepalive = collect(proc)
+    assert keepalive == {"time": 600, "intvl": 30, "probes": 5, "source": str(proc / "sys/net/ipv4")}
+    assert netstat["owner_scan"] == {"processes": 2, "unreadable_processes": 0}
+    assert netstat["unmapped_sockets"] == SOCKETS_WITH_INODE - 4
+    listeners = {(e["protocol"], e["local_port"]): (e.get("pid"), e.get("process")) for e in netstat["listeners"]}
+    assert listeners[("tcp", 5555)] == (20407, "python3")
+    assert listeners[("tcp", 8080)] == (20407, "python3")
+    assert listeners[("tcp", 2024)] == (1, "process_api")
+    assert listeners[("tcp", 6000)] == (None, None)
+    assert netstat["sources"] == [str(proc / "net" / name) for name in ("tcp", "tcp6", "udp", "udp6")]
+    assert netstat["platform"] == "Linux"
+    assert netstat["total_sockets"] == 26
+    assert netstat["established_by_peer"][0] == {
+        "direction": "inbound",
+        "service_port": 5555,
+        "peer": "127.0.0.2",
+        "count": 3,
+        "without_keepalive": 3,
+    }
+
+
+def test_collector_counts_unreadable_processes(proc, monkeypatch):
+    real_listdir = os.listdir
+
+    def listdir(path):
+        if str(path).endswith("/20407/fd"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(linux_socket_owners.os, "listdir", listdir)
+    netstat, _ = collect(proc)
+    assert netstat["owner_scan"] == {"processes": 2, "unreadable_processes": 1}
+    assert netstat["unmapped_sockets"] == SOCKETS_WITH_INODE - 1
+
+
+def test_collector_without_owner_scan(proc):
+    netstat, _ = collect(proc, owners=False)
+    assert "unmapped_sockets" not in netstat
+    assert "owner_scan" not in netstat
+    assert all("pid" not in entry for entry in netstat["listeners"])
+
+
+def test_collector_protocols_and_families(proc):
+    netstat, _ = collect(proc, protocols=("udp",))
+    assert netstat["protocol_counts"] == {"tcp": 0, "udp": 3}
+    assert netstat["sources"] == [str(proc / "net/udp"), str(proc / "net/udp6")]
+    netstat, _ = collect(proc, families=("inet6",))
+    assert {c["family"] for c in netstat["connections"]} == {"inet6"}
+    assert str(proc / "net/tcp") not in netstat["sources"]
+    # IPv4-mapped connections of the dual-stack listener live in tcp6 but are inet.
+    netstat, _ = collect(proc, families=("inet",))
+    assert str(proc / "net/tcp6") in netstat["sources"]
+    assert {c["family"] for c in netstat["connections"]} == {"inet"}
+    assert {"direction": "inbound", "service_port": 8080, "peer": "127.0.0.1", "count": 2, "without_keepalive": 2} in (
+        netstat["established_by_peer"]
+    )
+
+
+def test_collector_missing_ipv6_tables(proc):
+    (proc / "net" / "tcp6").unlink()
+    (proc / "net" / "udp6").unlink()
+    netstat, _ = collect(proc)
+    assert netstat["sources"] == [str(proc / "net/tcp"), str(proc / "net/udp")]
+
+
+def test_collector_reads_listeners_first(proc):
+    # ::1:6000 listens in tcp6, after the IPv4 table's sockets: the leading LISTEN rows of every tcp table are read
+    # before the stream, so both ends of the ::1 -> ::1:6000 connection get their direction from the listener.
+    netstat, _ = collect(proc, selection=Selection(ports=[6000]))
+    assert [(e["direction"], e["service_port"]) for e in netstat["established_by_peer"]] == [
+        ("inbound", 6000),
+        ("outbound", 6000),
+    ]
+
+
+def run_module(args, monkeypatch, proc=None, system="Linux"):
+    monkeypatch.setattr(netstat_facts.platform, "system", lambda: system)
+    if proc is not None:
+        monkeypatch.setitem(
+            netstat_facts.COLLECTORS, "Linux", lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
+        )
+    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
+        netstat_facts.main()
+    return raised.value
+
+
+def test_module_returns_facts(proc, monkeypatch):
+    outcome = run_module({"ports": [5555], "max_connections": 2}, monkeypatch, proc)
+    assert outcome.failed is False
+    assert outcome.result["changed"] is False
+    netdiag = outcome.result["ansible_facts"]["netdiag"]
+    assert set(netdiag) == {"netstat", "keepalive"}
+    assert netdiag["keepalive"]["time"] == 600
+    assert netdiag["netstat"]["truncated"] is True
+    assert len(netdiag["netstat"]["connections"]) == 2
+    assert [(e["direction"], e["peer"], e["count"]) for e in netdiag["netstat"]["established_by_peer"]] == [
+        ("inbound", "127.0.0.2", 3),
+        ("outbound", "127.0.0.1", 3),
+    ]
+
+
+def test_module_check_mode_is_the_same(proc, monkeypatch):
+    outcome = run_module({"_ansible_check_mode": True, "ports": [5555]}, monkeypatch, proc)
+    assert outcome.failed is False
+    assert outcome.result["ansible_facts"]["netdiag"]["netstat"]["selected_sockets"] == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"states": ["ESTAB"]}, "states: ESTAB not a TCP state"),
+        ({"ports": [70000]}, "ports: 70000 is not a port number"),
+        ({"peers": ["10.0.0.0/33"]}, "peers: '10.0.0.0/33' is not an IP address or CIDR network"),
+        ({"max_connections": -1}, "max_connections: -1 is negative"),
+        ({"protocols": []}, "protocols: give at least one"),
+        ({"protocols": ["sctp"]}, "value of protocols must be one or more of: tcp, udp"),
+    ],
+)
+def test_module_invalid_options_fail_before_reading(args, message, monkeypatch):
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("the collector ran despite invalid options")
+
+    monkeypatch.setitem(netstat_facts.COLLECTORS, "Linux", must_not_run)
+    monkeypatch.setattr(netstat_facts.platform, "system", lambda: "Linux")
+    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
+        netstat_facts.main()
+    assert raised.value.failed is True
+    assert message in raised.value.result["msg"]
+
+
+@pytest.mark.parametrize("system", ["AIX", "SunOS", "Darwin"])
+def test_module_other_platforms_not_supported_yet(system, monkeypatch):
+    outcome = run_module({}, monkeypatch, system=system)
+    assert outcome.failed is True
+    assert outcome.result["msg"] == "netstat_facts: platform %s is not supported yet (supported: Linux)" % system
