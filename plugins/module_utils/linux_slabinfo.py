@@ -31,7 +31,8 @@ FORMAT = "linux_slabinfo"
 # nf_conntrack_<address of struct net> per network namespace (2.6.31-4.x), and the expectation caches.
 CONNTRACK_CACHES = r"^(?:ip_conntrack|nf_conntrack)(?:_expect|_[0-9a-f]+)?$"
 
-_VERSION = re.compile(r"^slabinfo - version: (\d+\.\d+)\s*$")
+# 2.4 SMP kernels print "version: 1.1 (SMP)", slab debugging adds " (statistics)".
+_VERSION = re.compile(r"^slabinfo - version: (\d+\.\d+)(?: \(\w+\))*\s*$")
 _SUPPORTED = ("1.1", "2.0", "2.1")
 
 
