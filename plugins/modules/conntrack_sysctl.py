@@ -18,8 +18,9 @@ description:
     live values to C(/proc/sys), and reads both back to verify them.
   - Looks through every sysctl configuration file applied after its own at boot, in the order C(systemd-sysctl)
     uses (all C(*.conf) in C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) and
-    C(/lib/sysctl.d), merged and sorted by file name; C(/etc/sysctl.conf) at the place of the link to it, such as
-    Debian's C(99-sysctl.conf), or last, as C(sysctl --system) reads it) for a line that sets the same parameter,
+    C(/lib/sysctl.d), merged and sorted by file name; C(/etc/sysctl.conf) always counts as later, since
+    C(sysctl --system) applies it last even where C(systemd-sysctl) reads it through Debian's C(99-sysctl.conf)) for
+    a line that sets the same parameter,
     under any of its names that exist on this kernel, to another value. Such a line would undo the setting at the
     next boot, so the module fails naming the file and line, or, with O(overrides=comment_out), comments the line
     out after saving a backup. The boot order comes from the collection's C(linux_sysctl_persisted) module utility,
@@ -307,6 +308,7 @@ REFUSED = {
 SHORT_NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 KEY_PREFIXES = {"nf_conntrack": "net.netfilter.nf_conntrack_", "ip_conntrack": "net.ipv4.netfilter.ip_conntrack_"}
 KERNEL_MODULE_NAMES = {"nf_conntrack": "nf_conntrack", "ip_conntrack": "ip_conntrack"}
+SYSCTL_CONF = "/etc/sysctl.conf"
 FILE_HEADER = (
     "# Managed by netdiag.tcp (conntrack_tuning role / conntrack_sysctl module); local edits are overwritten.\n"
     "# These apply at boot only if the conntrack module is loaded before systemd-sysctl (see modules-load.d).\n"
@@ -542,8 +544,15 @@ class LinuxConntrackSysctl:
             boot_predicted[short_name] = after["effective"]["value"] if after["effective"] else None
             assignments = after["assignments"]
             last_own = max(index for index, record in enumerate(assignments) if record["file"] == own)
-            for record in assignments[last_own + 1 :]:
-                if not record["applies"]:
+            # systemd-sysctl reads /etc/sysctl.conf at the place of its link (99-sysctl.conf), but `sysctl --system`
+            # applies it last in any case; a managed file sorting after the link must not hide it.
+            later = [
+                record
+                for index, record in enumerate(assignments)
+                if index > last_own or record.get("target", record["file"]) == SYSCTL_CONF
+            ]
+            for record in later:
+                if not record["applies"] or record["file"] == own:
                     continue
                 shown = record.get("target", record["file"])
                 overrides.append(

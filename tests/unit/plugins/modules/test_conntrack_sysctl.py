@@ -507,11 +507,13 @@ def test_sysctl_conf_through_debian_link_is_an_override(roots):
             "conflict": True,
         }
     ]
-    # A managed file named after 99-sysctl.conf comes after the link, and systemd-sysctl reads sysctl.conf only there.
-    result = run(kernel, config, settings={"tcp_timeout_established": 1200}, file_name="zz-netdiag.conf").result
-    assert result["overrides"] == []
-    assert result["before"]["tcp_timeout_established"]["boot"] == 432000
-    assert result["after"]["tcp_timeout_established"]["boot"] == 1200
+    # Named to sort after 99-sysctl.conf it would win under systemd-sysctl, but `sysctl --system` still applies
+    # /etc/sysctl.conf last, so the line is an override either way.
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, file_name="zz-netdiag.conf")
+    assert outcome.failed
+    assert [(o["path"], o["line_number"]) for o in outcome.result["overrides"]] == [
+        (str(config / "etc/sysctl.conf"), 1)
+    ]
 
 
 def test_managed_file_that_is_a_link_is_refused(roots):
