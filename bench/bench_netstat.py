@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark: netstat_facts' aggregation against the seed's shell pipeline on the same sockets, in the same run.
+
+For each size (100,000 and 1,000,000 sockets; --quick: 20,000) this writes a synthetic socket table twice, as
+/proc/net/tcp text and as the `netstat -an` text of the same sockets, then times
+
+  ours      a child Python process that streams the file through the collection's parser and summarize()
+            (linux_proc_net_tcp / linux_netstat + socket_records), i.e. state counts, established_by_peer with
+            directions, listeners, keepalive counts and a 1000-row connection list; its peak RSS is its VmHWM.
+  baseline  the seed's pipeline run by bash:  awk '{print $5}' FILE | cut -d: -f1 | sort | uniq -c | sort -nr
+            always on the netstat text (the pipeline cannot read /proc/net/tcp hex), with the caller's locale.
+
+The synthetic table is shaped like the incident host: a server listening on 3 ports with 2,000 client addresses
+(75 % of the sockets: ESTABLISHED, TIME_WAIT, CLOSE_WAIT) and outbound connections to 50 remote services (25 %).
+Goal at 1,000,000 rows: ours at least 2x faster than the pipeline with peak RSS under 150 MB. Exit status 1 when a
+full run misses the goal. Standard library only; run as .venv/bin/python bench/bench_netstat.py [--quick].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(REPO, ".ansible", "collections")
+PIPELINE = "awk '{print $5}' \"$1\" | cut -d: -f1 | sort | uniq -c | sort -nr > /dev/null"
+GOAL_RATIO = 2.0
+GOAL_RSS_MB = 150.0
+LISTEN_PORTS = (22, 5555, 8080)
+LOCAL_ADDRESS = "192.168.1.5"
+NETSTAT_HEADER = (
+    "Active Internet connections (servers and established)\n"
+    "Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n"
+)
+PROC_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+STATE_CODES = {"ESTABLISHED": "01", "TIME_WAIT": "06", "CLOSE_WAIT": "08", "LISTEN": "0A"}
+
+
+def synthetic_sockets(rows, seed=2012):
+    """(local address, local port, remote address, remote port, state, timer) tuples, listeners first."""
+    generator = random.Random(seed)
+    clients = [
+        "10.%d.%d.%d" % (generator.randrange(8), generator.randrange(256), generator.randrange(1, 255))
+        for _ in range(2000)
+    ]
+    services = [
+        (
+            "172.16.%d.%d" % (generator.randrange(4), generator.randrange(1, 255)),
+            generator.choice((1521, 3306, 443, 5555)),
+        )
+        for _ in range(50)
+    ]
+    for port in LISTEN_PORTS:
+        yield ("0.0.0.0", port, "0.0.0.0", 0, "LISTEN", "00")
+    for _ in range(rows - len(LISTEN_PORTS)):
+        draw = generator.random()
+        if draw < 0.75:
+            state = "ESTABLISHED" if draw < 0.65 else ("TIME_WAIT" if draw < 0.72 else "CLOSE_WAIT")
+            remote = (generator.choice(clients), generator.randrange(32768, 61000))
+            local = (LOCAL_ADDRESS, generator.choice(LISTEN_PORTS))
+        else:
+            state = "ESTABLISHED" if draw < 0.95 else "TIME_WAIT"
+            remote = generator.choice(services)
+            local = (LOCAL_ADDRESS, generator.randrange(32768, 61000))
+        timer = "03" if state == "TIME_WAIT" else generator.choice(("00", "02"))
+        yield (local[0], local[1], remote[0], remote[1], state, timer)
+
+
+def little_endian_hex(address):
+    return "%08X" % struct.unpack("<I", socket.inet_aton(address))[0]
+
+
+def write_tables(rows, directory):
+    """Write the same sockets as /proc/net/tcp text and as `netstat -an` text; return both paths."""
+    proc_path = os.path.join(directory, "proc-net-tcp-%d.txt" % rows)
+    netstat_path = os.path.join(directory, "netstat-an-%d.txt" % rows)
+    hex_cache = {}
+    with open(proc_path, "w", encoding="ascii") as proc, open(netstat_path, "w", encoding="ascii") as netstat:
+        proc.write(PROC_HEADER)
+        netstat.write(NETSTAT_HEADER)
+        for number, (local, local_port, remote, remote_port, state, timer) in enumerate(synthetic_sockets(rows)):
+            local_hex = hex_cache.get(local) or hex_cache.setdefault(local, little_endian_hex(local))
+            remote_hex = hex_cache.get(remote) or hex_cache.setdefault(remote, little_endian_hex(remote))
+            proc.write(
+                "%4d: %s:%04X %s:%04X %s 00000000:00000000 %s:00000000 00000000  1000        0 %d 1 "
+                "0000000000000000 20 4 30 10 -1\n"
+                % (number, local_hex, local_port, remote_hex, remote_port, STATE_CODES[state], timer, 100000 + number)
+            )
+            remote_text = "%s:%s" % (remote, remote_port or "*")
+            netstat.write(
+                "tcp        0      0 %-23s %-23s %-11s\n" % ("%s:%d" % (local, local_port), remote_text, state)
+            )
+    return proc_path, netstat_path
+
+
+def child(format_name, path):
+    """Runs in the measured child: stream the table through our parser and summarize(), report VmHWM."""
+    sys.path.insert(0, COLLECTIONS)
+    from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat, linux_proc_net_tcp
+    from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
+
+    with open(path, encoding="ascii") as handle:
+        if format_name == "proc":
+            listening = linux_proc_net_tcp.leading_listening_ports(handle)
+            handle.seek(0)
+            records = linux_proc_net_tcp.iter_records(handle, protocol="tcp", byteorder="little")
+        else:
+            listening = None  # the netstat text lists its listeners first; summarize() learns them from the stream
+            records = linux_netstat.iter_records(handle)
+        result = summarize(records, max_connections=1000, listening_ports=listening)
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    print(
+        json.dumps(
+            {"peak_rss_kb": peak_kb, "peers": len(result["established_by_peer"]), "total": result["total_sockets"]}
+        )
+    )
+
+
+def time_ours(format_name, path):
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", format_name, path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit("bench child failed:\n" + completed.stderr)
+    return elapsed, json.loads(completed.stdout)
+
+
+def time_baseline(netstat_path):
+    started = time.perf_counter()
+    subprocess.run(["bash", "-c", PIPELINE, "pipeline", netstat_path], check=True)
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run (20,000 rows, no goal check)")
+    parser.add_argument("--child", nargs=2, metavar=("FORMAT", "PATH"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.child:
+        child(*arguments.child)
+        return 0
+    sizes = (20000,) if arguments.quick else (100000, 1000000)
+    locale_used = os.environ.get("LC_ALL") or os.environ.get("LC_COLLATE") or os.environ.get("LANG") or "POSIX (unset)"
+    print("netstat_facts aggregation vs  %s" % PIPELINE.replace('"$1"', "FILE").replace(" > /dev/null", ""))
+    print("python %s, baseline locale %s, %d CPUs" % (sys.version.split()[0], locale_used, os.cpu_count() or 0))
+    print("%-9s %-13s %10s %12s %8s %12s" % ("rows", "our input", "ours s", "pipeline s", "ratio", "our peak MB"))
+    missed = []
+    with tempfile.TemporaryDirectory(prefix="bench-netstat-") as directory:
+        for rows in sizes:
+            proc_path, netstat_path = write_tables(rows, directory)
+            for format_name, path in (("proc", proc_path), ("netstat", netstat_path)):
+                ours, report = time_ours(format_name, path)
+                if report["total"] != rows:
+                    raise SystemExit("our parser read %d sockets of %d" % (report["total"], rows))
+                baseline = time_baseline(netstat_path)
+                ratio = baseline / ours
+                peak_mb = report["peak_rss_kb"] / 1024.0
+                label = "/proc/net/tcp" if format_name == "proc" else "netstat -an"
+                print("%-9d %-13s %10.3f %12.3f %7.2fx %12.1f" % (rows, label, ours, baseline, ratio, peak_mb))
+                if rows >= 1000000 and (ratio < GOAL_RATIO or peak_mb >= GOAL_RSS_MB):
+                    missed.append("%s at %d rows: %.2fx, %.1f MB" % (label, rows, ratio, peak_mb))
+            os.unlink(proc_path)
+            os.unlink(netstat_path)
+    if missed:
+        print(
+            "GOAL MISSED (>= %.1fx faster and < %.0f MB at 1,000,000 rows): %s"
+            % (GOAL_RATIO, GOAL_RSS_MB, "; ".join(missed))
+        )
+        return 1
+    if not arguments.quick:
+        print("goal met: >= %.1fx faster and < %.0f MB at 1,000,000 rows" % (GOAL_RATIO, GOAL_RSS_MB))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
