@@ -124,10 +124,17 @@ def test_every_state(printed, state):
 
 
 def test_program_names_with_spaces_and_timer():
-    text = (
-        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name     Timer\n"
-        "tcp        0      0 0.0.0.0:80              0.0.0.0:*               LISTEN      812/nginx: master pr off (0.00/0/0)\n"
-        "tcp        0      0 10.0.0.5:80             10.0.0.1:40770          ESTABLISHED 813/nginx: worker pr keepalive (7194.12/0/0)\n"
+    header = (
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name     Timer"
+    )
+    text = "\n".join(
+        [
+            header,
+            "tcp        0      0 0.0.0.0:80              0.0.0.0:*               LISTEN      "
+            "812/nginx: master pr off (0.00/0/0)",
+            "tcp        0      0 10.0.0.5:80             10.0.0.1:40770          ESTABLISHED "
+            "813/nginx: worker pr keepalive (7194.12/0/0)",
+        ]
     )
     records = list(linux_netstat.iter_records(text.splitlines()))
     assert [(r.pid, r.process, r.keepalive) for r in records] == [
