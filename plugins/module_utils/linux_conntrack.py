@@ -97,6 +97,9 @@ _SUMMARY = re.compile(
     r"^conntrack v\d[\w.\-]* \(conntrack-tools\): \d+ (?:flow|expectation) entries have been shown\.$"
 )
 
+# Every entry line ends with use=N (the kernel and conntrack-tools print it last).
+_COMPLETE_END = re.compile(r"\buse=\d+\s*$")
+
 _ADDRESS_CACHE = {}
 _ADDRESS_CACHE_LIMIT = 65536
 
@@ -261,6 +264,12 @@ class TableSummary:
     Entries are selected with a Selection: ports match the original sport or dport, peers the original src or dst,
     states the conntrack TCP state (socket names such as SYN_RECEIVED are accepted, see STATE_ALIASES; entries
     without a state, UDP and ICMP, are not selected when states are given).
+
+    Speed: a table can hold millions of lines, so ``add_line`` reads the few fields the counters need with string
+    operations and counts addresses as the kernel printed them (canonical text is computed once per distinct
+    address in ``result``). A line that is not in the common shape (every token after the l4 columns a
+    ``key=value`` or a ``[FLAG]``, exactly two tuples) goes through ``parse_entry``, which reads everything and
+    raises ParseError on text it does not recognise.
     """
 
     def __init__(self, top=10, selection=None):
@@ -269,68 +278,157 @@ class TableSummary:
         self.top = top
         self.selection = selection if selection is not None else Selection()
         self._states = frozenset(STATE_ALIASES.get(state, state) for state in self.selection.states)
+        self._peer_cache = {}
         self.counters = {"truncated_lines": 0}
         self.entries_parsed = 0
         self.entries_selected = 0
-        self.state_counts = {}
-        self.protocol_counts = {}
+        self.states = {}  # (protocol, state) -> count
         self.unreplied = 0
         self.assured = 0
-        self.sources = {}
-        self.destinations = {}
+        self.sources = {}  # address as printed -> count
+        self.destinations = {}  # (address as printed, port text or None) -> count
 
-    def _selected(self, entry):
-        selection = self.selection
-        if selection.selects_all:
-            return True
-        original = entry["original"]
-        if self._states and entry["state"] not in self._states:
-            return False
-        if selection.ports and not selection.port_selected(original.get("sport"), original.get("dport")):
-            return False
-        return selection.peer_selected(original["src"], original["dst"])
+    def _peer_selected(self, address):
+        selected = self._peer_cache.get(address)
+        if selected is None:
+            if len(self._peer_cache) >= _ADDRESS_CACHE_LIMIT:
+                self._peer_cache.clear()
+            selected = self._peer_cache[address] = self.selection.peer_selected(canonical_address(address))
+        return selected
+
+    def _count(self, protocol, state, source, destination, sport, dport, unreplied, assured):
+        """One entry; sport/dport are the digits as printed (or None), addresses as printed."""
+        self.entries_parsed += 1
+        if not self.selection.selects_all:
+            if self._states and state not in self._states:
+                return
+            if self.selection.ports and not self.selection.port_selected(
+                None if sport is None else int(sport), None if dport is None else int(dport)
+            ):
+                return
+            if self.selection.networks and not (self._peer_selected(source) or self._peer_selected(destination)):
+                return
+        self.entries_selected += 1
+        key = (protocol, state)
+        self.states[key] = self.states.get(key, 0) + 1
+        if unreplied:
+            self.unreplied += 1
+        if assured:
+            self.assured += 1
+        self.sources[source] = self.sources.get(source, 0) + 1
+        key = (destination, dport)
+        self.destinations[key] = self.destinations.get(key, 0) + 1
 
     def add(self, entry):
-        self.entries_parsed += 1
-        if not self._selected(entry):
-            return
-        self.entries_selected += 1
-        protocol = entry["protocol"]
-        self.protocol_counts[protocol] = self.protocol_counts.get(protocol, 0) + 1
-        if protocol == "tcp" and entry["state"] is not None:
-            state = entry["state"]
-            self.state_counts[state] = self.state_counts.get(state, 0) + 1
-        if entry["unreplied"]:
-            self.unreplied += 1
-        if entry["assured"]:
-            self.assured += 1
+        """A parsed entry (from parse_entry)."""
         original = entry["original"]
-        source = original["src"]
-        self.sources[source] = self.sources.get(source, 0) + 1
-        destination = (original["dst"], original.get("dport"))
-        self.destinations[destination] = self.destinations.get(destination, 0) + 1
+        sport, dport = original.get("sport"), original.get("dport")
+        self._count(
+            entry["protocol"],
+            entry["state"],
+            original["src"],
+            original["dst"],
+            None if sport is None else str(sport),
+            None if dport is None else str(dport),
+            entry["unreplied"],
+            entry["assured"],
+        )
+
+    def add_line(self, line, line_number=0):
+        """One line of the table (entries, blank lines and the conntrack -L summary line)."""
+        first = line.find("src=")
+        second = line.find(" src=", first) if first > 0 else -1
+        if second < 0 or line.find(" src=", second + 5) >= 0:
+            return self._add_slowly(line, line_number)
+        head = line[:first].split()
+        tail = line[first:]
+        # Every token after the l4 columns is key=value (one "=") or a [FLAG]: else read the line fully.
+        if len(tail.split()) != tail.count("=") + tail.count("["):
+            return self._add_slowly(line, line_number)
+        count = len(head)
+        index = 2 if count >= 4 and head[1].isdigit() and head[3].isdigit() and not head[2].isdigit() else 0
+        if count < index + 2 or not head[index + 1].isdigit() or count > index + 4:
+            return self._add_slowly(line, line_number)
+        protocol = head[index]
+        state = None
+        if count == index + 4:
+            if not head[index + 2].isdigit():
+                return self._add_slowly(line, line_number)
+            state = head[index + 3]
+        elif count == index + 3 and not head[index + 2].isdigit():
+            state = head[index + 2]
+        if state is not None and (state.isdigit() or state[0] == "["):
+            return self._add_slowly(line, line_number)
+        original = line[first:second].split()
+        if len(original) < 2 or original[1][:4] != "dst=":
+            return self._add_slowly(line, line_number)
+        sport = dport = None
+        if len(original) >= 4 and original[2][:6] == "sport=" and original[3][:6] == "dport=":
+            sport, dport = original[2][6:], original[3][6:]
+            if not (sport.isdigit() and dport.isdigit()):
+                return self._add_slowly(line, line_number)
+        self._count(
+            protocol,
+            state,
+            original[0][4:],
+            original[1][4:],
+            sport,
+            dport,
+            "[UNREPLIED]" in original,
+            line.find("[ASSURED]", second) >= 0,
+        )
+        return None
+
+    def _add_slowly(self, line, line_number):
+        entry = parse_entry(line, line_number)
+        if entry is not None:
+            self.add(entry)
 
     def consume(self, lines):
-        for entry in iter_entries(lines, self.counters):
-            self.add(entry)
+        """Every line of an iterator; a last line cut short (no newline, no final use=N) is counted and skipped."""
+        for number, line, is_last in iter_lines(lines):
+            if is_last and not line.endswith("\n") and line.strip() and _COMPLETE_END.search(line) is None:
+                self.counters["truncated_lines"] += 1
+                continue
+            try:
+                self.add_line(line, number)
+            except ParseError:
+                if is_last and not line.endswith("\n"):
+                    self.counters["truncated_lines"] += 1
+                    continue
+                raise
         return self
 
     def result(self):
-        sources = sorted(self.sources.items(), key=lambda item: (-item[1], item[0]))[: self.top]
-        destinations = sorted(
-            self.destinations.items(), key=lambda item: (-item[1], item[0][0], -1 if item[0][1] is None else item[0][1])
+        state_counts = {}
+        protocol_counts = {}
+        for (protocol, state), count in self.states.items():
+            protocol_counts[protocol] = protocol_counts.get(protocol, 0) + count
+            if protocol == "tcp" and state is not None:
+                state_counts[state] = state_counts.get(state, 0) + count
+        sources = {}
+        for address, count in self.sources.items():
+            address = canonical_address(address)
+            sources[address] = sources.get(address, 0) + count
+        destinations = {}
+        for (address, port), count in self.destinations.items():
+            key = (canonical_address(address), None if port is None else int(port))
+            destinations[key] = destinations.get(key, 0) + count
+        top_sources = sorted(sources.items(), key=lambda item: (-item[1], item[0]))[: self.top]
+        top_destinations = sorted(
+            destinations.items(), key=lambda item: (-item[1], item[0][0], -1 if item[0][1] is None else item[0][1])
         )[: self.top]
         return {
             "entries_parsed": self.entries_parsed,
             "entries_selected": self.entries_selected,
             "truncated_lines": self.counters["truncated_lines"],
-            "state_counts": dict(sorted(self.state_counts.items())),
-            "protocol_counts": dict(sorted(self.protocol_counts.items())),
+            "state_counts": dict(sorted(state_counts.items())),
+            "protocol_counts": dict(sorted(protocol_counts.items())),
             "unreplied": self.unreplied,
             "assured": self.assured,
-            "top_sources": [{"address": address, "count": count} for address, count in sources],
+            "top_sources": [{"address": address, "count": count} for address, count in top_sources],
             "top_destinations": [
-                {"address": address, "port": port, "count": count} for (address, port), count in destinations
+                {"address": address, "port": port, "count": count} for (address, port), count in top_destinations
             ],
         }
 

@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark: top-5 conntrack sources, netdiag.tcp's streaming aggregator vs the seed's shell pipeline.
+
+The 2012 incident counted conntrack entries per source with
+
+    cat /proc/net/ip_conntrack | cut -d ' ' -f 10 | cut -d '=' -f 2 | sort | uniq -c | sort -nr | head -n 5
+
+On /proc/net/nf_conntrack the two l3 columns and the %-8s padding move the first src= of a TCP line to field 16
+(``ipv4␣␣␣␣␣2␣tcp␣␣␣␣␣␣6␣431999␣ESTABLISHED␣src=``: every padding space is an empty field for ``cut -d' '``).
+A UDP line has no state column, so field 16 is its dst=: the pipeline counts UDP destinations as sources. The
+synthetic table is built so that this does not change the top 5 (the busy sources only make TCP connections, UDP
+destinations are spread thin), so both answers can be compared; the true counts from the generator are checked
+too.
+
+Synthetic /proc/net/nf_conntrack files (262,144 and 1,000,000 entries: 90% TCP from 400 sources with a skewed,
+Zipf-like distribution to 40 servers, 10% UDP DNS from random clients) are written to a temporary directory.
+Ours runs in a child process (TableSummary over the file, top=5) that reports its own peak RSS (VmHWM); the
+pipeline runs with subprocess on the same file in the same run.
+
+Goals (full run): ours >= 2x faster than the pipeline at 1,000,000 entries, and peak RSS < 64 MB at both sizes
+(independent of the table size). Exit status 1 when a goal is missed. --quick: small tables, checks that both
+answers agree and the RSS goal, reports the ratio without enforcing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+COLLECTIONS = REPO / ".ansible" / "collections"
+FULL_SIZES = (262144, 1000000)
+QUICK_SIZES = (20000, 50000)
+SPEED_GOAL = 2.0
+RSS_GOAL_MB = 64.0
+PIPELINE = "cut -d' ' -f16 {path} | cut -d= -f2 | sort | uniq -c | sort -nr | head -5"
+
+CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_conntrack import TableSummary
+start = time.perf_counter()
+with open(sys.argv[1], encoding="utf-8", errors="replace") as handle:
+    result = TableSummary(top=5).consume(handle).result()
+elapsed = time.perf_counter() - start
+with open("/proc/self/status") as status:
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": elapsed, "peak_kb": peak_kb, "top_sources": result["top_sources"],
+                  "entries": result["entries_parsed"]}))
+"""
+
+
+def generate(path, entries, seed=2012):
+    """Write a synthetic nf_conntrack table; return the true number of entries per original source."""
+    rng = random.Random(seed)
+    sources = ["10.%d.%d.%d" % (1 + index // 62500, index // 250 % 250, 1 + index % 250) for index in range(400)]
+    weights = [1.0 / (rank + 1) ** 1.1 for rank in range(len(sources))]
+    servers = ["198.51.100.%d" % index for index in range(1, 41)]
+    tcp_states = ["ESTABLISHED"] * 85 + ["TIME_WAIT"] * 10 + ["SYN_SENT", "CLOSE_WAIT", "FIN_WAIT", "LAST_ACK", "CLOSE"]
+    udp_count = entries // 10
+    tcp_count = entries - udp_count
+    chosen_sources = rng.choices(sources, weights, k=tcp_count)
+    truth = {}
+    lines = []
+    udp_positions = set(rng.sample(range(entries), udp_count))
+    tcp_index = 0
+    with open(path, "w", encoding="ascii") as handle:
+        for position in range(entries):
+            if position in udp_positions:
+                client = "172.16.%d.%d" % (rng.randrange(256), rng.randrange(1, 255))
+                resolver = "203.0.113.%d" % rng.randrange(1, 255)
+                port = rng.randrange(1024, 65536)
+                lines.append(
+                    "ipv4     2 udp      17 %d src=%s dst=%s sport=%d dport=53 src=%s dst=%s sport=53 dport=%d "
+                    "mark=0 zone=0 use=2\n" % (rng.randrange(1, 180), client, resolver, port, resolver, client, port)
+                )
+                truth[client] = truth.get(client, 0) + 1
+            else:
+                source = chosen_sources[tcp_index]
+                tcp_index += 1
+                server = rng.choice(servers)
+                state = rng.choice(tcp_states)
+                timeout = rng.randrange(1, 432000) if state == "ESTABLISHED" else rng.randrange(1, 120)
+                port = rng.randrange(1024, 65536)
+                service = rng.choice((443, 443, 80, 5555, 3306))
+                lines.append(
+                    "ipv4     2 tcp      6 %d %s src=%s dst=%s sport=%d dport=%d src=%s dst=%s sport=%d dport=%d "
+                    "[ASSURED] mark=0 zone=0 use=2\n"
+                    % (timeout, state, source, server, port, service, server, source, service, port)
+                )
+                truth[source] = truth.get(source, 0) + 1
+            if len(lines) >= 10000:
+                handle.writelines(lines)
+                lines = []
+        handle.writelines(lines)
+    return truth
+
+
+def run_ours(path):
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(COLLECTIONS)], capture_output=True, text=True, check=True
+    )
+    return json.loads(completed.stdout)
+
+
+def run_pipeline(path):
+    environment = dict(os.environ)
+    start = time.perf_counter()
+    completed = subprocess.run(
+        ["sh", "-c", PIPELINE.format(path=path)], capture_output=True, text=True, check=True, env=environment
+    )
+    elapsed = time.perf_counter() - start
+    top = []
+    for line in completed.stdout.splitlines():
+        count, address = line.split()
+        top.append({"address": address, "count": int(count)})
+    return elapsed, top
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small tables; do not enforce the speed goal")
+    options = parser.parse_args()
+    sizes = QUICK_SIZES if options.quick else FULL_SIZES
+    missed = []
+    with tempfile.TemporaryDirectory(prefix="bench-conntrack-") as directory:
+        for entries in sizes:
+            path = pathlib.Path(directory) / ("nf_conntrack-%d.txt" % entries)
+            truth = generate(path, entries)
+            true_top = sorted(truth.items(), key=lambda item: (-item[1], item[0]))[:5]
+            ours = run_ours(path)
+            pipeline_seconds, pipeline_top = run_pipeline(path)
+            ratio = pipeline_seconds / ours["seconds"] if ours["seconds"] else float("inf")
+            peak_mb = ours["peak_kb"] / 1024.0
+            print("rows: %d (%.1f MB file)" % (entries, path.stat().st_size / 1e6))
+            print("  ours (TableSummary, top=5):   %.3f s  peak RSS %.1f MB" % (ours["seconds"], peak_mb))
+            print("  seed pipeline (cut|sort|uniq): %.3f s" % pipeline_seconds)
+            print("  speed ratio (pipeline / ours): %.2fx" % ratio)
+            print("  ours top-5:     %s" % ", ".join("%s %d" % (i["address"], i["count"]) for i in ours["top_sources"]))
+            print("  pipeline top-5: %s" % ", ".join("%s %d" % (i["address"], i["count"]) for i in pipeline_top))
+            print("  true top-5:     %s" % ", ".join("%s %d" % item for item in true_top))
+            if ours["entries"] != entries:
+                missed.append("%d rows: ours parsed %d entries" % (entries, ours["entries"]))
+            if [(i["address"], i["count"]) for i in ours["top_sources"]] != true_top:
+                missed.append("%d rows: our top-5 differs from the true counts" % entries)
+            if pipeline_top != ours["top_sources"]:
+                missed.append("%d rows: our top-5 and the pipeline's differ" % entries)
+            if peak_mb >= RSS_GOAL_MB:
+                missed.append("%d rows: peak RSS %.1f MB >= %.0f MB" % (entries, peak_mb, RSS_GOAL_MB))
+            if entries == max(sizes) and not options.quick and ratio < SPEED_GOAL:
+                missed.append("%d rows: %.2fx faster, goal %.1fx" % (entries, ratio, SPEED_GOAL))
+            path.unlink()
+    if missed:
+        print("GOAL MISSED: " + "; ".join(missed))
+        return 1
+    print("all goals met" if not options.quick else "quick run: answers agree, RSS goal met (speed not enforced)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
