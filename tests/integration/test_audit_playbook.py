@@ -124,7 +124,7 @@ def incident_hosts(tmp_path):
             "exec",
             web,
             "nft",
-            "add table inet drop; add chain inet drop out "
+            "add table inet ndt_lost; add chain inet ndt_lost out "
             "{ type filter hook output priority 0; ip daddr 198.51.100.20 drop; }",
         )
         client.stdin.write("close\n")
@@ -178,12 +178,17 @@ def test_incident_in_namespaces_pairs_both_ends_and_survives_bad_hosts(tmp_path,
         "down": "unreachable",
         "broken": "failed",
     }, json.dumps({name: hosts[name]["errors"] for name in hosts}, indent=1)
-    assert hosts["down"]["errors"] and hosts["broken"]["errors"][0].startswith("netstat_facts: ")
+    assert hosts["down"]["errors"][0].startswith("Task failed: Failed to connect to the host via ssh")
+    assert [error.split(":")[0] for error in hosts["broken"]["errors"]] == [
+        "conntrack_facts",
+        "netstat_facts",
+        "slabinfo_facts",
+    ]
     assert hosts["web"]["netstat"]["established_by_peer"] == [
-        {"direction": "outbound", "service_port": 5555, "peer": "198.51.100.20", "count": 10}
+        {"direction": "outbound", "service_port": 5555, "peer": "198.51.100.20", "count": 10, "without_keepalive": 10}
     ]
     assert hosts["app"]["netstat"]["established_by_peer"] == [
-        {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.10", "count": 30}
+        {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.10", "count": 30, "without_keepalive": 30}
     ]
     assert report["pairs"] == [
         {"client": "web", "server": "app", "service_port": 5555, "client_count": 10, "server_count": 30}

@@ -20,7 +20,8 @@ def host_report(gathered):
     """
     facts = gathered.get("facts") or {}
     errors = [str(error) for error in gathered.get("errors") or [] if error]
-    report = {"status": "ok", "platform": gathered.get("platform") or facts.get("platform"), "errors": errors}
+    platform = gathered.get("platform") or facts.get("platform") or (facts.get("netstat") or {}).get("platform")
+    report = {"status": "ok", "platform": platform, "errors": errors}
     for section in SECTIONS:
         if isinstance(facts.get(section), dict):
             report[section] = facts[section]
