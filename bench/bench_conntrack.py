@@ -13,7 +13,8 @@ destinations are spread thin), so both answers can be compared; the true counts 
 too.
 
 Synthetic /proc/net/nf_conntrack files (262,144 and 1,000,000 entries: 90% TCP from 400 sources with a skewed,
-Zipf-like distribution to 40 servers, 10% UDP DNS from random clients) are written to a temporary directory.
+Zipf-like distribution to 40 servers, 10% UDP DNS from 300 other clients to 254 resolvers) are written to a
+temporary directory.
 Ours runs in a child process (TableSummary over the file, top=5) that reports its own peak RSS (VmHWM); the
 pipeline runs with subprocess on the same file in the same run.
 
@@ -63,6 +64,7 @@ def generate(path, entries, seed=2012):
     sources = ["10.%d.%d.%d" % (1 + index // 62500, index // 250 % 250, 1 + index % 250) for index in range(400)]
     weights = [1.0 / (rank + 1) ** 1.1 for rank in range(len(sources))]
     servers = ["198.51.100.%d" % index for index in range(1, 41)]
+    clients = ["172.16.%d.%d" % (index // 250, 1 + index % 250) for index in range(300)]
     tcp_states = ["ESTABLISHED"] * 85 + ["TIME_WAIT"] * 10 + ["SYN_SENT", "CLOSE_WAIT", "FIN_WAIT", "LAST_ACK", "CLOSE"]
     udp_count = entries // 10
     tcp_count = entries - udp_count
@@ -74,7 +76,7 @@ def generate(path, entries, seed=2012):
     with open(path, "w", encoding="ascii") as handle:
         for position in range(entries):
             if position in udp_positions:
-                client = "172.16.%d.%d" % (rng.randrange(256), rng.randrange(1, 255))
+                client = clients[rng.randrange(len(clients))]
                 resolver = "203.0.113.%d" % rng.randrange(1, 255)
                 port = rng.randrange(1024, 65536)
                 lines.append(

@@ -341,9 +341,10 @@ class TableSummary:
         if second < 0 or line.find(" src=", second + 5) >= 0:
             return self._add_slowly(line, line_number)
         head = line[:first].split()
-        tail = line[first:]
-        # Every token after the l4 columns is key=value (one "=") or a [FLAG]: else read the line fully.
-        if len(tail.split()) != tail.count("=") + tail.count("["):
+        tail = line[first:].rstrip()
+        # Every token after the l4 columns is key=value (one "=") or a [FLAG], one space apart (as the kernel and
+        # conntrack-tools print them): else read the line fully. Counting characters is much cheaper than a split.
+        if tail.count(" ") + 1 != tail.count("=") + tail.count("["):
             return self._add_slowly(line, line_number)
         count = len(head)
         index = 2 if count >= 4 and head[1].isdigit() and head[3].isdigit() and not head[2].isdigit() else 0

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Linux connection tracking facts: size, timeouts, a streamed summary of the table, statistics, boot settings.
 
 from __future__ import annotations
