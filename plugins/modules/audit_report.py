@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # This module is implemented as an action plugin (plugins/action/audit_report.py) and runs on the controller.
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ attributes:
     platforms: all
     details: Runs on the controller.
 author:
-  - netdiag.tcp developers
+  - netdiag.tcp developers (@netdiag-tcp)
 """
 
 EXAMPLES = r"""

@@ -90,7 +90,7 @@ seealso:
     description: Kernel documentation of the conntrack parameters.
     link: https://docs.kernel.org/networking/nf_conntrack-sysctl.html
 author:
-  - netdiag.tcp developers
+  - netdiag.tcp developers (@netdiag-tcp)
 """
 
 EXAMPLES = r"""
@@ -427,8 +427,7 @@ class LinuxConntrack:
                 return style, sysctl_dir, prefix, stat_file
         raise ConntrackUnavailableError(
             "conntrack is not loaded: neither %s nor %s exists (kernel module nf_conntrack not loaded, or not in this "
-            "kernel)"
-            % tuple(self.shown(os.path.join(directory, prefix + "max")) for _, directory, prefix, _ in KEY_STYLES)
+            "kernel)" % tuple(self.shown(os.path.join(style[1], style[2] + "max")) for style in KEY_STYLES)
         )
 
     def limits(self, sysctl_dir, prefix):

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Sets Linux conntrack sysctls live and persistently, validating everything before changing anything.
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ notes:
   - Conntrack timeouts are per network namespace. A namespace created after boot (a container) starts with the
     kernel defaults, not with the values set here for the host.
 author:
-  - netdiag.tcp developers
+  - netdiag.tcp developers (@netdiag-tcp)
 """
 
 EXAMPLES = r"""

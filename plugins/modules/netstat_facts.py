@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -24,7 +25,7 @@ description:
   - The same parsers are available offline through the P(netdiag.tcp.parse#filter) filter (formats
     C(linux_proc_net_tcp), C(linux_netstat) and C(linux_ss)).
 author:
-  - netdiag.tcp maintainers
+  - netdiag.tcp developers (@netdiag-tcp)
 extends_documentation_fragment:
   - netdiag.tcp.attributes.facts
 attributes:

@@ -47,7 +47,7 @@ seealso:
     description: The format of /proc/slabinfo.
     link: https://man7.org/linux/man-pages/man5/slabinfo.5.html
 author:
-  - netdiag.tcp developers
+  - netdiag.tcp developers (@netdiag-tcp)
 """
 
 EXAMPLES = r"""

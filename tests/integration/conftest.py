@@ -21,7 +21,9 @@ def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
     namespace's /proc/net and /proc/sys/net exactly as a host would.
     """
     name = module if "." in module else "netdiag.tcp." + module
-    command = [str(VENV_BIN / "ansible"), "localhost", "-m", name, "-a", json.dumps(args or {})]
+    command = [str(VENV_BIN / "ansible"), "localhost", "-m", name]
+    if args:  # `-a '{}'` is taken as raw parameters, which most modules refuse
+        command += ["-a", json.dumps(args)]
     if check_mode:
         command.append("--check")
     if netns:
@@ -39,7 +41,8 @@ def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
         output = json.loads(completed.stdout)
     except ValueError:
         raise AssertionError(
-            "ansible printed no JSON (rc=%d)\nstdout:\n%s\nstderr:\n%s" % (completed.returncode, completed.stdout, completed.stderr)
+            "ansible printed no JSON (rc=%d)\nstdout:\n%s\nstderr:\n%s"
+            % (completed.returncode, completed.stdout, completed.stderr)
         )
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
 

@@ -224,7 +224,9 @@ def test_slabinfo_as_nobody_needs_become():
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",
     )
-    completed = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
     result = json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert not result.get("failed"), result
     assert result["ansible_facts"]["netdiag"]["slabinfo"] == {

@@ -245,7 +245,7 @@ def test_read_tree(tmp_path):
     ]
     assert links == {"/etc/sysctl.d/99-sysctl.conf": "/etc/sysctl.conf", "/etc/sysctl.d/50-masked.conf": "/dev/null"}
     assert unreadable == []
-    module_files, module_links, _ = persisted_module.read_module_load_files(str(root))
+    module_files, module_links, _unreadable = persisted_module.read_module_load_files(str(root))
     assert module_files == {}
     assert module_links == {"/etc/modules-load.d/modules.conf": "/etc/modules"}
     result = persisted_module.persisted(
@@ -263,7 +263,7 @@ def test_read_tree(tmp_path):
 def test_read_tree_with_modules(tmp_path):
     root = make_tree(tmp_path)
     (root / "etc/modules").write_text("nf_conntrack\n")
-    module_files, module_links, _ = persisted_module.read_module_load_files(str(root))
+    module_files, module_links, _unreadable = persisted_module.read_module_load_files(str(root))
     result = persisted_module.persisted({}, module_files, module_links=module_links)
     assert result["module_load_files"] == [
         {"file": "/etc/modules-load.d/modules.conf", "line": 1, "module": "nf_conntrack"}
