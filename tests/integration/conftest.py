@@ -39,11 +39,11 @@ def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
     )
     try:
         output = json.loads(completed.stdout)
-    except ValueError:
+    except ValueError as error:
         raise AssertionError(
             "ansible printed no JSON (rc=%d)\nstdout:\n%s\nstderr:\n%s"
             % (completed.returncode, completed.stdout, completed.stderr)
-        )
+        ) from error
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
