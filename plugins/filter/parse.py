@@ -60,8 +60,12 @@ def parse(text, format_name=None, **options):
     try:
         return parser(text, **options)
     except ParseError as error:
-        raise AnsibleFilterError("netdiag.tcp.parse(%s): %s" % (format_name, error)) from error
-    except TypeError as error:
+        message = str(error)
+        if message.startswith(format_name + ": "):  # the parser names its format too: say it once
+            message = message[len(format_name) + 2 :]
+        raise AnsibleFilterError("netdiag.tcp.parse(%s): %s" % (format_name, message)) from error
+    except (TypeError, ValueError) as error:
+        # TypeError: an option the parser does not take; ValueError: a bad option value (ports, peers, top...).
         raise AnsibleFilterError("netdiag.tcp.parse(%s): bad option: %s" % (format_name, error)) from error
 
 

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The netdiag.tcp.parse filter: real captured output in, the facts' shapes out, clear errors otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netdiag.tcp.plugins.filter.parse import PARSERS, FilterModule, parse
+
+
+def test_filter_is_registered_as_parse():
+    assert FilterModule().filters() == {"parse": parse}
+
+
+def test_every_linux_format_of_the_contract_is_wired():
+    assert sorted(PARSERS) == [
+        "linux_conntrack",
+        "linux_conntrack_stat",
+        "linux_netstat",
+        "linux_proc_net_tcp",
+        "linux_slabinfo",
+        "linux_ss",
+    ]
+
+
+def test_netstat_capture_gives_the_netstat_shape(fixture_text):
+    # netstat-na-1: one ESTABLISHED ssh session from 98.109.151.68 to port 22, which the host listens on.
+    result = parse(fixture_text("linux/netstat-na-1.txt"), "linux_netstat")
+    assert result["established_by_peer"] == [
+        {"direction": "inbound", "service_port": 22, "peer": "98.109.151.68", "count": 1, "without_keepalive": 0}
+    ]
+    assert result["state_counts"]["ESTABLISHED"] == 1
+    assert result["state_counts"]["LISTEN"] == 7
+    assert {"connections", "listeners", "truncated"} <= set(result)
+
+
+def test_list_of_lines_parses_like_text(fixture_text):
+    text = fixture_text("linux/netstat-na-1.txt")
+    assert parse(text.splitlines(), "linux_netstat") == parse(text, "linux_netstat")
+
+
+def test_options_reach_the_parser(fixture_text):
+    result = parse(fixture_text("linux/netstat-na-1.txt"), "linux_netstat", ports=[5555])
+    assert result["established_by_peer"] == []
+    assert result["state_counts"]["LISTEN"] == 0
+
+
+def test_conntrack_capture_top_talkers(fixture_text):
+    # conntrack-L-1 (VyOS): 100.64.0.5 is the original source of 4 of the 6 flows.
+    result = parse(fixture_text("linux/conntrack-L-1.txt"), "linux_conntrack", top=1)
+    assert result["entries_parsed"] == 6
+    assert result["top_sources"] == [{"address": "100.64.0.5", "count": 4}]
+    assert result["state_counts"] == {"ESTABLISHED": 3, "TIME_WAIT": 1}
+    assert result["assured"] == 4
+
+
+def test_conntrack_stat_capture(fixture_text):
+    result = parse(fixture_text("linux/conntrack-S-1.txt"), "linux_conntrack_stat")
+    assert result["cpus"] == 4
+    assert result["invalid"] == 112
+    assert result["search_restart"] == 1
+
+
+def test_slabinfo_capture_finds_per_namespace_conntrack_cache(fixture_text):
+    result = parse(fixture_text("linux/slabinfo-2.1-1.txt"), "linux_slabinfo")
+    assert result["version"] == "2.1"
+    assert sorted(result["caches"]) == ["nf_conntrack_expect", "nf_conntrack_ffffffff8199a280"]
+    cache = result["caches"]["nf_conntrack_ffffffff8199a280"]
+    assert (cache["active_objs"], cache["num_objs"], cache["objsize"]) == (933, 1856, 280)
+
+
+def test_unknown_format_names_the_known_ones():
+    with pytest.raises(AnsibleFilterError, match=r"unknown format 'linux_nestat'; known formats: linux_conntrack, "):
+        parse("", "linux_nestat")
+
+
+def test_planned_format_says_so():
+    with pytest.raises(AnsibleFilterError, match=r"format 'aix_netstat' is planned but not implemented yet"):
+        parse("", "aix_netstat")
+
+
+def test_missing_format():
+    with pytest.raises(AnsibleFilterError, match=r"needs a format"):
+        parse("text")
+
+
+def test_garbage_names_the_format_and_the_line():
+    with pytest.raises(AnsibleFilterError, match=r"^netdiag.tcp.parse\(linux_conntrack\): .*line 2"):
+        parse(
+            "tcp      6 40 TIME_WAIT src=198.51.100.1 dst=198.51.100.2 sport=1 dport=2 src=198.51.100.2 "
+            "dst=198.51.100.1 sport=2 dport=1 [ASSURED] mark=0 use=1\nthis is not conntrack\n",
+            "linux_conntrack",
+        )
+
+
+def test_bad_option_is_a_filter_error():
+    with pytest.raises(AnsibleFilterError, match=r"^netdiag.tcp.parse\(linux_ss\): bad option"):
+        parse("", "linux_ss", colour="blue")
+
+
+def test_non_text_input_is_refused():
+    with pytest.raises(AnsibleFilterError, match=r"expected text or a list of lines, got dict"):
+        parse({"a": 1}, "linux_ss")
+
+
+def test_bad_option_value_is_a_filter_error():
+    with pytest.raises(AnsibleFilterError, match=r"bad option: ports: 'ssh' is not a port number"):
+        parse("", "linux_netstat", ports=["ssh"])
