@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Real Linux test hosts for Molecule: one network + mount + PID + UTS namespace per host, no containers.
 
-Each host is a network namespace `ndt-<name>` with a veth to the bridge `ndt-br0` (198.51.100.1/24 on the controller
+Each host is a network namespace `ndth-<name>` with a veth to the bridge `ndth-br0` (198.51.100.1/24 on the controller
 side), its own mount namespace with an overlayfs (lower = a cached, debootstrapped Debian bookworm rootfs, upper =
 per-host directory), its own /proc (so /proc/sys/net shows *that* namespace's sysctls), and sshd running chrooted in
 the overlay. Ansible connects over real SSH to 198.51.100.x:22.
 
     testhosts.py rootfs                       build (once) and print the cached rootfs path
     testhosts.py create h1=198.51.100.11 h2   create hosts (address optional: next free .11-.250)
-    testhosts.py destroy h1 h2 | --all        destroy hosts; --all also removes leftovers of crashed runs
+    testhosts.py destroy h1 h2 | --all        destroy hosts; --all also removes leftovers of crashed runs (ndth-*)
     testhosts.py status                       list hosts, their addresses and whether sshd answers
     testhosts.py shell h1 [command...]        run a command (default: bash) inside the host, as ssh would
 
@@ -41,13 +41,13 @@ INCLUDE = ("python3", "procps", "iproute2", "openssh-server", "nftables", "connt
 CACHE_ROOT = pathlib.Path(os.environ.get("NETDIAG_TESTHOSTS_CACHE", "/var/cache/netdiag-testhosts"))
 STATE_ROOT = pathlib.Path(os.environ.get("NETDIAG_TESTHOSTS_STATE", "/var/lib/netdiag-testhosts"))
 
-PREFIX = "ndt-"  # every namespace, link and process marker this tool creates starts with it
-BRIDGE = "ndt-br0"
+PREFIX = "ndth-"  # every namespace, link and process marker this tool creates starts with it ("netdiag test host")
+BRIDGE = "ndth-br0"
 NETWORK = ipaddress.ip_network("198.51.100.0/24")  # TEST-NET-2: documentation range, never routed anywhere
 CONTROLLER_ADDRESS = ipaddress.ip_address("198.51.100.1")
 FIRST_HOST_ADDRESS = 11
-HOLDER_MARKER = "ndt-holder"  # argv[0] of the shell that holds a host's namespaces; destroy looks for it
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,10}$")  # "ndt-" + name must fit IFNAMSIZ (15)
+HOLDER_MARKER = "ndth-holder"  # argv[0] of the shell that holds a host's namespaces; destroy looks for it
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,9}$")  # "ndth-" + name must fit in an interface name (15)
 
 # Runs as PID 1 of the host's new PID namespace, inside its network namespace and a new private mount namespace.
 # Every mount below lives only in that mount namespace: when the host's processes die, the kernel drops them all,
@@ -55,7 +55,7 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,10}$")  # "ndt-" + name must fit IF
 HOLDER_SCRIPT = r"""
 set -eu
 name=$1 merged=$2 lower=$3 upper=$4 work=$5
-hostname "ndt-$name"
+hostname "$name"
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$merged"
 # /proc of this PID + network namespace. /proc/sys is read-only except net.*: root in a network namespace owns its
 # own net.* sysctls, but kernel.*/vm.* are global and must not be changed by a test host.
@@ -240,7 +240,7 @@ def parse_host_specs(specs):
     for spec in specs:
         name, _, address = spec.partition("=")
         if not NAME_PATTERN.match(name):
-            raise TestHostError("host name %r: use 1-11 lower-case letters/digits, starting with a letter" % name)
+            raise TestHostError("host name %r: use 1-10 lower-case letters/digits, starting with a letter" % name)
         if address:
             parsed = ipaddress.ip_address(address)
             if parsed not in NETWORK or parsed in (
@@ -278,11 +278,11 @@ def write_host_files(name, address, upper, public_key):
     etc = upper / "etc"
     (etc / "ssh" / "sshd_config.d").mkdir(parents=True)
     host_key = etc / "ssh" / "ssh_host_ed25519_key"
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@ndt-" + name, "-f", str(host_key)], capture=True)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@" + name, "-f", str(host_key)], capture=True)
     # sshd reads sshd_config.d first and keeps the first value it sees, so this drop-in wins over Debian's defaults.
     # UsePAM no: pam_loginuid and friends expect a booted system; key authentication needs none of PAM.
     (etc / "ssh" / "sshd_config.d" / "00-netdiag-testhosts.conf").write_text(
-        "# Written by tools/testhosts/testhosts.py for test host ndt-%s\n"
+        "# Written by tools/testhosts/testhosts.py for test host %s\n"
         "ListenAddress %s\n"
         "HostKey /etc/ssh/ssh_host_ed25519_key\n"
         "PermitRootLogin prohibit-password\n"
@@ -300,9 +300,9 @@ def write_host_files(name, address, upper, public_key):
         "# Masks /usr/lib/sysctl.d/99-protect-links.conf in this netdiag test host: fs.protected_* are global kernel\n"
         "# settings, read-only here (only net.* of the host's own network namespace are writable).\n"
     )
-    (etc / "hostname").write_text("ndt-%s\n" % name)
+    (etc / "hostname").write_text("%s\n" % name)
     (etc / "hosts").write_text(
-        "127.0.0.1\tlocalhost\n%s\tndt-%s\n::1\tlocalhost ip6-localhost ip6-loopback\n" % (address, name)
+        "127.0.0.1\tlocalhost\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n" % (address, name)
     )
 
 
@@ -403,10 +403,17 @@ def ssh_clients_of(addresses):
                 return False
         return target in addresses
 
+    # Only clients in our own network namespace reach the test hosts; an ssh in someone else's namespace that
+    # happens to use a 198.51.100.x address is not ours.
+    own_namespace = namespace_inode("/proc/self/ns/net")
     found = set()
     for proc in pathlib.Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "ssh":
+            if (
+                proc.name.isdigit()
+                and (proc / "comm").read_text().strip() == "ssh"
+                and namespace_inode(proc / "ns" / "net") == own_namespace
+            ):
                 arguments = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
                 if any(is_target(argument) for argument in arguments[1:]):
                     found.add(int(proc.name))
@@ -554,7 +561,7 @@ def main(argv=None):
     create.add_argument("hosts", nargs="+", metavar="NAME[=ADDRESS]")
     create.add_argument("--timeout", type=float, default=60, help="seconds to wait for sshd (default 60)")
     create.set_defaults(func=command_create)
-    destroy = commands.add_parser("destroy", help="destroy hosts; --all removes every ndt-* leftover")
+    destroy = commands.add_parser("destroy", help="destroy hosts; --all removes every ndth-* leftover")
     destroy.add_argument("hosts", nargs="*", metavar="NAME")
     destroy.add_argument("--all", action="store_true")
     destroy.set_defaults(func=command_destroy)
