@@ -122,9 +122,86 @@ def check_no_keepalive(host, report, thresholds):
     )
 
 
+def _persisted(report):
+    conntrack = report.get("conntrack") or {}
+    if not conntrack.get("available"):
+        return None, None
+    return conntrack, conntrack.get("persisted") or {}
+
+
+def _where(assignment):
+    return "%s:%s" % (assignment.get("file"), assignment.get("line"))
+
+
+def check_conntrack_legacy_key_ignored(host, report, thresholds):
+    """The incident's fix copied onto a current kernel: the ip_conntrack key does not exist and does nothing."""
+    conntrack, persisted = _persisted(report)
+    if conntrack is None:
+        return
+    ignored = [item for item in persisted.get("assignments") or [] if item.get("applies") is False]
+    if not ignored:
+        return
+    yield finding(
+        "conntrack-legacy-key-ignored",
+        "warning",
+        host,
+        "%s sets %s, which this kernel does not have: the line does nothing at boot"
+        % (_where(ignored[0]), ignored[0].get("key")),
+        {"assignments": ignored, "key_style": conntrack.get("key_style")},
+        "Use the current name (%s), e.g. with playbooks/tune_conntrack.yml, and remove the old line."
+        % (persisted.get("key") or "net.netfilter.nf_conntrack_tcp_timeout_established"),
+    )
+
+
+def check_conntrack_timeout_lost_at_boot(host, report, thresholds):
+    """A sysctl.d entry for conntrack does nothing at boot when nf_conntrack loads after systemd-sysctl ran."""
+    conntrack, persisted = _persisted(report)
+    if conntrack is None:
+        return
+    effective = persisted.get("effective")
+    if not effective or persisted.get("module_builtin") or persisted.get("module_loaded_at_boot") is not False:
+        return
+    yield finding(
+        "conntrack-timeout-lost-at-boot",
+        "warning",
+        host,
+        "%s sets %s = %s, but nf_conntrack is not loaded at boot: systemd-sysctl runs before it exists, and the "
+        "timeout comes back as %d when the firewall loads it"
+        % (_where(effective), effective.get("key"), effective.get("value"), CONNTRACK_DEFAULT_ESTABLISHED_TIMEOUT),
+        {"effective": effective, "module_load_files": persisted.get("module_load_files") or []},
+        "List nf_conntrack in /etc/modules-load.d (playbooks/tune_conntrack.yml does this) so that it is loaded "
+        "before systemd-sysctl applies the setting.",
+    )
+
+
+def check_conntrack_timeout_not_persisted(host, report, thresholds):
+    """The live value was tuned by hand (sysctl -w) but the next boot brings back something else."""
+    conntrack, persisted = _persisted(report)
+    if conntrack is None:
+        return
+    live = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+    effective = persisted.get("effective")
+    at_boot = effective.get("value") if effective else CONNTRACK_DEFAULT_ESTABLISHED_TIMEOUT
+    if live is None or live == at_boot or "persisted" not in conntrack:
+        return
+    yield finding(
+        "conntrack-timeout-not-persisted",
+        "warning",
+        host,
+        "tcp_timeout_established is %s now but becomes %s at the next boot (%s)"
+        % (live, at_boot, _where(effective) if effective else "no sysctl file sets it: kernel default"),
+        {"live": live, "at_boot": at_boot, "effective": effective},
+        "Persist the value you want (playbooks/tune_conntrack.yml writes /etc/sysctl.d and checks the boot order), "
+        "or apply the persisted one with sysctl --system.",
+    )
+
+
 CHECKS = (
     check_conntrack_timeout_default,
     check_conntrack_near_full,
+    check_conntrack_legacy_key_ignored,
+    check_conntrack_timeout_lost_at_boot,
+    check_conntrack_timeout_not_persisted,
     check_close_wait_buildup,
     check_no_keepalive,
 )

@@ -205,3 +205,70 @@ def test_html_escapes_everything_it_is_given():
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert '<span class="warning">warning</span> <code>asymmetric-established</code>' in page
+
+
+LEGACY = "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established"
+CURRENT = "net.netfilter.nf_conntrack_tcp_timeout_established"
+
+
+def conntrack_with(live, assignments, effective, module_loaded_at_boot, module_builtin=False):
+    return dict(
+        NAT_CONNTRACK,
+        key_style="nf_conntrack",
+        usage_pct=10.0,
+        timeouts={"tcp_timeout_established": live},
+        persisted={
+            "key": CURRENT,
+            "assignments": assignments,
+            "effective": effective,
+            "module_builtin": module_builtin,
+            "module_loaded_at_boot": module_loaded_at_boot,
+            "module_load_files": [],
+        },
+    )
+
+
+def persisted_ids(conntrack):
+    netstat = dict(WEB_NETSTAT, established_without_keepalive=0)
+    return [item["id"] for item in host_findings({"nat": host_report(gathered(netstat, conntrack))})]
+
+
+def test_incident_fix_copied_onto_a_current_kernel_is_flagged():
+    legacy_line = {"file": "/etc/sysctl.conf", "line": 70, "key": LEGACY, "value": 1200, "applies": False}
+    conntrack = conntrack_with(432000, [legacy_line], None, True)
+    found = host_findings({"nat": host_report(gathered(dict(WEB_NETSTAT, established_without_keepalive=0), conntrack))})
+    assert [item["id"] for item in found] == ["conntrack-legacy-key-ignored", "conntrack-timeout-default"]
+    assert found[0]["summary"] == (
+        "/etc/sysctl.conf:70 sets %s, which this kernel does not have: the line does nothing at boot" % LEGACY
+    )
+
+
+def test_timeout_persisted_but_module_not_loaded_at_boot_is_flagged():
+    line = {"file": "/etc/sysctl.d/90-nat.conf", "line": 1, "key": CURRENT, "value": 1200}
+    assert persisted_ids(conntrack_with(1200, [dict(line, applies=True)], line, False)) == [
+        "conntrack-timeout-lost-at-boot"
+    ]
+    assert persisted_ids(conntrack_with(1200, [dict(line, applies=True)], line, True)) == []
+    assert persisted_ids(conntrack_with(1200, [dict(line, applies=True)], line, False, module_builtin=True)) == []
+    # Unknown boot loading (None) is not claimed to be a problem.
+    assert persisted_ids(conntrack_with(1200, [dict(line, applies=True)], line, None)) == []
+
+
+def test_hand_tuned_live_value_that_a_reboot_undoes_is_flagged():
+    found = host_findings(
+        {
+            "nat": host_report(
+                gathered(dict(WEB_NETSTAT, established_without_keepalive=0), conntrack_with(1200, [], None, True))
+            )
+        }
+    )
+    assert [item["id"] for item in found] == ["conntrack-timeout-not-persisted"]
+    assert found[0]["summary"] == (
+        "tcp_timeout_established is 1200 now but becomes 432000 at the next boot "
+        "(no sysctl file sets it: kernel default)"
+    )
+    line = {"file": "/etc/sysctl.d/90-nat.conf", "line": 3, "key": CURRENT, "value": 3600}
+    assert persisted_ids(conntrack_with(1200, [dict(line, applies=True)], line, True)) == [
+        "conntrack-timeout-not-persisted"
+    ]
+    assert persisted_ids(conntrack_with(3600, [dict(line, applies=True)], line, True)) == []
