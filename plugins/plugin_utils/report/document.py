@@ -121,7 +121,8 @@ def host_blocks(name, host):
 
 def netstat_blocks(netstat):
     states = netstat.get("state_counts") or {}
-    blocks = [("paragraph", "TCP states: " + (", ".join("%s %d" % item for item in sorted(states.items())) or "none"))]
+    seen = ", ".join("%s %d" % (state, count) for state, count in sorted(states.items()) if count)
+    blocks = [("paragraph", "TCP states: " + (seen or "no TCP sockets"))]
     peers = netstat.get("established_by_peer") or []
     if peers:
         blocks.append(("paragraph", "ESTABLISHED by peer (top %d of %d):" % (min(TOP_PEERS, len(peers)), len(peers))))

@@ -193,6 +193,7 @@ def test_markdown_has_every_host_and_finding_and_escapes_pipes():
         assert heading in text
     assert "| web01 | app01 | 5555 | 35 | 214 |" in text
     assert "| outbound | 5555 | 198.51.100.20 | 35 |" in text
+    assert "TCP states: CLOSE_WAIT 25, ESTABLISHED 214, LISTEN 1\n" in text
     assert "- error: slabinfo_facts: a\\|b" in text
     assert text.count("`asymmetric-established`") == 1
 
