@@ -36,8 +36,11 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0):
     hosts: {name: host_report}; addresses_by_host: {name: set of addresses}.
     Returns (pairs, findings).
     """
+    # Only hosts whose socket table was read take part: a host that failed must not count as "holds none".
     owner_of = {}
     for name, addresses in addresses_by_host.items():
+        if not (hosts.get(name) or {}).get("netstat"):
+            continue
         for address in addresses:
             owner_of.setdefault(address, name)
 
@@ -67,7 +70,8 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0):
             more = "server" if pair["server_count"] > pair["client_count"] else "client"
             findings.append(
                 {
-                    "id": "asymmetric-established",
+                    # None at all on the other end: every one of these connections is half-open.
+                    "id": "half-open-sockets" if low == 0 else "asymmetric-established",
                     "severity": "warning",
                     "host": pair[more],
                     "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d"

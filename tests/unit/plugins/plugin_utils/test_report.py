@@ -273,3 +273,25 @@ def test_hand_tuned_live_value_that_a_reboot_undoes_is_flagged():
         "conntrack-timeout-not-persisted"
     ]
     assert persisted_ids(conntrack_with(3600, [dict(line, applies=True)], line, True)) == []
+
+
+def test_server_holding_connections_the_client_has_none_of_is_half_open():
+    web = dict(WEB_NETSTAT, established_by_peer=[])
+    report = build_report(
+        {"web01": gathered(web), "app01": gathered(APP_NETSTAT)}, "2026-11-25T21:30:00Z", {"close_wait": 1000}
+    )
+    assert report["pairs"] == [
+        {"client": "web01", "server": "app01", "service_port": 5555, "client_count": 0, "server_count": 214}
+    ]
+    assert [(item["id"], item["host"]) for item in report["findings"]] == [
+        ("half-open-sockets", "app01"),
+        ("no-keepalive", "web01"),
+    ]
+
+
+def test_client_whose_table_was_not_read_is_not_counted_as_zero():
+    entries = {"web01": gathered(errors=["netstat_facts: boom"]), "app01": gathered(APP_NETSTAT)}
+    entries["web01"]["addresses"] = ["198.51.100.10"]
+    report = build_report(entries, "2026-11-25T21:30:00Z")
+    assert report["pairs"] == []
+    assert "half-open-sockets" not in [item["id"] for item in report["findings"]]
