@@ -12,7 +12,7 @@ description:
   - Builds the audit report from the facts the netdiag.tcp fact modules left on each host
     (C(ansible_facts.netdiag)) and the per-host outcome the audit playbook records in C(netdiag_audit_result).
   - Correlates both ends of connections between audited hosts (C(pairs)) and adds findings such as
-    C(asymmetric-established), C(conntrack-timeout-default), C(conntrack-near-full),
+    C(asymmetric-established), C(half-open-sockets), C(conntrack-timeout-default), C(conntrack-near-full),
     C(conntrack-legacy-key-ignored), C(conntrack-timeout-lost-at-boot), C(conntrack-timeout-not-persisted),
     C(close-wait-buildup) and C(no-keepalive).
   - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest), each file
