@@ -12,6 +12,7 @@ the overlay. Ansible connects over real SSH to 198.51.100.x:22.
     testhosts.py destroy h1 h2 | --all        destroy hosts; --all also removes leftovers of crashed runs (ndth-*)
     testhosts.py status                       list hosts, their addresses and whether sshd answers
     testhosts.py shell h1 [command...]        run a command (default: bash) inside the host, as ssh would
+    testhosts.py podman-image                 import the rootfs as localhost/netdiag-testhost:bookworm (podman scenario)
 
 Standard library only; needs root. See docs/molecule.md.
 """
@@ -553,6 +554,24 @@ def command_shell(arguments):
     os.execvp(argv[0], argv)
 
 
+def command_podman_image(arguments):
+    """The podman scenario's image, offline: the same rootfs, imported (no registry needed)."""
+    rootfs = ensure_rootfs()
+    podman = shutil.which("podman")
+    if not podman:
+        raise TestHostError("podman is not installed")
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        [podman, "import", "--change", 'CMD ["sleep", "infinity"]', "-", arguments.image],
+        stdin=tar.stdout,
+        check=False,
+    )
+    tar.stdout.close()
+    if tar.wait() != 0 or imported.returncode != 0:
+        raise TestHostError("podman import failed")
+    print(arguments.image)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -570,6 +589,9 @@ def main(argv=None):
     shell.add_argument("name")
     shell.add_argument("command", nargs=argparse.REMAINDER)
     shell.set_defaults(func=command_shell)
+    podman_image = commands.add_parser("podman-image", help="import the rootfs into podman (podman scenario)")
+    podman_image.add_argument("--image", default="localhost/netdiag-testhost:bookworm")
+    podman_image.set_defaults(func=command_podman_image)
     arguments = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root (namespaces, mounts, debootstrap)")
