@@ -15,7 +15,10 @@ TOP_PEERS = 10
 def host_overview_row(name, host):
     netstat = host.get("netstat") or {}
     conntrack = host.get("conntrack") or {}
-    states = netstat.get("state_counts") or {}
+    # Without a socket table the counts are unknown, not zero.
+    states = (
+        netstat.get("state_counts") or {} if netstat else {"ESTABLISHED": None, "CLOSE_WAIT": None, "TIME_WAIT": None}
+    )
     if conntrack.get("available"):
         conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
         timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
@@ -48,7 +51,12 @@ def summary_lines(report, report_files=()):
     ]
     for name in sorted(report["hosts"]):
         row = host_overview_row(name, report["hosts"][name])
-        lines.append("  %s: %s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s" % (row[0], row[1], row[3], row[4], row[6]))
+        if row[3] is None:  # no socket table: nothing to count
+            lines.append("  %s: %s" % (row[0], row[1]))
+        else:
+            lines.append(
+                "  %s: %s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s" % (row[0], row[1], row[3], row[4], row[6])
+            )
         lines.extend("    error: %s" % error for error in report["hosts"][name]["errors"])
     lines.extend(
         "  [%s] %s %s: %s" % (item["severity"], item["id"], item["host"], item["summary"])
@@ -129,8 +137,17 @@ def netstat_blocks(netstat):
         blocks.append(
             (
                 "table",
-                ["direction", "service port", "peer", "count"],
-                [[peer["direction"], peer["service_port"], peer["peer"], peer["count"]] for peer in peers[:TOP_PEERS]],
+                ["direction", "service port", "peer", "count", "without keepalive"],
+                [
+                    [
+                        peer["direction"],
+                        peer["service_port"],
+                        peer["peer"],
+                        peer["count"],
+                        peer.get("without_keepalive"),
+                    ]
+                    for peer in peers[:TOP_PEERS]
+                ],
             )
         )
     listeners = netstat.get("listeners") or []

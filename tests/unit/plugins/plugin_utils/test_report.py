@@ -181,6 +181,7 @@ def test_summary_lines():
     assert "  app01: ok, 214 ESTABLISHED, 25 CLOSE_WAIT, conntrack n/a" in lines
     assert "  web01: ok, 35 ESTABLISHED, 0 CLOSE_WAIT, conntrack 3400/4096 (83.0%)" in lines
     assert "    error: Failed to connect to the host via ssh" in lines
+    assert "  db01: unreachable" in lines
     assert lines[-1] == "  report: reports/audit-20261125T213000Z.json"
 
 
@@ -192,7 +193,8 @@ def test_markdown_has_every_host_and_finding_and_escapes_pipes():
     for heading in ("## app01 (ok)", "## db01 (unreachable)", "## web01 (partial)", "## Findings"):
         assert heading in text
     assert "| web01 | app01 | 5555 | 35 | 214 |" in text
-    assert "| outbound | 5555 | 198.51.100.20 | 35 |" in text
+    assert "| outbound | 5555 | 198.51.100.20 | 35 | - |" in text
+    assert "| db01 | unreachable | - | - | - | - | n/a | - |" in text
     assert "TCP states: CLOSE_WAIT 25, ESTABLISHED 214, LISTEN 1\n" in text
     assert "- error: slabinfo_facts: a\\|b" in text
     assert text.count("`asymmetric-established`") == 1
