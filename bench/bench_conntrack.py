@@ -12,11 +12,14 @@ synthetic table is built so that this does not change the top 5 (the busy source
 destinations are spread thin), so both answers can be compared; the true counts from the generator are checked
 too.
 
-Synthetic /proc/net/nf_conntrack files (262,144 and 1,000,000 entries: 90% TCP from 400 sources with a skewed,
-Zipf-like distribution to 40 servers, 10% UDP DNS from 300 other clients to 254 resolvers) are written to a
-temporary directory.
-Ours runs in a child process (TableSummary over the file, top=5) that reports its own peak RSS (VmHWM); the
-pipeline runs with subprocess on the same file in the same run.
+Synthetic /proc/net/nf_conntrack files (262,144 and 1,000,000 entries: 88% IPv4 TCP from 400 sources in
+100.64.0.0/10 with a skewed, Zipf-like distribution to 40 servers in 198.51.100.0/24, SYN_SENT ones [UNREPLIED];
+2% IPv6 TCP from 50 sources in 2001:db8::/32, printed fully expanded as the kernel prints them; 10% UDP DNS from 300
+other clients in 100.64.0.0/10 to 254 resolvers in 203.0.113.0/24) are written to a temporary directory.
+Ours runs in a child process and makes exactly the module's call (conntrack_facts reading /proc/net/nf_conntrack):
+``TableSummary(top=5).consume_stream(open(path, "rb")).result()``, which also computes every other counter of the
+facts (states, flags, destinations). The child reports its own peak RSS (VmHWM). The pipeline runs with subprocess
+on the same file in the same run.
 
 Goals (full run): ours >= 2x faster than the pipeline at 1,000,000 entries, and peak RSS < 64 MB at both sizes
 (independent of the table size). Exit status 1 when a goal is missed. --quick: small tables, checks that both
@@ -48,8 +51,8 @@ import json, sys, time
 sys.path.insert(0, sys.argv[2])
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_conntrack import TableSummary
 start = time.perf_counter()
-with open(sys.argv[1], encoding="utf-8", errors="replace") as handle:
-    result = TableSummary(top=5).consume(handle).result()
+with open(sys.argv[1], "rb") as handle:  # as conntrack_facts reads /proc/net/nf_conntrack
+    result = TableSummary(top=5).consume_stream(handle).result()
 elapsed = time.perf_counter() - start
 with open("/proc/self/status") as status:
     peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -58,46 +61,73 @@ print(json.dumps({"seconds": elapsed, "peak_kb": peak_kb, "top_sources": result[
 """
 
 
+def expanded(address):
+    """IPv6 text as the kernel prints it (%pI6: eight groups of four hex digits)."""
+    return ":".join("%04x" % int(group or "0", 16) for group in address.replace("::", ":0:0:0:0:0:").split(":"))
+
+
 def generate(path, entries, seed=2012):
     """Write a synthetic nf_conntrack table; return the true number of entries per original source."""
     rng = random.Random(seed)
-    sources = ["10.%d.%d.%d" % (1 + index // 62500, index // 250 % 250, 1 + index % 250) for index in range(400)]
+    sources = ["100.64.%d.%d" % (index // 250, 1 + index % 250) for index in range(400)]
     weights = [1.0 / (rank + 1) ** 1.1 for rank in range(len(sources))]
     servers = ["198.51.100.%d" % index for index in range(1, 41)]
-    clients = ["172.16.%d.%d" % (index // 250, 1 + index % 250) for index in range(300)]
+    clients = ["100.65.%d.%d" % (index // 250, 1 + index % 250) for index in range(300)]
+    ipv6_sources = ["2001:db8:1::%x" % index for index in range(1, 51)]
+    ipv6_servers = ["2001:db8:2::%x" % index for index in range(1, 5)]
     tcp_states = ["ESTABLISHED"] * 85 + ["TIME_WAIT"] * 10 + ["SYN_SENT", "CLOSE_WAIT", "FIN_WAIT", "LAST_ACK", "CLOSE"]
     udp_count = entries // 10
-    tcp_count = entries - udp_count
-    chosen_sources = rng.choices(sources, weights, k=tcp_count)
+    ipv6_count = entries // 50
+    kinds = ["udp"] * udp_count + ["ipv6"] * ipv6_count + ["tcp"] * (entries - udp_count - ipv6_count)
+    rng.shuffle(kinds)
+    chosen_sources = rng.choices(sources, weights, k=kinds.count("tcp"))
     truth = {}
     lines = []
-    udp_positions = set(rng.sample(range(entries), udp_count))
     tcp_index = 0
     with open(path, "w", encoding="ascii") as handle:
-        for position in range(entries):
-            if position in udp_positions:
+        for kind in kinds:
+            port = rng.randrange(1024, 65536)
+            if kind == "udp":
                 client = clients[rng.randrange(len(clients))]
                 resolver = "203.0.113.%d" % rng.randrange(1, 255)
-                port = rng.randrange(1024, 65536)
                 lines.append(
                     "ipv4     2 udp      17 %d src=%s dst=%s sport=%d dport=53 src=%s dst=%s sport=53 dport=%d "
                     "mark=0 zone=0 use=2\n" % (rng.randrange(1, 180), client, resolver, port, resolver, client, port)
                 )
                 truth[client] = truth.get(client, 0) + 1
+                continue
+            state = rng.choice(tcp_states)
+            timeout = rng.randrange(1, 432000) if state == "ESTABLISHED" else rng.randrange(1, 120)
+            if kind == "ipv6":
+                source, server, service, layer3 = rng.choice(ipv6_sources), rng.choice(ipv6_servers), 443, "ipv6     10"
+                printed_source, printed_server = expanded(source), expanded(server)
             else:
                 source = chosen_sources[tcp_index]
                 tcp_index += 1
                 server = rng.choice(servers)
-                state = rng.choice(tcp_states)
-                timeout = rng.randrange(1, 432000) if state == "ESTABLISHED" else rng.randrange(1, 120)
-                port = rng.randrange(1024, 65536)
                 service = rng.choice((443, 443, 80, 5555, 3306))
-                lines.append(
-                    "ipv4     2 tcp      6 %d %s src=%s dst=%s sport=%d dport=%d src=%s dst=%s sport=%d dport=%d "
-                    "[ASSURED] mark=0 zone=0 use=2\n"
-                    % (timeout, state, source, server, port, service, server, source, service, port)
+                layer3, printed_source, printed_server = "ipv4     2", source, server
+            unreplied, flag = (" [UNREPLIED]", "") if state == "SYN_SENT" else ("", " [ASSURED]")
+            lines.append(
+                "%s tcp      6 %d %s src=%s dst=%s sport=%d dport=%d%s src=%s dst=%s sport=%d dport=%d%s "
+                "mark=0 zone=0 use=2\n"
+                % (
+                    layer3,
+                    timeout,
+                    state,
+                    printed_source,
+                    printed_server,
+                    port,
+                    service,
+                    unreplied,
+                    printed_server,
+                    printed_source,
+                    service,
+                    port,
+                    flag,
                 )
-                truth[source] = truth.get(source, 0) + 1
+            )
+            truth[source] = truth.get(source, 0) + 1
             if len(lines) >= 10000:
                 handle.writelines(lines)
                 lines = []
@@ -142,7 +172,7 @@ def main():
             ratio = pipeline_seconds / ours["seconds"] if ours["seconds"] else float("inf")
             peak_mb = ours["peak_kb"] / 1024.0
             print("rows: %d (%.1f MB file)" % (entries, path.stat().st_size / 1e6))
-            print("  ours (TableSummary, top=5):   %.3f s  peak RSS %.1f MB" % (ours["seconds"], peak_mb))
+            print("  ours (consume_stream, top=5): %.3f s  peak RSS %.1f MB" % (ours["seconds"], peak_mb))
             print("  seed pipeline (cut|sort|uniq): %.3f s" % pipeline_seconds)
             print("  speed ratio (pipeline / ours): %.2fx" % ratio)
             print("  ours top-5:     %s" % ", ".join("%s %d" % (i["address"], i["count"]) for i in ours["top_sources"]))

@@ -16,13 +16,16 @@ its accounting, one of ``[HW_OFFLOAD]``/``[OFFLOAD]``/``[ASSURED]``, ``mark=``, 
 ``delta-time=`` and ``use=``. IPv6 addresses are printed fully expanded (%pI6); they are reported in the compressed
 form Python's ``ipaddress`` prints.
 
-The table can hold millions of entries: ``TableSummary`` consumes an iterator of lines and keeps only counters,
-so memory depends on the number of distinct sources/destinations, never on the number of entries.
+The table can hold millions of entries: ``TableSummary`` reads it in bounded chunks (``consume_stream`` for a file
+or a process's stdout, ``consume_text`` for captured text) and keeps only counters, so memory depends on the number
+of distinct sources/destinations, never on the number of entries. See ``TableSummary`` for how a chunk is read.
 """
 
 from __future__ import annotations
 
+import collections
 import ipaddress
+import operator
 import re
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
@@ -99,6 +102,76 @@ _SUMMARY = re.compile(
 
 # Every entry line ends with use=N (the kernel and conntrack-tools print it last).
 _COMPLETE_END = re.compile(r"\buse=\d+\s*$")
+
+# Bytes read per chunk: large enough that the per-chunk overhead vanishes, small enough to keep memory flat.
+CHUNK_SIZE = 1 << 20
+
+# One table line in the layouts the kernel (ct_seq_show) and conntrack-tools print, for the chunk fast path.
+# Every match starts at the newline before its line and may not contain one, so matches == lines proves that each
+# line matched whole. The grammar is deliberately narrow: it accepts only lines on which TableSummary.add_line
+# takes its own fast path and reads the same fields (one space between tuple tokens, each token exactly one '=' or
+# one '[', no third src=, the flags where add_line looks for them); a chunk with any other line is read line by
+# line. Values are printable ASCII without space, '=' and '[', so no other whitespace or line break gets in.
+_DIGITS = "[0-9]+"
+_VALUE = r"[!-<>-Z\\\]-~]*"
+
+
+def _tuple_rest(direction):
+    """What follows src= dst= in a tuple: ports or ICMP type/code/id, the zone of the direction, accounting."""
+    return "(?: sport=<D> dport=<D>| type=<D> code=<D> id=<D>)?(?: zone-%s=<D>)?(?: packets=<D> bytes=<D>)?" % direction
+
+
+# <D> digits, <V> a value, <REPLY> the rest of the reply tuple, <SPORT> the sport group (see _entry_patterns).
+_ENTRY_SOURCE = (
+    r"\n *(?:"
+    # l3 name and number (nf_conntrack, conntrack -o extended), l4 name and number, timeout, state
+    r"(?:[a-z][a-z0-9]* +<D> +)?([a-z][a-z0-9]*) +<D> +(?:<D> +)?(?:([A-Z][A-Z0-9_]*) +)?"
+    # original tuple: src, dst, the sport group, dport (or ICMP type/code/id), zone, accounting; [UNREPLIED]
+    r"src=(<V>) dst=(<V>)(?: sport=(?:<SPORT>) dport=(<D>)| type=<D> code=<D> id=<D>)?"
+    r"(?: zone-orig=<D>)?(?: packets=<D> bytes=<D>)?( \[UNREPLIED\])?"
+    # reply tuple, then the flag add_line reads ([ASSURED]) or an offload flag, and the entry's own keys
+    r" src=<V> dst=<V><REPLY>( \[ASSURED\]| \[(?:HW_)?OFFLOAD\])?"
+    r"(?: mark=<D>)?(?: secctx=<V>)?(?: zone=<D>)?(?: delta-time=<D>)? use=<D>"
+    # or the conntrack -L summary line; or nothing (a blank line)
+    r"|conntrack v[0-9][0-9A-Za-z_.\-]* \(conntrack-tools\): [0-9]+ (?:flow|expectation) entries have been shown\."
+    r")? *(?=\n)"
+)
+_ENTRY_SOURCE = _ENTRY_SOURCE.replace("<REPLY>", _tuple_rest("reply")).replace("<V>", _VALUE).replace("<D>", _DIGITS)
+# Groups of a match, in order.
+_PROTOCOL, _STATE, _SOURCE, _DESTINATION, _SPORT_SELECTED, _DPORT, _UNREPLIED, _FLAG = range(8)
+_ASSURED_FLAG = " [ASSURED]"
+_NOT_AN_ENTRY = ("", "")  # (protocol, state) of a blank or summary line
+_PATTERN_CACHE = {}
+
+
+def _entry_patterns(ports):
+    """(str pattern, bytes pattern) for a ports filter (a frozenset, maybe empty): index them with is-bytes.
+
+    Without ports the sport group is always empty. With ports it holds the sport when that is one of them (leading
+    zeros allowed, as int() reads them), so the entries still collapse onto few distinct keys.
+    """
+    patterns = _PATTERN_CACHE.get(ports)
+    if patterns is None:
+        sport = "0*(%s)(?= )|%s" % ("|".join(str(port) for port in sorted(ports)), _DIGITS) if ports else "()" + _DIGITS
+        source = _ENTRY_SOURCE.replace("<SPORT>", sport)
+        patterns = _PATTERN_CACHE[ports] = (re.compile(source), re.compile(source.encode("ascii")))
+    return patterns
+
+
+def _split_on_newlines(text):
+    """Lines of text as a file object yields them (only \\n ends a line)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    lines = [line + "\n" for line in lines]
+    if last:
+        lines.append(last)
+    return lines
+
+
+def _split_text_lines(text):
+    """Lines as str.splitlines(True) cuts them (what parse() has always used)."""
+    return text.splitlines(True)
+
 
 _ADDRESS_CACHE = {}
 _ADDRESS_CACHE_LIMIT = 65536
@@ -265,11 +338,16 @@ class TableSummary:
     states the conntrack TCP state (socket names such as SYN_RECEIVED are accepted, see STATE_ALIASES; entries
     without a state, UDP and ICMP, are not selected when states are given).
 
-    Speed: a table can hold millions of lines, so ``add_line`` reads the few fields the counters need with string
-    operations and counts addresses as the kernel printed them (canonical text is computed once per distinct
-    address in ``result``). A line that is not in the common shape (every token after the l4 columns a
-    ``key=value`` or a ``[FLAG]``, exactly two tuples) goes through ``parse_entry``, which reads everything and
-    raises ParseError on text it does not recognise.
+    Speed: a table can hold millions of lines, and per-line Python work costs microseconds. ``consume_stream`` and
+    ``consume_text`` cut the input into chunks of about CHUNK_SIZE that end at a newline and read a whole chunk with
+    one ``findall`` of a compiled pattern (the fields the counters need, for every line), then count the matches
+    with ``collections.Counter`` (both in C). Only when the pattern did not match every line of the chunk (a
+    layout or a key it does not cover, garbage) is that chunk read line by line with ``add_line``, so results and
+    ParseError messages (with the line number) are the same either way. ``add_line`` reads the few fields with
+    string operations; a line that is not in the common shape (every token after the l4 columns a ``key=value``
+    or a ``[FLAG]``, exactly two tuples) goes through ``parse_entry``, which reads everything and raises
+    ParseError on text it does not recognise. Addresses are counted as the kernel printed them; canonical text
+    and the filters are computed once per distinct address or key, never per line.
     """
 
     def __init__(self, top=10, selection=None):
@@ -287,6 +365,12 @@ class TableSummary:
         self.assured = 0
         self.sources = {}  # address as printed -> count
         self.destinations = {}  # (address as printed, port text or None) -> count
+        # Counters fed by whole chunks (keys as matched: str, or bytes from a binary stream), merged in result().
+        self._chunk_flags = collections.Counter()  # (protocol, state, unreplied, flag) -> count
+        self._chunk_sources = collections.Counter()  # source -> count
+        self._chunk_destinations = collections.Counter()  # (destination, dport) -> count
+        self._patterns = _entry_patterns(self.selection.ports)
+        self._key_selected = {}  # (state, sport selected, dport) -> bool, for the states and ports filters
 
     def _peer_selected(self, address):
         selected = self._peer_cache.get(address)
@@ -400,7 +484,159 @@ class TableSummary:
                 raise
         return self
 
+    # --- whole chunks ------------------------------------------------------------------------------------------
+
+    def consume_stream(self, stream, encoding="utf-8", errors="replace"):
+        """Every line of a file object (binary or text), read CHUNK_SIZE at a time.
+
+        A binary stream is read as open(path, encoding=encoding, errors=errors) would read it (universal newlines);
+        ASCII chunks, which a table normally is throughout, are matched without decoding them.
+        """
+        read = stream.read
+        return self._consume_chunks(
+            iter(lambda: read(CHUNK_SIZE), stream.read(0)), _split_on_newlines, encoding, errors
+        )
+
+    def consume_text(self, text):
+        """Every line of captured text, cut into lines as str.splitlines(True) cuts them."""
+        chunks = (text[start : start + CHUNK_SIZE] for start in range(0, len(text), CHUNK_SIZE))
+        return self._consume_chunks(chunks, _split_text_lines, "utf-8", "replace")
+
+    def _consume_chunks(self, chunks, split_lines, encoding, errors):
+        """Chunks of any size; complete lines are read a chunk at a time, what follows the last newline at the end."""
+        data = None
+        line_number = 0
+        for chunk in chunks:
+            # data starts with the newline that ended the previous complete line (the pattern starts at a newline).
+            data = (data or (b"\n" if isinstance(chunk, bytes) else "\n")) + chunk
+            end = data.rfind(data[:1])
+            if end > 0:
+                line_number = self._add_chunk(data, end + 1, line_number, split_lines, encoding, errors)
+                data = data[end:]
+        rest = data[1:] if data else None
+        if rest:
+            if isinstance(rest, bytes):
+                rest = self._decoded(rest, encoding, errors)
+            lines = split_lines(rest)
+            for offset, line in enumerate(lines, line_number + 1):
+                self._add_line_checked(line, offset, offset == line_number + len(lines))
+        return self
+
+    @staticmethod
+    def _decoded(chunk, encoding, errors):
+        """Bytes as a text-mode file object returns them: decoded, \\r\\n and \\r turned into \\n."""
+        text = chunk.decode(encoding, errors)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text
+
+    def _add_chunk(self, data, stop, line_number, split_lines, encoding, errors):
+        """The complete lines data[1:stop] (data[0] and data[stop - 1] are newlines); returns the last line number."""
+        newline = data[:1]
+        pattern = self._patterns[isinstance(data, bytes)]
+        matches = pattern.findall(data, 0, stop)
+        if len(matches) != data.count(newline, 1, stop):
+            # Not ASCII, a \\r, or a line the pattern does not cover: read this chunk as text, line by line.
+            chunk = data[1:stop]
+            if isinstance(chunk, bytes):
+                chunk = self._decoded(chunk, encoding, errors)
+            return self._add_lines(split_lines(chunk), line_number)
+        self._count_matches(matches)
+        return line_number + len(matches)
+
+    def _add_lines(self, lines, line_number):
+        for number, line in enumerate(lines, line_number + 1):
+            self.add_line(line, number)
+        return line_number + len(lines)
+
+    def _add_line_checked(self, line, line_number, is_last):
+        """One line with the handling of a last line cut short (see consume)."""
+        if is_last and not line.endswith("\n") and line.strip() and _COMPLETE_END.search(line) is None:
+            self.counters["truncated_lines"] += 1
+            return
+        try:
+            self.add_line(line, line_number)
+        except ParseError:
+            if is_last and not line.endswith("\n"):
+                self.counters["truncated_lines"] += 1
+                return
+            raise
+
+    def _count_matches(self, matches):
+        """Counters over the matches of one chunk: in C when nothing is filtered, else once per distinct key."""
+        if self.selection.selects_all:
+            self._chunk_flags.update(map(operator.itemgetter(_PROTOCOL, _STATE, _UNREPLIED, _FLAG), matches))
+            self._chunk_sources.update(map(operator.itemgetter(_SOURCE), matches))
+            self._chunk_destinations.update(map(operator.itemgetter(_DESTINATION, _DPORT), matches))
+            return
+        flags, sources, destinations = self._chunk_flags, self._chunk_sources, self._chunk_destinations
+        for match, count in collections.Counter(matches).items():
+            if not match[_PROTOCOL]:
+                flags[match[_PROTOCOL], match[_STATE], match[_UNREPLIED], match[_FLAG]] += count
+                continue
+            self.entries_parsed += count
+            if not self._match_selected(match):
+                continue
+            self.entries_selected += count
+            flags[match[_PROTOCOL], match[_STATE], match[_UNREPLIED], match[_FLAG]] += count
+            sources[match[_SOURCE]] += count
+            destinations[match[_DESTINATION], match[_DPORT]] += count
+
+    def _match_selected(self, match):
+        key = (match[_STATE], match[_SPORT_SELECTED], match[_DPORT])
+        selected = self._key_selected.get(key)
+        if selected is None:
+            state, sport_selected, dport = (_text(value) for value in key)
+            selected = not (self._states and (state or None) not in self._states)
+            if selected and self.selection.ports:
+                selected = bool(sport_selected) or (bool(dport) and int(dport) in self.selection.ports)
+            self._key_selected[key] = selected
+        if not selected:
+            return False
+        return not self.selection.networks or (
+            self._peer_selected(_text(match[_SOURCE])) or self._peer_selected(_text(match[_DESTINATION]))
+        )
+
+    def _merge_chunk_counters(self):
+        """Fold the chunk counters (keys as matched) into the per-line ones (str keys as add_line keeps them)."""
+        not_counted = 0  # blank and summary lines: counted as keys by the C-level counting, never entries
+        for (protocol, state, unreplied, flag), count in self._chunk_flags.items():
+            if not protocol:
+                not_counted += count
+                continue
+            if self.selection.selects_all:
+                self.entries_parsed += count
+                self.entries_selected += count
+            key = (_text(protocol), _text(state) or None)
+            self.states[key] = self.states.get(key, 0) + count
+            if unreplied:
+                self.unreplied += count
+            if _text(flag) == _ASSURED_FLAG:
+                self.assured += count
+        for address, count in self._chunk_sources.items():
+            address = _text(address)
+            self.sources[address] = self.sources.get(address, 0) + count
+        for (address, port), count in self._chunk_destinations.items():
+            key = (_text(address), _text(port) or None)
+            self.destinations[key] = self.destinations.get(key, 0) + count
+        if self.selection.selects_all and not_counted:
+            # Unfiltered chunks counted blank lines' empty source and destination too; take them out again.
+            self._remove(self.sources, "", not_counted)
+            self._remove(self.destinations, ("", None), not_counted)
+        self._chunk_flags.clear()
+        self._chunk_sources.clear()
+        self._chunk_destinations.clear()
+
+    @staticmethod
+    def _remove(counts, key, count):
+        remaining = counts[key] - count
+        if remaining:
+            counts[key] = remaining
+        else:
+            del counts[key]
+
     def result(self):
+        self._merge_chunk_counters()
         state_counts = {}
         protocol_counts = {}
         for (protocol, state), count in self.states.items():
@@ -434,11 +670,24 @@ class TableSummary:
         }
 
 
+def _text(value):
+    """A matched field as str (bytes from a binary stream are ASCII: the pattern accepts nothing else)."""
+    return value.decode("ascii") if isinstance(value, bytes) else value
+
+
 def summarize(lines, top=10, ports=None, states=None, peers=None):
-    """Counters over an iterator of table lines (the module streams a file or a process's stdout through this)."""
-    return TableSummary(top=top, selection=Selection(ports=ports, states=states, peers=peers)).consume(lines).result()
+    """Counters over a table: a file object (read in chunks, as the module reads /proc/net/nf_conntrack and the
+    stdout of conntrack -L), captured text, or any other iterable of lines (read line by line)."""
+    summary = TableSummary(top=top, selection=Selection(ports=ports, states=states, peers=peers))
+    if hasattr(lines, "read"):
+        return summary.consume_stream(lines).result()
+    if isinstance(lines, str):
+        return summary.consume_text(lines).result()
+    return summary.consume(lines).result()
 
 
 def parse(text, top=10, ports=None, states=None, peers=None):
     """The netdiag.conntrack table analysis of captured text (filter format ``linux_conntrack``)."""
-    return summarize(text.splitlines(True), top=top, ports=ports, states=states, peers=peers)
+    return (
+        TableSummary(top=top, selection=Selection(ports=ports, states=states, peers=peers)).consume_text(text).result()
+    )

@@ -18,10 +18,11 @@ description:
   - A host without conntrack (kernel module not loaded, not Linux, no permission) is reported with
     RV(ansible_facts.netdiag.conntrack.available=false) and a RV(ansible_facts.netdiag.conntrack.reason); the module
     does not fail, so an audit goes on.
-  - The table is streamed line by line and only counters are kept, so a table of millions of entries takes the same
-    memory as a small one. Sources, in order - C(/proc/net/nf_conntrack), the legacy C(/proc/net/ip_conntrack), else
-    C(conntrack -L -o extended) from conntrack-tools (kernels built without C(CONFIG_NF_CONNTRACK_PROCFS) have no
-    proc file). RV(ansible_facts.netdiag.conntrack.source) says which one was used.
+  - The table is streamed in chunks of bounded size and only counters are kept, so a table of millions of entries
+    takes the same memory as a small one. Sources, in order - C(/proc/net/nf_conntrack), the legacy
+    C(/proc/net/ip_conntrack), else C(conntrack -L -o extended) from conntrack-tools (kernels built without
+    C(CONFIG_NF_CONNTRACK_PROCFS) have no proc file). RV(ansible_facts.netdiag.conntrack.source) says which one was
+    used.
   - The module never loads a kernel module. It runs C(conntrack) only when conntrack is already present, because
     asking the kernel for the table over netlink would otherwise load C(nf_conntrack).
 options:
@@ -482,8 +483,9 @@ class LinuxConntrack:
             if not os.path.exists(path):
                 continue
             try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    result = self.summary().consume(handle).result()
+                # Binary: the summary reads chunks and decodes only what is not ASCII (as UTF-8, bad bytes replaced).
+                with open(path, "rb") as handle:
+                    result = self.summary().consume_stream(handle).result()
             except PermissionError:
                 reasons.append("%s: permission denied (needs become)" % self.shown(relative))
                 continue
@@ -512,7 +514,8 @@ class LinuxConntrack:
 
         AnsibleModule.run_command collects the whole stdout in memory before it returns, and this table can have
         millions of lines, so the process is run with subprocess.Popen (argument list, no shell, C locale) and its
-        stdout is consumed line by line. stderr goes to a temporary file so that neither pipe can fill up and block.
+        stdout is consumed in chunks of bounded size. stderr goes to a temporary file so that neither pipe can fill
+        up and block.
         """
         binary = self.module.get_bin_path("conntrack")
         if binary is None:
@@ -529,7 +532,7 @@ class LinuxConntrack:
                 errors="replace",
             )
             try:
-                result = self.summary().consume(process.stdout).result()
+                result = self.summary().consume_stream(process.stdout).result()
             except ParseError as error:
                 process.kill()
                 process.wait()

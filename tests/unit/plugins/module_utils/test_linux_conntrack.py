@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 
@@ -344,3 +345,235 @@ def test_address_canonical_forms():
     assert linux_conntrack.canonical_address("VPN.PROVIDER.I.P") == "VPN.PROVIDER.I.P"
     assert linux_conntrack.canonical_address("FE80:0000:0000:0000:0000:0000:0000:00AB") == "fe80::ab"
     assert linux_conntrack.canonical_address("192.0.2.1") == "192.0.2.1"
+
+
+# --- the chunk fast path against the line-by-line reading -------------------------------------------------------
+
+TABLE_FIXTURES = [
+    "linux/proc-net-nf_conntrack-1.txt",
+    "linux/proc-net-nf_conntrack-2.txt",
+    "linux/proc-net-ip_conntrack-1.txt",
+    "linux/conntrack-L-1.txt",
+    "linux/conntrack-L-2.txt",
+    "linux/conntrack-L-extended-1.txt",
+]
+FILTERS = [
+    {},
+    {"ports": [5555]},
+    {"ports": [443, 53]},
+    {"states": ["ESTABLISHED", "SYN_RECEIVED"]},
+    {"peers": ["198.51.100.0/24"]},
+    {"peers": ["2001:db8::/32"], "ports": [5555]},
+    {"top": 2},
+]
+
+
+def line_by_line(lines, top=10, ports=None, states=None, peers=None):
+    """The reference: TableSummary.consume, one add_line per line."""
+    selection = linux_conntrack.Selection(ports=ports, states=states, peers=peers)
+    return linux_conntrack.TableSummary(top=top, selection=selection).consume(lines).result()
+
+
+@pytest.fixture
+def no_fallback(monkeypatch):
+    """Fails a test when a chunk is read line by line instead of with the pattern."""
+
+    def fail(self, lines, line_number):
+        raise AssertionError("chunk at line %d was read line by line: %r" % (line_number + 1, lines[:3]))
+
+    monkeypatch.setattr(linux_conntrack.TableSummary, "_add_lines", fail)
+
+
+@pytest.mark.parametrize("fixture", TABLE_FIXTURES)
+@pytest.mark.parametrize("options", FILTERS)
+def test_real_tables_take_the_fast_path_and_agree(fixture_text, fixture, options, monkeypatch):
+    text = fixture_text(fixture)
+    expected = line_by_line(text.splitlines(True), **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            linux_conntrack.TableSummary, "_add_lines", lambda *args: pytest.fail("read line by line: %r" % (args,))
+        )
+        assert linux_conntrack.parse(text, **options) == expected
+        stream = io.BytesIO(text.encode())
+        assert linux_conntrack.summarize(stream, **options) == expected
+
+
+def test_summary_line_takes_the_fast_path(fixture_text, no_fallback):
+    text = fixture_text("linux/conntrack-L-2.txt") + fixture_text("linux/conntrack-L-2.stderr.txt")
+    assert linux_conntrack.parse(text) == CAPTURED_SUMMARY
+
+
+def test_lines_the_pattern_does_not_cover_are_read_line_by_line(fixture_text):
+    """secctx with a colon is covered; labels= and an [OFFLOAD] line between tuples are not: same result."""
+    text = "\n".join([SYNTHETIC_SECCTX, SYNTHETIC_LABELS, SYNTHETIC_HW_OFFLOAD, SYNTHETIC_DIRECTIONAL_ZONES]) + "\n"
+    assert linux_conntrack.parse(text) == line_by_line(text.splitlines(True))
+    assert linux_conntrack.parse(text)["entries_parsed"] == 4
+
+
+# Synthetic table lines in every layout the readers meet, and odd ones; the generator mixes them at random.
+def _address(rng, version):
+    if version == 4:
+        return rng.choice(("198.51.100.%d", "203.0.113.%d", "100.64.0.%d")) % rng.randrange(1, 6)
+    groups = [0x2001, 0xDB8, 0, 0, 0, 0, 0, rng.randrange(1, 6)]
+    return ":".join("%04x" % group for group in groups)  # fully expanded, as the kernel prints it
+
+
+def _synthetic_line(rng):
+    version = rng.choice((4, 4, 4, 6))
+    source, destination = _address(rng, version), _address(rng, version)
+    protocol = rng.choice(("tcp", "tcp", "udp", "icmp", "unknown"))
+    number = {"tcp": 6, "udp": 17, "icmp": 1, "unknown": 47}[protocol]
+    state = rng.choice(("ESTABLISHED", "TIME_WAIT", "SYN_SENT", "SYN_RECV", "CLOSE")) if protocol == "tcp" else None
+    sport, dport = rng.randrange(1, 65536), rng.choice((22, 53, 443, 5555))
+    if protocol == "icmp":
+        original, reply = "type=8 code=0 id=%d" % sport, "type=0 code=0 id=%d" % sport
+    elif protocol == "unknown":
+        original = reply = ""
+    else:
+        original, reply = "sport=%d dport=%d" % (sport, dport), "sport=%d dport=%d" % (dport, sport)
+    accounting = rng.random() < 0.3
+    unreplied = state == "SYN_SENT" or (protocol == "udp" and rng.random() < 0.3)
+    parts = []
+    layout = rng.choice(("nf_conntrack", "ip_conntrack", "conntrack-L", "extended"))
+    if layout in ("nf_conntrack", "extended"):
+        parts.append("ipv%d     %d" % (version, 2 if version == 4 else 10))
+    parts.append("%-8s %d" % (protocol, number))
+    if rng.random() < 0.95:
+        parts.append(str(rng.randrange(1, 432000)))
+    if state:
+        parts.append(state)
+    parts += ["src=%s dst=%s" % (source, destination), original]
+    if rng.random() < 0.1:
+        parts.append("zone-orig=%d" % rng.randrange(3))
+    if accounting:
+        parts.append("packets=%d bytes=%d" % (rng.randrange(100), rng.randrange(10000)))
+    if unreplied:
+        parts.append("[UNREPLIED]")
+    parts += ["src=%s dst=%s" % (destination, source), reply]
+    if accounting:
+        parts.append("packets=%d bytes=%d" % (rng.randrange(100), rng.randrange(10000)))
+    if not unreplied and rng.random() < 0.8:
+        parts.append(rng.choice(("[ASSURED]", "[ASSURED]", "[OFFLOAD]", "[HW_OFFLOAD]")))
+    parts.append("mark=%d" % rng.choice((0, 0, 42)))
+    if rng.random() < 0.1:
+        parts.append("secctx=system_u:object_r:unlabeled_t:s0")
+    if layout == "nf_conntrack" or rng.random() < 0.2:
+        parts.append("zone=%d" % rng.choice((0, 0, 7)))
+    if rng.random() < 0.3:
+        parts.append("delta-time=%d" % rng.randrange(100))
+    parts.append("use=%d" % rng.randrange(1, 4))
+    if rng.random() < 0.03:
+        parts.append("labels=0x3")  # not in the pattern: its chunk is read line by line
+    line = " ".join(part for part in parts if part)
+    if layout == "ip_conntrack" and rng.random() < 0.2:
+        line = "    " + line
+    return line + rng.choice(("\n",) * 20 + (" \n",))
+
+
+ODD_LINES = [
+    "\n",
+    "   \n",
+    "conntrack v1.4.7 (conntrack-tools): 12 flow entries have been shown.\n",
+    "ipv4     2 tcp      6 10 ESTABLISHED src=198.51.100.1 dst=198.51.100.2 sport=1 dport=2 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=2 dport=1 [ASSURED] mark=0 use=1 [start=Mon Jan  1 00:00:00 2024]\n",
+    "ipv4     2 tcp      6 10 ESTABLISHED src=198.51.100.1 dst=198.51.100.2 sport=1 dport=2 packets=1 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=2 dport=1 mark=0 use=1\n",
+    "tcp      6 10 ESTABLISHED src=198.51.100.1  dst=198.51.100.2 sport=1 dport=2 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=2 dport=1 mark=0 use=1\n",
+    "ipv4     2 gre      47 179 src=198.51.100.1 dst=198.51.100.2 srckey=0x0 dstkey=0x0 "
+    "src=198.51.100.2 dst=198.51.100.1 srckey=0x0 dstkey=0x0 mark=0 use=1\n",
+    "tcp\t6 10 ESTABLISHED src=198.51.100.1 dst=198.51.100.2 sport=1 dport=2 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=2 dport=1 mark=0 use=1\n",
+    "udp      17 10 src=198.51.100.1 dst=198.51.100.2 sport=0053 dport=0443 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=0443 dport=0053 mark=0 use=1\n",
+    "udp      17 10 src=VPN.PROVIDER.I.P dst=198.51.100.2 sport=1 dport=2 src=198.51.100.2 dst=10.0.0.1 sport=2 "
+    "dport=1 [ASSURED] mark=0 use=1\n",
+    "tcp      6 10 ESTABLISHED src=198.51.100.1 dst=198.51.100.2 sport=1 dport=2 "
+    "src=198.51.100.2 dst=198.51.100.1 sport=2 dport=1 mark=0 use=1\r\n",
+]
+GARBAGE_LINES = [
+    "this is not conntrack\n",
+    "tcp 6 10 ESTABLISHED src=a dst=b src=c dst=d src=e dst=f\n",
+    "tcp 6 10 ESTABLISHED src=192.0.2.1 dst=192.0.2.2 sport=x dport=2 src=192.0.2.2 dst=192.0.2.1\n",
+]
+
+
+def _synthetic_table(seed, lines=400, odd=True):
+    rng = random.Random(seed)
+    table = [_synthetic_line(rng) for _ in range(lines)]
+    if odd:
+        for _ in range(lines // 50):
+            table.insert(rng.randrange(len(table) + 1), rng.choice(ODD_LINES))
+    return table
+
+
+def _outcome(read):
+    """The result, or the ParseError's (line number, line, reason): both must be the same either way."""
+    try:
+        return read()
+    except ParseError as error:
+        return ("ParseError", error.line_number, error.line, error.reason)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("chunk_size", [64, 997, linux_conntrack.CHUNK_SIZE])
+def test_random_tables_agree_with_line_by_line(monkeypatch, seed, chunk_size):
+    monkeypatch.setattr(linux_conntrack, "CHUNK_SIZE", chunk_size)
+    rng = random.Random(seed)
+    table = _synthetic_table(seed)
+    if seed % 3 == 0:
+        table.insert(rng.randrange(len(table)), rng.choice(GARBAGE_LINES))
+    if seed % 4 == 1:
+        table[-1] = table[-1][: rng.randrange(1, len(table[-1]) - 1)]  # read while it changed: cut short
+    text = "".join(table)
+    options = FILTERS[seed % len(FILTERS)]
+    expected = _outcome(lambda: line_by_line(text.splitlines(True), **options))
+    assert _outcome(lambda: linux_conntrack.parse(text, **options)) == expected
+    # A file read in binary (the module) and the same bytes through a text-mode reader, line by line.
+    as_text_file = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8", errors="replace")
+    expected_from_file = _outcome(lambda: line_by_line(as_text_file, **options))
+    assert _outcome(lambda: linux_conntrack.summarize(io.BytesIO(text.encode()), **options)) == expected_from_file
+    # A text stream (conntrack -L through a pipe in text mode).
+    assert _outcome(lambda: linux_conntrack.summarize(io.StringIO(text), **options)) == expected_from_file
+    if seed % 3 == 0:
+        assert expected[0] == "ParseError"
+    else:
+        assert expected["entries_parsed"] > 300
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_clean_tables_take_the_fast_path(seed, no_fallback):
+    text = "".join(_synthetic_table(seed, odd=False)).replace(" labels=0x3", "")
+    assert linux_conntrack.parse(text)["entries_parsed"] == 400
+    assert linux_conntrack.summarize(io.BytesIO(text.encode()))["entries_parsed"] == 400
+
+
+def test_binary_stream_reads_like_a_text_file(fixture_text, monkeypatch):
+    """Bytes that are not UTF-8, CR LF and a lone CR: decoded and split as open(..., errors="replace") does."""
+    monkeypatch.setattr(linux_conntrack, "CHUNK_SIZE", 128)
+    lines = fixture_text("linux/proc-net-nf_conntrack-2.txt").encode().splitlines(True)
+    lines[1] = lines[1].replace(b"mark=42", b"secctx=caf\xe9 mark=42")
+    lines[3] = lines[3].replace(b"\n", b"\r\n")
+    data = b"".join(lines) + b"\r" + b"".join(lines[4:6])
+    expected = line_by_line(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace"))
+    assert expected["entries_parsed"] == 10
+    assert linux_conntrack.summarize(io.BytesIO(data)) == expected
+
+
+def test_bad_line_in_a_later_chunk_names_its_line(fixture_text, monkeypatch):
+    monkeypatch.setattr(linux_conntrack, "CHUNK_SIZE", 300)
+    lines = fixture_text("linux/proc-net-nf_conntrack-2.txt").splitlines(True) * 5
+    lines.insert(33, "this is not conntrack\n")
+    with pytest.raises(ParseError) as raised:
+        linux_conntrack.summarize(io.BytesIO("".join(lines).encode()))
+    assert (raised.value.line_number, raised.value.line) == (34, "this is not conntrack\n")
+
+
+def test_ports_filter_reads_leading_zeros_like_int():
+    line = (
+        "udp      17 10 src=198.51.100.1 dst=198.51.100.2 sport=%s dport=53 src=198.51.100.2 dst=198.51.100.1 "
+        "sport=53 dport=1 mark=0 use=1\n"
+    )
+    text = line % "0443" + line % "4430" + line % "443"
+    assert linux_conntrack.parse(text, ports=[443])["entries_selected"] == 2
+    assert linux_conntrack.parse(text, ports=[443]) == line_by_line(text.splitlines(True), ports=[443])
