@@ -17,6 +17,7 @@ export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$repo/.ansible/collections"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS="${PY_COLORS:-0}"
+export NO_COLOR="${NO_COLOR:-1}"
 
 testhosts=tools/testhosts/testhosts.py
 cleanup() {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import ipaddress
@@ -147,6 +148,14 @@ def debian_mirror():
     raise TestHostError("no apt source for Debian %s found; set NETDIAG_TESTHOSTS_MIRROR=<mirror URL>" % SUITE)
 
 
+def die_with_parent():
+    """In the child before exec: be killed when this tool dies, so no orphan debootstrap writes into a directory
+    that the next run deletes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
 def rootfs_path():
     key_text = "|".join([SUITE, VARIANT, ",".join(sorted(INCLUDE)), os.uname().machine])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
@@ -165,13 +174,21 @@ def ensure_rootfs():
             return final
         for stale in CACHE_ROOT.glob(final.name + ".tmp-*"):
             log("removing unfinished build %s" % stale)
+            unmount_under(stale)  # builds by older versions of this tool mounted in the controller's namespace
             shutil.rmtree(stale, ignore_errors=True)
         building = CACHE_ROOT / ("%s.tmp-%d" % (final.name, os.getpid()))
         mirror = debian_mirror()
         log("debootstrap %s (%s) from %s into %s, takes a few minutes once" % (SUITE, ",".join(INCLUDE), mirror, final))
         started = time.monotonic()
-        argv = ["debootstrap", "--variant=" + VARIANT, "--include=" + ",".join(INCLUDE), SUITE, str(building), mirror]
-        completed = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        # In a private mount namespace: the /proc and /sys debootstrap mounts inside the target vanish with it, also
+        # when it is killed, so they can never be left mounted under a directory that a later run deletes.
+        argv = [
+            "unshare", "--mount", "--propagation", "private",
+            "debootstrap", "--variant=" + VARIANT, "--include=" + ",".join(INCLUDE), SUITE, str(building), mirror,
+        ]  # fmt: skip
+        completed = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, preexec_fn=die_with_parent
+        )
         if completed.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
             raise TestHostError("debootstrap failed (rc=%d):\n%s" % (completed.returncode, completed.stdout[-4000:]))
@@ -389,21 +406,31 @@ def kill_all(pids):
         time.sleep(0.05)
 
 
-def ssh_clients_of(addresses):
-    """Controller-side ssh processes talking to these hosts: OpenSSH ControlPersist masters outlive Ansible's run.
+def tcp_peers_by_socket_inode():
+    """{socket inode: remote IPv4 address} for the TCP sockets of our own network namespace (/proc/net/tcp)."""
+    peers = {}
+    with open("/proc/self/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            remote_hex = fields[2].split(":")[0]
+            peers[fields[9]] = str(ipaddress.ip_address(bytes.fromhex(remote_hex)[::-1]))
+    return peers
 
-    addresses: a set of address strings, or NETWORK for every test host address.
+
+def ssh_clients_of(addresses):
+    """Controller-side ssh processes connected to these hosts: OpenSSH ControlPersist masters outlive Ansible's run.
+
+    addresses: a set of address strings, or NETWORK for every test host address. A master rewrites its argv
+    ("ssh: /root/.ansible/cp/... [mux]"), so it is recognised by its TCP socket's peer, not by its arguments.
     """
 
-    def is_target(argument):
-        target = argument.rpartition("@")[2]
+    def wanted(address):
         if addresses is NETWORK:
-            try:
-                return ipaddress.ip_address(target) in NETWORK
-            except ValueError:
-                return False
-        return target in addresses
+            return ipaddress.ip_address(address) in NETWORK
+        return address in addresses
 
+    peers = tcp_peers_by_socket_inode()
     # Only clients in our own network namespace reach the test hosts; an ssh in someone else's namespace that
     # happens to use a 198.51.100.x address is not ours.
     own_namespace = namespace_inode("/proc/self/ns/net")
@@ -411,13 +438,16 @@ def ssh_clients_of(addresses):
     for proc in pathlib.Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if (
-                proc.name.isdigit()
-                and (proc / "comm").read_text().strip() == "ssh"
-                and namespace_inode(proc / "ns" / "net") == own_namespace
+                not proc.name.isdigit()
+                or (proc / "comm").read_text().strip() != "ssh"
+                or namespace_inode(proc / "ns" / "net") != own_namespace
             ):
-                arguments = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-                if any(is_target(argument) for argument in arguments[1:]):
+                continue
+            for descriptor in (proc / "fd").iterdir():
+                target = os.readlink(descriptor)
+                if target.startswith("socket:[") and wanted(peers.get(target[8:-1], "0.0.0.0")):
                     found.add(int(proc.name))
+                    break
     return found
 
 
