@@ -503,17 +503,28 @@ class TableSummary:
         return self._consume_chunks(chunks, _split_text_lines, "utf-8", "replace")
 
     def _consume_chunks(self, chunks, split_lines, encoding, errors):
-        """Chunks of any size; complete lines are read a chunk at a time, what follows the last newline at the end."""
-        data = None
+        """Chunks of any size; complete lines are read a chunk at a time, what follows the last newline at the end.
+
+        The pattern starts each match at the newline before its line, so each piece handed to _add_chunk starts
+        with one: the newline that ended the previous chunk's last complete line is carried in front of its rest.
+        """
+        pending = None  # that newline and the incomplete line after it
         line_number = 0
         for chunk in chunks:
-            # data starts with the newline that ended the previous complete line (the pattern starts at a newline).
-            data = (data or (b"\n" if isinstance(chunk, bytes) else "\n")) + chunk
-            end = data.rfind(data[:1])
-            if end > 0:
-                line_number = self._add_chunk(data, end + 1, line_number, split_lines, encoding, errors)
-                data = data[end:]
-        rest = data[1:] if data else None
+            newline = b"\n" if isinstance(chunk, bytes) else "\n"
+            first = chunk.find(newline)
+            if first < 0:
+                pending = (pending or newline) + chunk
+                continue
+            # The line the previous chunk began, completed (small: one line), then this chunk's complete lines
+            # in place, without copying the chunk.
+            joined = (pending or newline) + chunk[: first + 1]
+            line_number = self._add_chunk(joined, 0, len(joined), line_number, split_lines, encoding, errors)
+            last = chunk.rfind(newline)
+            if last > first:
+                line_number = self._add_chunk(chunk, first, last + 1, line_number, split_lines, encoding, errors)
+            pending = chunk[last:]
+        rest = pending[1:] if pending else None
         if rest:
             if isinstance(rest, bytes):
                 rest = self._decoded(rest, encoding, errors)
@@ -530,14 +541,16 @@ class TableSummary:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return text
 
-    def _add_chunk(self, data, stop, line_number, split_lines, encoding, errors):
-        """The complete lines data[1:stop] (data[0] and data[stop - 1] are newlines); returns the last line number."""
-        newline = data[:1]
+    def _add_chunk(self, data, start, stop, line_number, split_lines, encoding, errors):
+        """The complete lines data[start + 1 : stop] (data[start] and data[stop - 1] are newlines).
+
+        Returns the number of the last line.
+        """
         pattern = self._patterns[isinstance(data, bytes)]
-        matches = pattern.findall(data, 0, stop)
-        if len(matches) != data.count(newline, 1, stop):
-            # Not ASCII, a \\r, or a line the pattern does not cover: read this chunk as text, line by line.
-            chunk = data[1:stop]
+        matches = pattern.findall(data, start, stop)
+        if len(matches) != data.count(data[start : start + 1], start + 1, stop):
+            # Not ASCII, a \\r, or a line the pattern does not cover: read these lines as text, one by one.
+            chunk = data[start + 1 : stop]
             if isinstance(chunk, bytes):
                 chunk = self._decoded(chunk, encoding, errors)
             return self._add_lines(split_lines(chunk), line_number)
