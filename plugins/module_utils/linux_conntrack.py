@@ -154,6 +154,8 @@ def _entry_patterns(ports):
     if patterns is None:
         sport = "0*(%s)(?= )|%s" % ("|".join(str(port) for port in sorted(ports)), _DIGITS) if ports else "()" + _DIGITS
         source = _ENTRY_SOURCE.replace("<SPORT>", sport)
+        if len(_PATTERN_CACHE) >= 32:  # a controller may parse with many different port lists
+            _PATTERN_CACHE.clear()
         patterns = _PATTERN_CACHE[ports] = (re.compile(source), re.compile(source.encode("ascii")))
     return patterns
 
