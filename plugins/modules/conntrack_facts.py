@@ -353,8 +353,6 @@ ansible_facts:
 
 import os
 import platform
-import subprocess
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -363,10 +361,10 @@ from ansible_collections.netdiag.tcp.plugins.module_utils import (
     linux_conntrack_stat,
     linux_sysctl_persisted,
 )
+from ansible_collections.netdiag.tcp.plugins.module_utils.command_stream import C_LOCALE, StreamedCommand
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 
-C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 CONNTRACK_LIST_ARGS = ["-L", "-o", "extended"]
 CONNTRACK_STATS_ARGS = ["-S"]
 
@@ -510,40 +508,18 @@ class LinuxConntrack:
         return {"source": "none", "source_reason": "; ".join(reasons)}
 
     def table_from_conntrack(self):
-        """(summary, None) from `conntrack -L -o extended`, or (None, reason).
-
-        AnsibleModule.run_command collects the whole stdout in memory before it returns, and this table can have
-        millions of lines, so the process is run with subprocess.Popen (argument list, no shell, C locale) and its
-        stdout is consumed in chunks of bounded size. stderr goes to a temporary file so that neither pipe can fill
-        up and block.
-        """
+        """(summary, None) from `conntrack -L -o extended`, read while it runs (module_utils/command_stream.py),
+        or (None, reason)."""
         binary = self.module.get_bin_path("conntrack")
         if binary is None:
             return None, "not installed (conntrack-tools)"
-        environment = dict(os.environ, **C_LOCALE)
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen(
-                [binary, *CONNTRACK_LIST_ARGS],
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                stdin=subprocess.DEVNULL,
-                env=environment,
-                universal_newlines=True,
-                errors="replace",
-            )
+        with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE) as command:
             try:
-                result = self.summary().consume_stream(process.stdout).result()
+                result = self.summary().consume_stream(command.stdout).result()
             except ParseError as error:
-                process.kill()
-                process.wait()
                 self.module.fail_json(msg="conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), error))
-            finally:
-                process.stdout.close()
-            returncode = process.wait()
-            errors.seek(0)
-            error_text = errors.read().decode("utf-8", "replace").strip()
-        if returncode != 0:
-            return None, "exit %d: %s" % (returncode, error_text or "no message")
+        if command.returncode != 0:
+            return None, "exit %d: %s" % (command.returncode, command.stderr or "no message")
         return result, None
 
     # --- statistics ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_facts
 
 TIMEOUTS = {"tcp_timeout_established": 432000, "tcp_timeout_time_wait": 120, "udp_timeout": 30, "generic_timeout": 600}
@@ -312,7 +313,7 @@ def fake_conntrack(monkeypatch, fixture_text):
     FakeProcess.output = fixture_text("linux/conntrack-L-extended-1.txt")
     FakeProcess.error_text = "conntrack v1.4.7 (conntrack-tools): 8 flow entries have been shown.\n"
     FakeProcess.returncode = 0
-    monkeypatch.setattr(conntrack_facts.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(command_stream.subprocess, "Popen", FakeProcess)
     monkeypatch.setattr(
         basic.AnsibleModule,
         "get_bin_path",
@@ -334,7 +335,7 @@ def test_without_proc_files_conntrack_tools_are_used(tmp_path, fixture_text, con
     assert [call["argv"] for call in FakeProcess.calls] == [["/usr/sbin/conntrack", "-L", "-o", "extended"]]
     call = FakeProcess.calls[0]
     assert (call["env"]["LC_ALL"], call["env"]["LANG"], call["text"]) == ("C", "C", True)
-    assert call["stdin"] == conntrack_facts.subprocess.DEVNULL
+    assert call["stdin"] == command_stream.subprocess.DEVNULL
     assert fake_conntrack == [{"argv": ["/usr/sbin/conntrack", "-S"], "environ_update": conntrack_facts.C_LOCALE}]
     assert facts["source"] == "conntrack -L -o extended"
     assert facts["source_reason"] is None
