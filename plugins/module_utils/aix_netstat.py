@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Parser of AIX ``netstat -Aan`` and ``netstat -an`` socket tables (format ``aix_netstat``).
+
+Rows are ``[PCB/ADDR] Proto Recv-Q Send-Q Local-Address Foreign-Address [(state)]``. The PCB column (``-A``) is
+recognised per row, so a ``grep`` excerpt without the header parses as well as the full table. Addresses are
+BSD style: the last dot separates the port (``10.0.0.1.22``, ``::1.6010``, ``*.22``, ``*.*``). Protocols tcp,
+tcp4, tcp6, udp, udp4 and udp6 are read; the UNIX domain section (and raw sockets) are skipped.
+
+A terminal that wraps the state column (the 2012 incident shows ``ESTA`` at the end of one line and ``BLISHED`` on
+the next) is joined back when the next line holds nothing but the rest of a state name.
+
+The PCB address of ``-A`` goes to each connection's ``pcb`` field: it is what ``rmsock <pcb> tcpcb`` and
+``kdb sockinfo <pcb> tcpcb`` take.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
+    WILDCARD,
+    SocketRecord,
+    address_family,
+    canonical_address,
+    canonical_port,
+    summarize,
+)
+
+FORMAT_NAME = "aix_netstat"
+
+# BSD tcpstates[] spelling (AIX netstat) -> contract name; contract spellings are accepted as well.
+STATE_NAMES = {
+    "CLOSED": "CLOSED",
+    "LISTEN": "LISTEN",
+    "SYN_SENT": "SYN_SENT",
+    "SYN_RCVD": "SYN_RECEIVED",
+    "SYN_RECEIVED": "SYN_RECEIVED",
+    "ESTABLISHED": "ESTABLISHED",
+    "CLOSE_WAIT": "CLOSE_WAIT",
+    "FIN_WAIT_1": "FIN_WAIT_1",
+    "CLOSING": "CLOSING",
+    "LAST_ACK": "LAST_ACK",
+    "FIN_WAIT_2": "FIN_WAIT_2",
+    "TIME_WAIT": "TIME_WAIT",
+}
+# Proto column -> (protocol, family the table implies). Plain tcp/udp do not say; the addresses decide.
+PROTOCOLS = {
+    "tcp": ("tcp", None),
+    "tcp4": ("tcp", "inet"),
+    "tcp6": ("tcp", "inet6"),
+    "udp": ("udp", None),
+    "udp4": ("udp", "inet"),
+    "udp6": ("udp", "inet6"),
+}
+SKIPPED_PROTOCOLS = frozenset(("raw", "raw4", "raw6"))
+_PCB = re.compile(r"^(?:0x)?[0-9a-fA-F]{6,16}$")
+_HEADER_WORDS = ("Proto", "PCB/ADDR")
+
+
+def split_dotted_endpoint(text):
+    """'10.0.0.1.22' -> ('10.0.0.1', 22); '*.*' -> ('*', None); '::1.6010' -> ('::1', 6010).
+
+    BSD-style netstat (AIX, Solaris) separates the port with the last dot. Raises ValueError on anything else.
+    """
+    address_text, separator, port_text = text.rpartition(".")
+    if not separator or not address_text:
+        raise ValueError("%r is not address.port" % text)
+    return canonical_address(address_text), canonical_port(port_text)
+
+
+def _state_wrapped(fragment, next_line):
+    """The full state name when a terminal wrapped it: 'ESTA' + 'BLISHED'. None when next_line does not finish it."""
+    if next_line is None:
+        return None
+    rest = next_line.split()
+    if len(rest) != 1:
+        return None
+    joined = fragment + rest[0]
+    return STATE_NAMES.get(joined)
+
+
+def _row_family(table_family, local_address, remote_address, local_text):
+    # The addresses decide: AIX prints an IPv4-mapped peer of a tcp6 socket as plain IPv4 (contract: inet).
+    if local_address != WILDCARD:
+        return address_family(local_address)
+    if remote_address != WILDCARD:
+        return address_family(remote_address)
+    if table_family:
+        return table_family
+    return "inet6" if local_text.startswith("::") else "inet"
+
+
+def iter_records(lines, with_pcb=False):
+    """Yield a SocketRecord per tcp/udp row (or (SocketRecord, pcb) pairs with with_pcb=True).
+
+    Raises ParseError naming the line on anything else than headers, blank lines, skipped sections and rows.
+    """
+    lines = list(lines)
+    internet_section = True
+    index = 0
+    count = len(lines)
+    while index < count:
+        line = lines[index]
+        number = index + 1
+        index += 1
+        tokens = line.split()
+        if not tokens:
+            continue
+        first = tokens[0]
+        if first == "Active":
+            internet_section = line.lstrip().startswith("Active Internet")
+            continue
+        if not internet_section or first in _HEADER_WORDS:
+            continue
+        pcb = None
+        if first not in PROTOCOLS and first not in SKIPPED_PROTOCOLS and len(tokens) > 1 and _PCB.match(first):
+            pcb = first.lower()
+            tokens = tokens[1:]
+            first = tokens[0]
+        if first in SKIPPED_PROTOCOLS:
+            continue
+        kind = PROTOCOLS.get(first)
+        if kind is None or len(tokens) < 5:
+            raise ParseError(FORMAT_NAME, number, line, "not a netstat socket row")
+        protocol, table_family = kind
+        try:
+            receive_queue = int(tokens[1])
+            send_queue = int(tokens[2])
+            local_address, local_port = split_dotted_endpoint(tokens[3])
+            remote_address, remote_port = split_dotted_endpoint(tokens[4])
+            state = None
+            if len(tokens) > 6:
+                raise ValueError("unexpected text after the state column")
+            if len(tokens) == 6:
+                state = STATE_NAMES.get(tokens[5])
+                if state is None:
+                    following = lines[index] if index < count else None
+                    state = _state_wrapped(tokens[5], following)
+                    if state is None:
+                        raise ValueError("unknown TCP state %r" % tokens[5])
+                    index += 1
+            elif protocol == "tcp":
+                following = lines[index] if index < count else None
+                state = _state_wrapped("", following)
+                if state is None:
+                    raise ValueError("no TCP state")
+                index += 1
+            if protocol == "udp":
+                state = None
+        except ValueError as error:
+            raise ParseError(FORMAT_NAME, number, line, str(error)) from error
+        family = _row_family(table_family, local_address, remote_address, tokens[3])
+        record = SocketRecord(
+            protocol,
+            family,
+            local_address,
+            local_port,
+            remote_address,
+            remote_port,
+            state,
+            None,  # keepalive: netstat does not show it (kdb sockinfo does)
+            None,
+            None,
+            None,
+            None,
+            None,
+            send_queue,
+            receive_queue,
+            None,
+        )
+        yield (record, pcb) if with_pcb else record
+
+
+def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
+    """summarize() over (record, pcb) pairs, then the PCB of each listed connection in its ``pcb`` field.
+
+    SocketRecord has no pcb field, so the PCBs of the selected sockets are kept in stream order (at most
+    max_connections of them) and matched to ``connections``, which summarize() fills in the same order.
+    """
+    selects_all = selection is None or selection.selects_all
+    cap = max_connections
+    pcbs = []
+
+    def records():
+        for record, pcb in pairs:
+            # The same test summarize() applies (see socket_records.summarize).
+            if (cap is None or len(pcbs) < cap) and (
+                selects_all
+                or (
+                    selection.state_selected(record[6])
+                    and selection.port_selected(record[3], record[5])
+                    and selection.peer_selected(record[4])
+                )
+            ):
+                pcbs.append(pcb)
+            yield record
+
+    result = summarize(records(), selection=selection, max_connections=cap, listening_ports=listening_ports)
+    for connection, pcb in zip(result["connections"], pcbs):
+        if pcb is not None:
+            connection["pcb"] = pcb
+    return result
+
+
+def parse(text, ports=None, states=None, peers=None, max_connections=None):
+    """The ``netdiag.netstat`` dictionary of AIX netstat text. ports/states/peers select sockets as the netstat_facts
+    options do; max_connections caps ``connections`` (None = no cap)."""
+    selection = Selection(ports, states, peers)
+    lines = text.splitlines()
+    listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
+    return summarize_with_pcb(iter_records(lines, with_pcb=True), selection, max_connections, listening)

@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""sunos_netstat on real Solaris 8/9, OmniOS and Solaris 11.4 captures (see tests/unit/fixtures/SOURCES.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import sunos_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+
+
+def nonzero(counts):
+    return {state: count for state, count in counts.items() if count}
+
+
+def test_solaris_8_tcp_only(fixture_text):
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-1.txt"))
+    assert result["protocol_counts"] == {"tcp": 17, "udp": 0}
+    assert nonzero(result["state_counts"]) == {"IDLE": 3, "LISTEN": 5, "ESTABLISHED": 1, "TIME_WAIT": 8}
+    assert result["established_by_peer"] == [
+        {"direction": "inbound", "service_port": 22, "peer": "192.168.0.127", "count": 1, "without_keepalive": 0}
+    ]
+    established = [c for c in result["connections"] if c["state"] == "ESTABLISHED"]
+    assert established == [
+        {
+            "protocol": "tcp",
+            "family": "inet",
+            "local_address": "192.168.0.60",
+            "local_port": 22,
+            "remote_address": "192.168.0.127",
+            "remote_port": 1063,
+            "state": "ESTABLISHED",
+            "keepalive": None,
+            "send_queue": 0,
+            "receive_queue": 0,
+        }
+    ]
+    assert [(entry["family"], entry["local_port"]) for entry in result["listeners"]] == [
+        ("inet", 22),
+        ("inet", 22),
+        ("inet6", 22),
+        ("inet6", 25),
+        ("inet6", 30),
+    ]
+
+
+def test_omnios_full_table(fixture_text):
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"))
+    assert result["protocol_counts"] == {"tcp": 14, "udp": 15}
+    assert nonzero(result["state_counts"]) == {"LISTEN": 9, "IDLE": 3, "ESTABLISHED": 2}
+    assert [(e["peer"], e["service_port"]) for e in result["established_by_peer"]] == [
+        ("100.1.162.250", 22),
+        ("98.109.151.68", 22),
+    ]
+    second = [c for c in result["connections"] if c.get("remote_address") == "98.109.151.68"][0]
+    assert (second["send_queue"], second["receive_queue"], second["remote_port"]) == (35, 0, 59431)
+    udp_states = sorted(c["state"] for c in result["connections"] if c["protocol"] == "udp")
+    assert udp_states == ["IDLE"] * 10 + ["UNBOUND"] * 5
+    bound_udp = [c for c in result["connections"] if c["protocol"] == "udp" and c["local_address"] != "*"]
+    assert bound_udp == [
+        {
+            "protocol": "udp",
+            "family": "inet",
+            "local_address": "172.31.15.139",
+            "local_port": 68,
+            "remote_address": "*",
+            "remote_port": None,
+            "state": "IDLE",
+        }
+    ]
+
+
+def test_solaris_11_4_owner_columns(fixture_text):
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-u-1.txt"))
+    assert result["protocol_counts"] == {"tcp": 12, "udp": 31}
+    assert nonzero(result["state_counts"]) == {"LISTEN": 8, "IDLE": 3, "ESTABLISHED": 1}
+    established = [c for c in result["connections"] if c["state"] == "ESTABLISHED"]
+    assert established == [
+        {
+            "protocol": "tcp",
+            "family": "inet",
+            "local_address": "10.77.1.190",
+            "local_port": 22,
+            "remote_address": "203.0.113.70",
+            "remote_port": 50937,
+            "state": "ESTABLISHED",
+            "keepalive": None,
+            "pid": 771,
+            "process": "sshd",
+            "user": "root",
+            "send_queue": 0,
+            "receive_queue": 36,
+        }
+    ]
+    tcp_listeners = [
+        (e["family"], e["local_address"], e["local_port"], e["pid"], e["process"], e["user"])
+        for e in result["listeners"]
+        if e["protocol"] == "tcp"
+    ]
+    assert tcp_listeners == [
+        ("inet", "*", 22, 771, "sshd", "root"),
+        ("inet6", "*", 22, 771, "sshd", "root"),
+        ("inet", "*", 111, 1066, "rpcbind", "daemon"),
+        ("inet", "*", 111, 1066, "rpcbind", "daemon"),
+        ("inet6", "*", 111, 1066, "rpcbind", "daemon"),
+        ("inet", "127.0.0.1", 4999, 511, "dhcpagent", "netadm"),
+        ("inet", "127.0.0.1", 5999, 105, "in.mpathd", "root"),
+        ("inet6", "::1", 5999, 105, "in.mpathd", "root"),
+    ]
+    ntp = [c for c in result["connections"] if c.get("user") == "_ntp"]
+    assert [(c["family"], c["local_address"], c["local_port"]) for c in ntp] == [
+        ("inet", "*", 123),
+        ("inet", "*", 123),
+        ("inet", "127.0.0.1", 123),
+        ("inet", "10.77.1.190", 123),
+        ("inet6", "*", 123),
+        ("inet6", "::1", 123),
+    ]
+
+
+def test_selection(fixture_text):
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-1.txt"), ports=[80], states=["TIME_WAIT"])
+    # Four TIME_WAIT sockets have local port 80 (192.168.0.60.80); the other TIME_WAITs are 8070 and 4545.
+    assert result["selected_sockets"] == 4
+    assert result["state_counts"]["TIME_WAIT"] == 4
+
+
+def test_interface_column_and_v4_mapped_peer():
+    text = (
+        "TCP: IPv6\n"
+        "   Local Address                     Remote Address                 "
+        "Swind Send-Q Rwind Recv-Q   State      If\n"
+        "--------------------------------- --------------------------------- "
+        "----- ------ ----- ------ ----------- -----\n"
+        "fe80::1.22                        fe80::2.50000                     "
+        "49152      0 128872      0 ESTABLISHED net0\n"
+        "::ffff:198.51.100.1.5555          ::ffff:198.51.100.7.40000         "
+        "49152      0 128872      0 SYN_RCVD\n"
+    )
+    result = sunos_netstat.parse(text)
+    first, second = result["connections"]
+    assert (first["family"], first["local_address"], first["interface"]) == ("inet6", "fe80::1", "net0")
+    assert (second["family"], second["local_address"], second["state"]) == ("inet", "198.51.100.1", "SYN_RECEIVED")
+
+
+def test_sctp_and_unix_sections_are_skipped():
+    text = (
+        "SCTP:\n"
+        "        Local Address                   Remote Address          Swind  Send-Q Rwind  Recv-Q StrsI/O  State\n"
+        "------------------------------- ------------------------------- "
+        "------ ------ ------ ------ ------- -----------\n"
+        "0.0.0.0                         0.0.0.0                              0      0 102400      0  32/32  CLOSED\n"
+        "\nActive UNIX domain sockets\nAddress  Type          Vnode     Conn  Local Addr      Remote Addr\n"
+        "3000623d0f0 stream-ord 00000000 00000000\n"
+    )
+    assert sunos_netstat.parse(text)["total_sockets"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "line_number", "reason"),
+    [
+        ("hello\n", 1, "section title"),
+        ("TCP: IPv4\n      *.22                 *.*                0      0 24576      0 LISTENING\n", 2, "Swind"),
+        ("UDP: IPv4\n      *.68                                Sleeping\n", 2, "no UDP state"),
+        ("TCP: IPv4\n10.0.0.1.99999       *.*                0      0 24576      0 LISTEN\n", 2, "not a port"),
+        ("TCP: IPv4\n      *.22   *.*    0      0 24576      0 LISTEN extra words\n", 2, "after the state"),
+    ],
+)
+def test_garbage_names_the_line(text, line_number, reason):
+    with pytest.raises(ParseError) as caught:
+        sunos_netstat.parse(text)
+    assert caught.value.format_name == "sunos_netstat"
+    assert caught.value.line_number == line_number
+    assert reason in caught.value.reason
