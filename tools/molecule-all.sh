@@ -19,15 +19,16 @@ export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS="${PY_COLORS:-0}"
 export NO_COLOR="${NO_COLOR:-1}"
 
-testhosts=tools/testhosts/testhosts.py
+testhosts() { python3 tools/testhosts/testhosts.py "$@"; }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-    "$testhosts" destroy --all || echo "molecule-all: destroy --all failed; see tools/testhosts/testhosts.py status" >&2
+    testhosts destroy --all || echo "molecule-all: destroy --all failed; see python3 tools/testhosts/testhosts.py status" >&2
 }
 trap cleanup EXIT
 
 started=$SECONDS
-"$testhosts" destroy --all  # leftovers of a crashed earlier run
-"$testhosts" rootfs >/dev/null  # debootstrap once per machine (cached), timed apart from the scenarios
+testhosts destroy --all  # leftovers of a crashed earlier run
+testhosts rootfs >/dev/null  # debootstrap once per machine (cached), timed apart from the scenarios
 echo "molecule-all: rootfs ready after $((SECONDS - started)) s"
 
 # Every scenario directory except those that need tools CI does not have. They are named with -s rather than

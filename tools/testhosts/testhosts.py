@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Real Linux test hosts for Molecule: one network + mount + PID + UTS namespace per host, no containers.
 
@@ -7,12 +6,14 @@ side), its own mount namespace with an overlayfs (lower = a cached, debootstrapp
 per-host directory), its own /proc (so /proc/sys/net shows *that* namespace's sysctls), and sshd running chrooted in
 the overlay. Ansible connects over real SSH to 198.51.100.x:22.
 
-    testhosts.py rootfs                       build (once) and print the cached rootfs path
-    testhosts.py create h1=198.51.100.11 h2   create hosts (address optional: next free .11-.250)
-    testhosts.py destroy h1 h2 | --all        destroy hosts; --all also removes leftovers of crashed runs (ndth-*)
-    testhosts.py status                       list hosts, their addresses and whether sshd answers
-    testhosts.py shell h1 [command...]        run a command (default: bash) inside the host, as ssh would
-    testhosts.py podman-image                 import the rootfs as localhost/netdiag-testhost:bookworm (podman scenario)
+Run as root from the repository root: python3 tools/testhosts/testhosts.py COMMAND
+
+    rootfs                       build (once) and print the cached rootfs path
+    create h1=198.51.100.11 h2   create hosts (address optional: next free .11-.250)
+    destroy h1 h2 | --all        destroy hosts; --all also removes leftovers of crashed runs (ndth-*)
+    status                       list hosts, their addresses and whether sshd answers
+    shell h1 [command...]        run a command (default: bash) inside the host, as ssh would
+    podman-image                 import the rootfs as localhost/netdiag-testhost:bookworm (podman scenario)
 
 Standard library only; needs root. See docs/molecule.md.
 """
@@ -256,7 +257,7 @@ def parse_host_specs(specs):
     hosts = []
     taken = used_addresses()
     for spec in specs:
-        name, _, address = spec.partition("=")
+        name, _separator, address = spec.partition("=")
         if not NAME_PATTERN.match(name):
             raise TestHostError("host name %r: use 1-10 lower-case letters/digits, starting with a letter" % name)
         if address:
@@ -271,12 +272,12 @@ def parse_host_specs(specs):
                 )
         hosts.append([name, address])
     # Addresses of hosts being re-created are free again.
-    names = {name for name, _ in hosts}
+    names = {host[0] for host in hosts}
     for name in names:
         path = host_dir(name) / "address"
         if path.exists():
             taken.discard(path.read_text().strip())
-    taken.update(address for _, address in hosts if address)
+    taken.update(host[1] for host in hosts if host[1])
     for host in hosts:
         if not host[1]:
             free = (str(NETWORK[i]) for i in range(FIRST_HOST_ADDRESS, 251) if str(NETWORK[i]) not in taken)
@@ -524,7 +525,7 @@ def command_create(arguments):
     hosts = parse_host_specs(arguments.hosts)
     lower = ensure_rootfs()
     ensure_bridge()
-    destroy_hosts([name for name, _ in hosts])  # a host of the same name left by a crashed run
+    destroy_hosts([host[0] for host in hosts])  # a host of the same name left by a crashed run
     started = time.monotonic()
     holders = [(name, address, create_host(name, address, lower)) for name, address in hosts]
     deadline = time.monotonic() + arguments.timeout
@@ -532,13 +533,13 @@ def command_create(arguments):
         for name, address, holder in holders:
             wait_for_ssh(name, address, holder, deadline)
     except TestHostError:
-        destroy_hosts([name for name, _, _ in holders])
+        destroy_hosts([holder[0] for holder in holders])
         remove_bridge_if_unused()
         raise
     log("%d host(s) up in %.1f s" % (len(holders), time.monotonic() - started))
     result = {
         "private_key": str(key_pair()),
-        "hosts": [{"name": name, "address": address, "netns": PREFIX + name} for name, address, _ in holders],
+        "hosts": [{"name": name, "address": address, "netns": PREFIX + name} for name, address, _holder in holders],
     }
     print(json.dumps(result, indent=2))
 

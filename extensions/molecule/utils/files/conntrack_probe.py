@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Opens one NEW TCP connection inside this host's network namespace and prints its conntrack entry as JSON.
 
@@ -57,7 +56,7 @@ def main():
         listener.listen(1)
         client = socket.create_connection((address, port), timeout=5)
         client_port = client.getsockname()[1]
-        server, _ = listener.accept()
+        server = listener.accept()[0]
         client.sendall(b"x")
         server.recv(1)
         server.sendall(b"y")
