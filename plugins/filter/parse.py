@@ -7,12 +7,20 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import (
+    aix_kdb_sockinfo,
+    aix_netstat,
+    aix_no,
+    aix_rmsock,
     linux_conntrack,
     linux_conntrack_stat,
     linux_netstat,
     linux_proc_net_tcp,
     linux_slabinfo,
     linux_ss,
+    sunos_ipadm_prop,
+    sunos_ndd,
+    sunos_netstat,
+    sunos_pfiles,
 )
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 
@@ -24,19 +32,15 @@ PARSERS = {
     "linux_conntrack": linux_conntrack.parse,
     "linux_conntrack_stat": linux_conntrack_stat.parse,
     "linux_slabinfo": linux_slabinfo.parse,
+    "aix_netstat": aix_netstat.parse,
+    "aix_rmsock": aix_rmsock.parse,
+    "aix_kdb_sockinfo": aix_kdb_sockinfo.parse,
+    "aix_no": aix_no.parse,
+    "sunos_netstat": sunos_netstat.parse,
+    "sunos_pfiles": sunos_pfiles.parse,
+    "sunos_ndd": sunos_ndd.parse,
+    "sunos_ipadm_prop": sunos_ipadm_prop.parse,
 }
-
-# Formats the contract names whose parsers have not landed yet: asked for, they say so instead of "unknown".
-PLANNED = (
-    "aix_netstat",
-    "aix_rmsock",
-    "aix_kdb_sockinfo",
-    "aix_no",
-    "sunos_netstat",
-    "sunos_pfiles",
-    "sunos_ndd",
-    "sunos_ipadm_prop",
-)
 
 
 def parse(text, format_name=None, **options):
@@ -46,8 +50,6 @@ def parse(text, format_name=None, **options):
         raise AnsibleFilterError("netdiag.tcp.parse needs a format, e.g. parse('linux_ss'); known: %s" % known)
     parser = PARSERS.get(format_name)
     if parser is None:
-        if format_name in PLANNED:
-            raise AnsibleFilterError("netdiag.tcp.parse: format %r is planned but not implemented yet" % format_name)
         raise AnsibleFilterError(
             "netdiag.tcp.parse: unknown format %r; known formats: %s" % (format_name, ", ".join(sorted(PARSERS)))
         )

@@ -13,14 +13,22 @@ def test_filter_is_registered_as_parse():
     assert FilterModule().filters() == {"parse": parse}
 
 
-def test_every_linux_format_of_the_contract_is_wired():
+def test_every_format_of_the_contract_is_wired():
     assert sorted(PARSERS) == [
+        "aix_kdb_sockinfo",
+        "aix_netstat",
+        "aix_no",
+        "aix_rmsock",
         "linux_conntrack",
         "linux_conntrack_stat",
         "linux_netstat",
         "linux_proc_net_tcp",
         "linux_slabinfo",
         "linux_ss",
+        "sunos_ipadm_prop",
+        "sunos_ndd",
+        "sunos_netstat",
+        "sunos_pfiles",
     ]
 
 
@@ -71,13 +79,21 @@ def test_slabinfo_capture_finds_per_namespace_conntrack_cache(fixture_text):
 
 
 def test_unknown_format_names_the_known_ones():
-    with pytest.raises(AnsibleFilterError, match=r"unknown format 'linux_nestat'; known formats: linux_conntrack, "):
+    with pytest.raises(AnsibleFilterError, match=r"unknown format .linux_nestat.; known formats: aix_kdb_sockinfo, aix_netstat, "):
         parse("", "linux_nestat")
 
 
-def test_planned_format_says_so():
-    with pytest.raises(AnsibleFilterError, match=r"format 'aix_netstat' is planned but not implemented yet"):
-        parse("", "aix_netstat")
+def test_seed_rmsock_loop_output_names_the_process_holding_the_sockets():
+    # The 2012 incident's loop: every socket on port 5555 held by the application server process.
+    text = "The socket 0x7946000 is being held by proccess 376864 (xxxx_srv).\n" * 2
+    result = parse(text, "aix_rmsock")
+    assert result["by_process"] == [{"pid": 376864, "process": "xxxx_srv", "count": 2}]
+
+
+def test_aix_netstat_capture_is_a_socket_table(fixture_text):
+    result = parse(fixture_text("aix/netstat-Aan-1.txt"), "aix_netstat")
+    assert {"state_counts", "established_by_peer", "listeners", "connections"} <= set(result)
+    assert all(record.get("pcb") for record in result["connections"] if record["protocol"] == "tcp")
 
 
 def test_missing_format():
