@@ -500,9 +500,9 @@ GARBAGE_LINES = [
 
 def _synthetic_table(seed, lines=400, odd=True):
     rng = random.Random(seed)
-    table = [_synthetic_line(rng) for _ in range(lines)]
+    table = [_synthetic_line(rng) for _line in range(lines)]
     if odd:
-        for _ in range(lines // 50):
+        for _odd in range(lines // 50):
             table.insert(rng.randrange(len(table) + 1), rng.choice(ODD_LINES))
     return table
 
