@@ -13,6 +13,4 @@ class ParseError(ValueError):
         self.line = line
         self.reason = reason
         shown = line if len(line) <= 200 else line[:200] + "..."
-        super().__init__(
-            "%s: line %d not recognised (%s): %r" % (format_name, line_number, reason, shown)
-        )
+        super().__init__("%s: line %d not recognised (%s): %r" % (format_name, line_number, reason, shown))

@@ -79,7 +79,8 @@ def test_slabinfo_capture_finds_per_namespace_conntrack_cache(fixture_text):
 
 
 def test_unknown_format_names_the_known_ones():
-    with pytest.raises(AnsibleFilterError, match=r"unknown format .linux_nestat.; known formats: aix_kdb_sockinfo, aix_netstat, "):
+    known = r"known formats: aix_kdb_sockinfo, aix_netstat, "
+    with pytest.raises(AnsibleFilterError, match=r"unknown format 'linux_nestat'; " + known):
         parse("", "linux_nestat")
 
 
