@@ -4,14 +4,23 @@
 For each size (100,000 and 1,000,000 sockets; --quick: 20,000) this writes a synthetic socket table twice, as
 /proc/net/tcp text and as the `netstat -an` text of the same sockets, then times
 
-  ours      a child Python process that streams the file through the collection's parser and summarize()
-            (linux_proc_net_tcp / linux_netstat + socket_records), i.e. state counts, established_by_peer with
-            directions, listeners, keepalive counts and a 1000-row connection list; its peak RSS is its VmHWM.
+  ours      a child Python process running the code the collection really runs on that text:
+            /proc/net/tcp  the module's Linux collector (netstat_linux.LinuxNetstatCollector.collect) over a
+                           proc root whose net/tcp is the table, with the module's defaults (owner scan on,
+                           max_connections 1000, every state); the scan finds no processes in that root.
+            netstat -an    the parse filter's function (linux_netstat.parse) on the text, max_connections 1000;
+                           the child first reads the file into one str, as the filter receives it.
+            Both give state counts, established_by_peer with directions and keepalive, listeners and a
+            1000-row connection list. The child's peak RSS is its VmHWM (the netstat text itself included).
   baseline  the seed's pipeline run by bash:  awk '{print $5}' FILE | cut -d: -f1 | sort | uniq -c | sort -nr
             always on the netstat text (the pipeline cannot read /proc/net/tcp hex), with the caller's locale.
 
-The synthetic table is shaped like the incident host: a server listening on 3 ports with 2,000 client addresses
-(75 % of the sockets: ESTABLISHED, TIME_WAIT, CLOSE_WAIT) and outbound connections to 50 remote services (25 %).
+The /proc/net/tcp text is written the way the kernel prints it (tcp4_seq_show: get_tcp4_sock and
+get_timewait4_sock rows, every line padded to 149 characters by seq_setwidth/seq_pad); the netstat text the way
+net-tools prints `netstat -an` (tcp_do_one: "%-4s  %6ld %6ld %-23s %-23s %-11s"). The sockets are shaped like the
+incident host: a server listening on 3 ports with 2,000 client addresses (75 % of the sockets: ESTABLISHED,
+TIME_WAIT, CLOSE_WAIT) and outbound connections to 50 remote services (25 %). Addresses are from shared and
+documentation ranges only: clients 100.64.0.0/10, the host 203.0.113.5, services 198.51.100.0/24.
 Goal at 1,000,000 rows: ours at least 2x faster than the pipeline with peak RSS under 150 MB. Exit status 1 when a
 full run misses the goal. Standard library only; run as .venv/bin/python bench/bench_netstat.py [--quick].
 """
@@ -22,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -35,12 +45,13 @@ PIPELINE = "awk '{print $5}' \"$1\" | cut -d: -f1 | sort | uniq -c | sort -nr > 
 GOAL_RATIO = 2.0
 GOAL_RSS_MB = 150.0
 LISTEN_PORTS = (22, 5555, 8080)
-LOCAL_ADDRESS = "192.168.1.5"
+LOCAL_ADDRESS = "203.0.113.5"
 NETSTAT_HEADER = (
     "Active Internet connections (servers and established)\n"
     "Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n"
 )
-PROC_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+PROC_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+PROC_WIDTH = 149  # TMPSZ - 1 in net/ipv4/tcp_ipv4.c: every /proc/net/tcp line is padded to this width
 STATE_CODES = {"ESTABLISHED": "01", "TIME_WAIT": "06", "CLOSE_WAIT": "08", "LISTEN": "0A"}
 
 
@@ -48,12 +59,12 @@ def synthetic_sockets(rows, seed=2012):
     """(local address, local port, remote address, remote port, state, timer) tuples, listeners first."""
     generator = random.Random(seed)
     clients = [
-        "10.%d.%d.%d" % (generator.randrange(8), generator.randrange(256), generator.randrange(1, 255))
+        "100.%d.%d.%d" % (generator.randrange(64, 128), generator.randrange(256), generator.randrange(1, 255))
         for _ in range(2000)
     ]
     services = [
         (
-            "172.16.%d.%d" % (generator.randrange(4), generator.randrange(1, 255)),
+            "198.51.100.%d" % generator.randrange(1, 255),
             generator.choice((1521, 3306, 443, 5555)),
         )
         for _ in range(50)
@@ -80,20 +91,47 @@ def little_endian_hex(address):
 
 def write_tables(rows, directory):
     """Write the same sockets as /proc/net/tcp text and as `netstat -an` text; return both paths."""
-    proc_path = os.path.join(directory, "proc-net-tcp-%d.txt" % rows)
+    proc_root = os.path.join(directory, "proc-%d" % rows)  # a proc root for the collector: <root>/net/tcp
+    os.makedirs(os.path.join(proc_root, "net"))
+    proc_path = os.path.join(proc_root, "net", "tcp")
     netstat_path = os.path.join(directory, "netstat-an-%d.txt" % rows)
     hex_cache = {}
     with open(proc_path, "w", encoding="ascii") as proc, open(netstat_path, "w", encoding="ascii") as netstat:
-        proc.write(PROC_HEADER)
+        proc.write(PROC_HEADER.ljust(PROC_WIDTH) + "\n")
         netstat.write(NETSTAT_HEADER)
         for number, (local, local_port, remote, remote_port, state, timer) in enumerate(synthetic_sockets(rows)):
             local_hex = hex_cache.get(local) or hex_cache.setdefault(local, little_endian_hex(local))
             remote_hex = hex_cache.get(remote) or hex_cache.setdefault(remote, little_endian_hex(remote))
-            proc.write(
-                "%4d: %s:%04X %s:%04X %s 00000000:00000000 %s:00000000 00000000  1000        0 %d 1 "
-                "0000000000000000 20 4 30 10 -1\n"
-                % (number, local_hex, local_port, remote_hex, remote_port, STATE_CODES[state], timer, 100000 + number)
-            )
+            if state == "TIME_WAIT":  # get_timewait4_sock: no uid, no inode, tr 3 with the time left
+                row = "%4d: %s:%04X %s:%04X 06 00000000:00000000 03:%08X 00000000 %5d %8d %d %d %016x" % (
+                    number,
+                    local_hex,
+                    local_port,
+                    remote_hex,
+                    remote_port,
+                    1000 + number % 5000,
+                    0,
+                    0,
+                    0,
+                    3,
+                    0,
+                )
+            else:  # get_tcp4_sock
+                row = "%4d: %s:%04X %s:%04X %s 00000000:00000000 %s:%08X 00000000 %5u %8d %d 1 %016x 20 4 30 10 -1" % (
+                    number,
+                    local_hex,
+                    local_port,
+                    remote_hex,
+                    remote_port,
+                    STATE_CODES[state],
+                    timer,
+                    (720000 - number % 700000) if timer == "02" else 0,  # keepalive timer: ticks left
+                    1000,
+                    0,
+                    100000 + number,
+                    0,
+                )
+            proc.write(row.ljust(PROC_WIDTH) + "\n")
             remote_text = "%s:%s" % (remote, remote_port or "*")
             netstat.write(
                 "tcp        0      0 %-23s %-23s %-11s\n" % ("%s:%d" % (local, local_port), remote_text, state)
@@ -102,33 +140,40 @@ def write_tables(rows, directory):
 
 
 def child(format_name, path):
-    """Runs in the measured child: stream the table through our parser and summarize(), report VmHWM."""
+    """Runs in the measured child: the collection's real entry point on the table, then report VmHWM."""
     sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat, linux_proc_net_tcp
-    from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
+    from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat
+    from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
+    from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 
-    with open(path, encoding="ascii") as handle:
-        if format_name == "proc":
-            listening = linux_proc_net_tcp.leading_listening_ports(handle)
-            handle.seek(0)
-            records = linux_proc_net_tcp.iter_records(handle, protocol="tcp", byteorder="little")
-        else:
-            listening = None  # the netstat text lists its listeners first; summarize() learns them from the stream
-            records = linux_netstat.iter_records(handle)
-        result = summarize(records, max_connections=1000, listening_ports=listening)
+    if format_name == "proc":
+        # A proc root whose net/tcp is the table: the collector reads it exactly as it reads /proc/net/tcp.
+        root = os.path.dirname(os.path.dirname(path))
+        result, _ = LinuxNetstatCollector(proc_root=root, byteorder="little").collect(Selection())
+    else:
+        text = ""
+        with open(path, encoding="ascii") as handle:
+            for piece in iter(lambda: handle.read(1 << 20), ""):
+                text += piece  # grows in place: one copy of the text in memory, as the filter would hold it
+        result = linux_netstat.parse(text, max_connections=1000)
     with open("/proc/self/status", encoding="ascii") as status:
         peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(
         json.dumps(
-            {"peak_rss_kb": peak_kb, "peers": len(result["established_by_peer"]), "total": result["total_sockets"]}
+            {
+                "peak_rss_kb": peak_kb,
+                "peers": len(result["established_by_peer"]),
+                "established": result["state_counts"]["ESTABLISHED"],
+                "total": result["total_sockets"],
+            }
         )
     )
 
 
-def time_ours(format_name, path):
+def time_ours(format_name, path, python):
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--child", format_name, path],
+        [python, os.path.abspath(__file__), "--child", format_name, path],
         capture_output=True,
         text=True,
         check=False,
@@ -148,6 +193,11 @@ def time_baseline(netstat_path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run (20,000 rows, no goal check)")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter that runs ours (default: this one); e.g. /usr/bin/python3, as on a managed host",
+    )
     parser.add_argument("--child", nargs=2, metavar=("FORMAT", "PATH"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
@@ -156,14 +206,23 @@ def main():
     sizes = (20000,) if arguments.quick else (100000, 1000000)
     locale_used = os.environ.get("LC_ALL") or os.environ.get("LC_COLLATE") or os.environ.get("LANG") or "POSIX (unset)"
     print("netstat_facts aggregation vs  %s" % PIPELINE.replace('"$1"', "FILE").replace(" > /dev/null", ""))
-    print("python %s, baseline locale %s, %d CPUs" % (sys.version.split()[0], locale_used, os.cpu_count() or 0))
+    version = subprocess.run(
+        [arguments.python, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    print(
+        "ours: %s (python %s); baseline locale %s; %d CPUs"
+        % (arguments.python, version, locale_used, os.cpu_count() or 0)
+    )
     print("%-9s %-13s %10s %12s %8s %12s" % ("rows", "our input", "ours s", "pipeline s", "ratio", "our peak MB"))
     missed = []
     with tempfile.TemporaryDirectory(prefix="bench-netstat-") as directory:
         for rows in sizes:
             proc_path, netstat_path = write_tables(rows, directory)
             for format_name, path in (("proc", proc_path), ("netstat", netstat_path)):
-                ours, report = time_ours(format_name, path)
+                ours, report = time_ours(format_name, path, arguments.python)
                 if report["total"] != rows:
                     raise SystemExit("our parser read %d sockets of %d" % (report["total"], rows))
                 baseline = time_baseline(netstat_path)
@@ -173,7 +232,7 @@ def main():
                 print("%-9d %-13s %10.3f %12.3f %7.2fx %12.1f" % (rows, label, ours, baseline, ratio, peak_mb))
                 if rows >= 1000000 and (ratio < GOAL_RATIO or peak_mb >= GOAL_RSS_MB):
                     missed.append("%s at %d rows: %.2fx, %.1f MB" % (label, rows, ratio, peak_mb))
-            os.unlink(proc_path)
+            shutil.rmtree(os.path.dirname(os.path.dirname(proc_path)))
             os.unlink(netstat_path)
     if missed:
         print(

@@ -182,10 +182,67 @@ def iter_records(lines, first_line_number=1):
 
 def parse(text, ports=None, states=None, peers=None, max_connections=None):
     """The ``netdiag.netstat`` dictionary of netstat text. ports/states/peers select sockets as the netstat_facts
-    options do; max_connections caps ``connections`` (None = no cap)."""
+    options do; max_connections caps ``connections`` (None = no cap).
+
+    The text is read line by line (never split whole), after a pre-scan that finds the LISTEN rows by searching
+    for them, so memory stays near the size of the text itself.
+    """
     selection = Selection(ports, states, peers)
-    lines = text.splitlines()
-    listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
+    listening = listening_ports_in_text(text)
     return summarize(
-        iter_records(lines), selection=selection, max_connections=max_connections, listening_ports=listening
+        iter_records(iter_lines(text)),
+        selection=selection,
+        max_connections=max_connections,
+        listening_ports=listening,
     )
+
+
+def iter_lines(text):
+    """The lines of a text one at a time (like str.splitlines() on newlines, without a list of them all)."""
+    start = 0
+    length = len(text)
+    while start < length:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def listening_ports_in_text(text):
+    """Local ports of every TCP LISTEN row of netstat text, found without parsing the other rows.
+
+    Each line that contains LISTEN between blanks is parsed with the section and column header lines that precede
+    it; a line that does not parse is left to the main pass, which reports it.
+    """
+    context_starts = []  # offsets of the "Active ..." and "Proto ..." lines, which set how the rows after them read
+    for word in ("Active", "Proto"):
+        offset = text.find(word)
+        while offset >= 0:
+            line_start = text.rfind("\n", 0, offset) + 1
+            if not text[line_start:offset].strip() and _line_at(text, line_start).split()[0] == word:
+                context_starts.append(line_start)
+            offset = text.find(word, offset + 1)
+    context_starts.sort()
+    starts = set()
+    for pattern in (" LISTEN", "\tLISTEN"):
+        offset = text.find(pattern)
+        while offset >= 0:
+            starts.add(text.rfind("\n", 0, offset) + 1)
+            offset = text.find(pattern, offset + 1)
+    ports = set()
+    for start in sorted(starts):
+        # Replay every section and header line before the candidate, so iter_records reads it as in the main pass.
+        lines = [_line_at(text, offset) for offset in context_starts if offset < start] + [_line_at(text, start)]
+        try:
+            records = list(iter_records(lines))
+        except ParseError:
+            continue
+        ports.update(record.local_port for record in records if record.protocol == "tcp" and record.state == "LISTEN")
+    return ports
+
+
+def _line_at(text, start):
+    end = text.find("\n", start)
+    return text[start : end if end >= 0 else len(text)]

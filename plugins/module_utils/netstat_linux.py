@@ -7,18 +7,17 @@ those of the namespace the module runs in (``ip netns exec NS ...`` shows that n
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import (
-    iter_records,
+    TableReader,
     leading_listening_ports,
 )
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import scan_socket_owners, user_name
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector import NetstatCollector
-from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import Summary
 
 # (file under /proc/net, protocol, family of the table). tcp6/udp6 also hold IPv4 connections of dual-stack
 # sockets (IPv4-mapped addresses), which are reported as inet, so they are read whenever inet is asked for.
@@ -53,26 +52,25 @@ class LinuxNetstatCollector(NetstatCollector):
             if protocol == "tcp":
                 with open(path, encoding="ascii") as handle:
                     listening |= leading_listening_ports(handle)
-        records = itertools.chain.from_iterable(
-            self._table_records(path, protocol, owner_map) for path, protocol in tables
-        )
-        if set(families) != {"inet", "inet6"}:
-            records = (record for record in records if record[1] in families)
-        netstat = summarize(
-            records,
-            selection=selection,
-            max_connections=max_connections,
-            listening_ports=listening,
-            owners_mapped=owners,
-        )
+        summary = Summary(selection, max_connections, listening, owners_mapped=owners)
+        for path, protocol in tables:
+            self.read_table(path, protocol, summary, owner_map, families)
+        netstat = summary.result()
         netstat["platform"] = self.platform
         netstat["sources"] = [path for path, _ in tables]
         if owner_scan is not None:
             netstat["owner_scan"] = owner_scan
         return netstat, read_keepalive_settings(self.proc_root)
 
-    def _table_records(self, path, protocol, owner_map):
-        with open(path, encoding="ascii") as handle:
-            yield from iter_records(
-                handle, protocol=protocol, byteorder=self.byteorder, owners=owner_map, user_name=user_name
-            )
+    def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
+        """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
+        reader = TableReader(
+            summary,
+            protocol=protocol,
+            byteorder=self.byteorder,
+            owners=owner_map,
+            user_name=user_name,
+            families=families,
+        )
+        with open(path, "rb") as handle:
+            reader.read(handle)

@@ -173,84 +173,151 @@ def summarize(records, selection=None, max_connections=None, listening_ports=Non
     listeners, connections, truncated, total_sockets, selected_sockets, protocol_counts,
     established_without_keepalive, established_keepalive_unknown and, with owners_mapped, unmapped_sockets.
     """
-    selects_all = selection is None or selection.selects_all
-    listening = set(listening_ports or ())
-    cap = max_connections
-    state_counts = dict.fromkeys(TCP_STATES, 0)
-    protocol_counts = {"tcp": 0, "udp": 0}
-    peer_counts = {}
-    peer_without_keepalive = {}
-    listeners = []
-    connections = []
-    truncated = False
-    total = selected = 0
-    without_keepalive = keepalive_unknown = unmapped = 0
+    summary = Summary(selection, max_connections, listening_ports, owners_mapped)
+    summary.add_records(records)
+    return summary.result()
 
-    for record in records:
-        total += 1
-        protocol = record[0]
-        state = record[6]
-        if state == "LISTEN":
-            listening.add(record[3])
-        if not selects_all and not (
-            selection.state_selected(state)
-            and selection.port_selected(record[3], record[5])
-            and selection.peer_selected(record[4])
-        ):
-            continue
-        selected += 1
-        protocol_counts[protocol] = protocol_counts.get(protocol, 0) + 1
-        if owners_mapped and record[8] is None and record[12]:
-            unmapped += 1
-        if protocol == "tcp":
-            state_counts[state] = state_counts.get(state, 0) + 1
-            if state == "ESTABLISHED":
-                direction, service_port = service_port_of(record[3], record[5], listening)
-                key = (direction, service_port, record[4])
-                peer_counts[key] = peer_counts.get(key, 0) + 1
-                keepalive = record[7]
-                if keepalive is False:
-                    without_keepalive += 1
-                    peer_without_keepalive[key] = peer_without_keepalive.get(key, 0) + 1
-                elif keepalive is None:
-                    keepalive_unknown += 1
-            elif state == "LISTEN":
-                listeners.append(_listener(record))
-        elif record[5] is None and record[4] == WILDCARD:
-            # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener.
-            listeners.append(_listener(record))
-        if cap is None or len(connections) < cap:
-            connections.append(record_to_dict(record))
+
+class Summary:
+    """The running ``netdiag.netstat`` aggregate behind summarize().
+
+    Record-at-a-time parsers feed it with add_records(). The column-wise fast paths (socket_table_fast) count whole
+    blocks of rows themselves and merge the counts with add_counts(), handing over only the few records that must
+    be materialized (the first ``max_connections`` selected sockets and the listeners); both ways give the same
+    result for the same sockets.
+    """
+
+    def __init__(self, selection=None, max_connections=None, listening_ports=None, owners_mapped=False):
+        self.selection = selection
+        self.selects_all = selection is None or selection.selects_all
+        self.listening = set(listening_ports or ())
+        self.cap = max_connections
+        self.owners_mapped = owners_mapped
+        self.state_counts = dict.fromkeys(TCP_STATES, 0)
+        self.protocol_counts = {"tcp": 0, "udp": 0}
+        self.peer_counts = {}
+        self.peer_without_keepalive = {}
+        self.listeners = []
+        self.connections = []
+        self.truncated = False
+        self.total = self.selected = 0
+        self.without_keepalive = self.keepalive_unknown = self.unmapped = 0
+
+    def add_records(self, records):
+        """Count every record of a stream (the per-record path: exact, about a microsecond or more per record)."""
+        selection = self.selection
+        selects_all = self.selects_all
+        listening = self.listening
+        state_counts = self.state_counts
+        protocol_counts = self.protocol_counts
+        peer_counts = self.peer_counts
+        peer_without_keepalive = self.peer_without_keepalive
+        owners_mapped = self.owners_mapped
+        for record in records:
+            self.total += 1
+            protocol = record[0]
+            state = record[6]
+            if state == "LISTEN":
+                listening.add(record[3])
+            if not selects_all and not (
+                selection.state_selected(state)
+                and selection.port_selected(record[3], record[5])
+                and selection.peer_selected(record[4])
+            ):
+                continue
+            self.selected += 1
+            protocol_counts[protocol] = protocol_counts.get(protocol, 0) + 1
+            if owners_mapped and record[8] is None and record[12]:
+                self.unmapped += 1
+            if protocol == "tcp":
+                state_counts[state] = state_counts.get(state, 0) + 1
+                if state == "ESTABLISHED":
+                    direction, service_port = service_port_of(record[3], record[5], listening)
+                    key = (direction, service_port, record[4])
+                    peer_counts[key] = peer_counts.get(key, 0) + 1
+                    keepalive = record[7]
+                    if keepalive is False:
+                        self.without_keepalive += 1
+                        peer_without_keepalive[key] = peer_without_keepalive.get(key, 0) + 1
+                    elif keepalive is None:
+                        self.keepalive_unknown += 1
+                elif state == "LISTEN":
+                    self.listeners.append(_listener(record))
+            elif record[5] is None and record[4] == WILDCARD:
+                # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener.
+                self.listeners.append(_listener(record))
+            self.add_connection(record)
+
+    def add_connection(self, record):
+        """Keep a selected record in ``connections`` while there is room; past the cap only say ``truncated``."""
+        if self.cap is None or len(self.connections) < self.cap:
+            self.connections.append(record_to_dict(record))
         else:
-            truncated = True
+            self.truncated = True
 
-    established_by_peer = [
-        {
-            "direction": direction,
-            "service_port": service_port,
-            "peer": peer,
-            "count": count,
-            "without_keepalive": peer_without_keepalive.get((direction, service_port, peer), 0),
+    def room(self):
+        """How many more connections fit (None: no cap)."""
+        return None if self.cap is None else max(self.cap - len(self.connections), 0)
+
+    def add_listener(self, record):
+        self.listeners.append(_listener(record))
+
+    def add_counts(self, total, selected, protocol, states, peers, unmapped=0):
+        """Merge counts made elsewhere (a fast path) for ``total`` sockets of which ``selected`` were selected.
+
+        states  {state: n} of the selected sockets (TCP only).
+        peers   {(direction, service_port, peer, keepalive): n} of the selected ESTABLISHED TCP sockets, keepalive
+                being True, False or None as in the records.
+        Listeners and connections are not counted here: the caller adds those records with add_listener() and
+        add_connection().
+        """
+        self.total += total
+        self.selected += selected
+        self.protocol_counts[protocol] = self.protocol_counts.get(protocol, 0) + selected
+        self.unmapped += unmapped
+        state_counts = self.state_counts
+        for state, count in states.items():
+            state_counts[state] = state_counts.get(state, 0) + count
+        peer_counts = self.peer_counts
+        peer_without_keepalive = self.peer_without_keepalive
+        for (direction, service_port, peer, keepalive), count in peers.items():
+            key = (direction, service_port, peer)
+            peer_counts[key] = peer_counts.get(key, 0) + count
+            if keepalive is False:
+                self.without_keepalive += count
+                peer_without_keepalive[key] = peer_without_keepalive.get(key, 0) + count
+            elif keepalive is None:
+                self.keepalive_unknown += count
+
+    def result(self):
+        peer_without_keepalive = self.peer_without_keepalive
+        established_by_peer = [
+            {
+                "direction": direction,
+                "service_port": service_port,
+                "peer": peer,
+                "count": count,
+                "without_keepalive": peer_without_keepalive.get((direction, service_port, peer), 0),
+            }
+            for (direction, service_port, peer), count in self.peer_counts.items()
+        ]
+        established_by_peer.sort(key=_peer_sort_key)
+        listeners = sorted(self.listeners, key=_listener_sort_key)
+        result = {
+            "state_counts": self.state_counts,
+            "established_by_peer": established_by_peer,
+            "listeners": listeners,
+            "connections": self.connections,
+            "truncated": self.truncated,
+            "total_sockets": self.total,
+            "selected_sockets": self.selected,
+            "protocol_counts": self.protocol_counts,
+            "established_without_keepalive": self.without_keepalive,
+            "established_keepalive_unknown": self.keepalive_unknown,
         }
-        for (direction, service_port, peer), count in peer_counts.items()
-    ]
-    established_by_peer.sort(key=_peer_sort_key)
-    listeners.sort(key=_listener_sort_key)
-    result = {
-        "state_counts": state_counts,
-        "established_by_peer": established_by_peer,
-        "listeners": listeners,
-        "connections": connections,
-        "truncated": truncated,
-        "total_sockets": total,
-        "selected_sockets": selected,
-        "protocol_counts": protocol_counts,
-        "established_without_keepalive": without_keepalive,
-        "established_keepalive_unknown": keepalive_unknown,
-    }
-    if owners_mapped:
-        result["unmapped_sockets"] = unmapped
-    return result
+        if self.owners_mapped:
+            result["unmapped_sockets"] = self.unmapped
+        return result
 
 
 def _listener(record):

@@ -8,6 +8,8 @@ import pytest
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat, linux_proc_net_tcp
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
 
 HEADER = (
     "Active Internet connections (servers and established)\n"
@@ -174,3 +176,65 @@ def test_garbage_names_the_line(line, reason):
     assert raised.value.line_number == 3
     assert raised.value.format_name == "linux_netstat"
     assert reason in str(raised.value)
+
+
+# parse() reads the text line by line after a find-based pre-scan of the LISTEN rows; the reference is parse() as it
+# was: two full passes of iter_records() over text.splitlines().
+def reference_parse(text, ports=None, states=None, peers=None, max_connections=None):
+    lines = text.splitlines()
+    listening = {record.local_port for record in linux_netstat.iter_records(lines) if record.state == "LISTEN"}
+    return summarize(
+        linux_netstat.iter_records(lines),
+        selection=Selection(ports, states, peers),
+        max_connections=max_connections,
+        listening_ports=listening,
+    )
+
+
+def listeners_last(text):
+    """The same rows with every LISTEN row moved to the end (the pre-scan must still find them)."""
+    lines = text.splitlines()
+    return "\n".join(
+        [line for line in lines if "LISTEN " not in line + " "] + [line for line in lines if "LISTEN " in line + " "]
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["netstat-an-2.txt", "netstat-na-1.txt", "netstat-tanpo-1.txt", "netstat-tulpen-1.txt"]
+)
+@pytest.mark.parametrize("options", [{}, {"ports": [5555]}, {"max_connections": 2}, {"states": ["LISTEN"]}])
+@pytest.mark.parametrize("shape", ["as captured", "no final newline", "twice", "listeners last"])
+def test_streaming_parse_same_as_two_pass_parse(fixture_text, name, options, shape):
+    text = fixture_text("linux/" + name)
+    text = {
+        "as captured": text,
+        "no final newline": text.rstrip("\n"),
+        "twice": text + text,
+        "listeners last": listeners_last(text),
+    }[shape]
+    assert linux_netstat.parse(text, **options) == reference_parse(text, **options)
+
+
+def test_listen_prescan_reads_rows_in_their_section_and_columns():
+    unix = (
+        "Active UNIX domain sockets (servers and established)\n"
+        "Proto RefCnt Flags       Type       State         I-Node   Path\n"
+        "unix  2      [ ACC ]     STREAM     LISTENING     20433    /run/x.sock\n"
+    )
+    inet = HEADER.replace("State      ", "State       PID/Program name")
+    rows = (
+        "tcp        0      0 10.0.0.5:40000          10.0.0.1:5555           ESTABLISHED 42/app\n"
+        "tcp        0      0 0.0.0.0:40000           0.0.0.0:*               LISTEN      7/sshd: root\n"
+    )
+    text = unix + inet + rows
+    result = linux_netstat.parse(text)
+    assert result == reference_parse(text)
+    assert result["established_by_peer"][0]["direction"] == "inbound"  # the LISTEN row after it says 40000 listens
+    assert linux_netstat.listening_ports_in_text(text) == {40000}
+
+
+def test_damaged_listen_row_is_reported_by_the_main_pass():
+    text = HEADER + "tcp        x      0 0.0.0.0:22              0.0.0.0:*               LISTEN     \n"
+    with pytest.raises(ParseError) as raised:
+        linux_netstat.parse(text)
+    assert (raised.value.line_number, raised.value.reason) == (3, "invalid literal for int() with base 10: 'x'")
