@@ -60,18 +60,18 @@ def synthetic_sockets(rows, seed=2012):
     generator = random.Random(seed)
     clients = [
         "100.%d.%d.%d" % (generator.randrange(64, 128), generator.randrange(256), generator.randrange(1, 255))
-        for _ in range(2000)
+        for _client in range(2000)
     ]
     services = [
         (
             "198.51.100.%d" % generator.randrange(1, 255),
             generator.choice((1521, 3306, 443, 5555)),
         )
-        for _ in range(50)
+        for _service in range(50)
     ]
     for port in LISTEN_PORTS:
         yield ("0.0.0.0", port, "0.0.0.0", 0, "LISTEN", "00")
-    for _ in range(rows - len(LISTEN_PORTS)):
+    for _row in range(rows - len(LISTEN_PORTS)):
         draw = generator.random()
         if draw < 0.75:
             state = "ESTABLISHED" if draw < 0.65 else ("TIME_WAIT" if draw < 0.72 else "CLOSE_WAIT")
@@ -149,7 +149,7 @@ def child(format_name, path):
     if format_name == "proc":
         # A proc root whose net/tcp is the table: the collector reads it exactly as it reads /proc/net/tcp.
         root = os.path.dirname(os.path.dirname(path))
-        result, _ = LinuxNetstatCollector(proc_root=root, byteorder="little").collect(Selection())
+        result, _owner_scan = LinuxNetstatCollector(proc_root=root, byteorder="little").collect(Selection())
     else:
         text = ""
         with open(path, encoding="ascii") as handle:
@@ -191,7 +191,7 @@ def time_baseline(netstat_path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run (20,000 rows, no goal check)")
     parser.add_argument(
         "--python",

@@ -137,15 +137,15 @@ def iter_records(
         try:
             if len(fields) < 10 or fields[0][-1] != ":":
                 raise ValueError("expected at least 10 fields starting with 'N:'")
-            local_hex, _, local_port_hex = fields[1].partition(":")
-            remote_hex, _, remote_port_hex = fields[2].partition(":")
+            local_hex, _colon, local_port_hex = fields[1].partition(":")
+            remote_hex, _colon, remote_port_hex = fields[2].partition(":")
             local_address, local_v4 = addresses[local_hex]
             remote_address, remote_v4 = addresses[remote_hex]
             local_port = int(local_port_hex, 16) or None
             remote_port = int(remote_port_hex, 16) or None
             code = fields[3]
             state = state_codes[code]
-            send_queue, _, receive_queue = fields[4].partition(":")
+            send_queue, _colon, receive_queue = fields[4].partition(":")
             timer = fields[5][:2]
             uid = int(fields[7])
             inode = int(fields[9])

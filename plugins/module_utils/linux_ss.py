@@ -127,7 +127,7 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
             receive_queue = int(tokens[1])
             send_queue = int(tokens[2])
             local_address, local_port, interface, local_star = _endpoint(tokens[3], row_protocol)
-            remote_address, remote_port, _, _ = _endpoint(tokens[4], row_protocol)
+            remote_address, remote_port = _endpoint(tokens[4], row_protocol)[:2]
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error)) from error
         if row_protocol == "udp" and state != "ESTABLISHED":

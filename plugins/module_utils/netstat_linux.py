@@ -57,7 +57,7 @@ class LinuxNetstatCollector(NetstatCollector):
             self.read_table(path, protocol, summary, owner_map, families)
         netstat = summary.result()
         netstat["platform"] = self.platform
-        netstat["sources"] = [path for path, _ in tables]
+        netstat["sources"] = [table[0] for table in tables]
         if owner_scan is not None:
             netstat["owner_scan"] = owner_scan
         return netstat, read_keepalive_settings(self.proc_root)

@@ -102,7 +102,7 @@ def split_scope(text):
             if rest.startswith("%"):
                 return inner.partition("%")[0], rest[1:] or None
             text = inner
-    address, _, scope = text.partition("%")
+    address, _percent, scope = text.partition("%")
     return address, scope or None
 
 
@@ -112,7 +112,7 @@ def canonical_address(text):
 
     Raises ValueError for text that is not an address.
     """
-    address, _ = split_scope(text.strip())
+    address = split_scope(text.strip())[0]
     if address == WILDCARD:
         return WILDCARD
     parsed = ipaddress.ip_address(address)

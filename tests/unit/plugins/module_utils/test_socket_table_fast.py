@@ -66,7 +66,7 @@ def outcome(function, *arguments, **options):
 def _address(generator, six):
     if not six:
         return "%08X" % generator.choice(
-            [0x0100007F, 0x057100CB, 0x1C00000A] + [generator.randrange(1 << 32) for _ in range(3)]
+            [0x0100007F, 0x057100CB, 0x1C00000A] + [generator.randrange(1 << 32) for _word in range(3)]
         )
     kind = generator.randrange(3)
     if kind == 0:  # IPv4-mapped
@@ -369,7 +369,9 @@ def test_collector_same_as_per_line_path(tmp_path, monkeypatch, families, owners
     selection = Selection(options.get("ports"), options.get("states"), options.get("peers"))
     max_connections = options.get("max_connections", 1000)
     collector = netstat_linux.LinuxNetstatCollector(proc_root=str(tmp_path), byteorder="little")
-    netstat, _ = collector.collect(selection, max_connections=max_connections, families=families, owners=owners)
+    netstat, _owner_scan = collector.collect(
+        selection, max_connections=max_connections, families=families, owners=owners
+    )
     for key in ("platform", "sources", "owner_scan"):
         netstat.pop(key, None)
     expected = reference_collect(tmp_path, owner_map if owners else {}, selection, max_connections, families, owners)

@@ -109,27 +109,27 @@ def test_collector_counts_unreadable_processes(proc, monkeypatch):
         return real_listdir(path)
 
     monkeypatch.setattr(linux_socket_owners.os, "listdir", listdir)
-    netstat, _ = collect(proc)
+    netstat, _owner_scan = collect(proc)
     assert netstat["owner_scan"] == {"processes": 2, "unreadable_processes": 1}
     assert netstat["unmapped_sockets"] == SOCKETS_WITH_INODE - 1
 
 
 def test_collector_without_owner_scan(proc):
-    netstat, _ = collect(proc, owners=False)
+    netstat, _owner_scan = collect(proc, owners=False)
     assert "unmapped_sockets" not in netstat
     assert "owner_scan" not in netstat
     assert all("pid" not in entry for entry in netstat["listeners"])
 
 
 def test_collector_protocols_and_families(proc):
-    netstat, _ = collect(proc, protocols=("udp",))
+    netstat, _owner_scan = collect(proc, protocols=("udp",))
     assert netstat["protocol_counts"] == {"tcp": 0, "udp": 3}
     assert netstat["sources"] == [str(proc / "net/udp"), str(proc / "net/udp6")]
-    netstat, _ = collect(proc, families=("inet6",))
+    netstat, _owner_scan = collect(proc, families=("inet6",))
     assert {c["family"] for c in netstat["connections"]} == {"inet6"}
     assert str(proc / "net/tcp") not in netstat["sources"]
     # IPv4-mapped connections of the dual-stack listener live in tcp6 but are inet.
-    netstat, _ = collect(proc, families=("inet",))
+    netstat, _owner_scan = collect(proc, families=("inet",))
     assert str(proc / "net/tcp6") in netstat["sources"]
     assert {c["family"] for c in netstat["connections"]} == {"inet"}
     assert {"direction": "inbound", "service_port": 8080, "peer": "127.0.0.1", "count": 2, "without_keepalive": 2} in (
@@ -140,14 +140,14 @@ def test_collector_protocols_and_families(proc):
 def test_collector_missing_ipv6_tables(proc):
     (proc / "net" / "tcp6").unlink()
     (proc / "net" / "udp6").unlink()
-    netstat, _ = collect(proc)
+    netstat, _owner_scan = collect(proc)
     assert netstat["sources"] == [str(proc / "net/tcp"), str(proc / "net/udp")]
 
 
 def test_collector_reads_listeners_first(proc):
     # ::1:6000 listens in tcp6, after the IPv4 table's sockets: the leading LISTEN rows of every tcp table are read
     # before the stream, so both ends of the ::1 -> ::1:6000 connection get their direction from the listener.
-    netstat, _ = collect(proc, selection=Selection(ports=[6000]))
+    netstat, _owner_scan = collect(proc, selection=Selection(ports=[6000]))
     assert [(e["direction"], e["service_port"]) for e in netstat["established_by_peer"]] == [
         ("inbound", 6000),
         ("outbound", 6000),
