@@ -243,8 +243,9 @@ class Summary:
                         self.keepalive_unknown += 1
                 elif state == "LISTEN":
                     self.listeners.append(_listener(record))
-            elif record[5] is None and record[4] == WILDCARD:
-                # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener.
+            elif record[5] is None and record[4] == WILDCARD and record[3] is not None:
+                # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener;
+                # one without a local port (Solaris `Unbound *.*`) listens on nothing.
                 self.listeners.append(_listener(record))
             self.add_connection(record)
 

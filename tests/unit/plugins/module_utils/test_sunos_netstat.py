@@ -172,3 +172,12 @@ def test_garbage_names_the_line(text, line_number, reason):
     assert caught.value.format_name == "sunos_netstat"
     assert caught.value.line_number == line_number
     assert reason in caught.value.reason
+
+
+def test_unbound_udp_sockets_are_not_listeners(fixture_text):
+    # netstat-an-2 (OmniOS) has `*.*  Unbound` UDP rows: they listen on no port.
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"))
+    unbound = [item for item in result["connections"] if item["protocol"] == "udp" and item["state"] == "UNBOUND"]
+    assert unbound and all(item["local_port"] is None for item in unbound)
+    assert [item for item in result["listeners"] if item["local_port"] is None] == []
+    assert any(item["protocol"] == "udp" for item in result["listeners"])
