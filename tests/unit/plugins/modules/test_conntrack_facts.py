@@ -11,7 +11,6 @@ import os
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_facts
@@ -19,24 +18,8 @@ from ansible_collections.netdiag.tcp.plugins.modules import conntrack_facts
 TIMEOUTS = {"tcp_timeout_established": 432000, "tcp_timeout_time_wait": 120, "udp_timeout": 30, "generic_timeout": 600}
 
 
-class ModuleExitError(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
-def capture_exit(monkeypatch):
-    def exit_json(self, **result):
-        raise ModuleExitError(result, failed=False)
-
-    def fail_json(self, msg, **result):
-        result["msg"] = msg
-        raise ModuleExitError(result, failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+def on_linux(monkeypatch):
     monkeypatch.setattr(conntrack_facts.platform, "system", lambda: "Linux")
 
 
@@ -80,13 +63,15 @@ def config(tmp_path):
     return root
 
 
-def run(proc, config, check_mode=False, **args):
-    args.setdefault("proc_root", str(proc))
-    args.setdefault("config_root", str(config))
-    args["_ansible_check_mode"] = check_mode
-    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
-        conntrack_facts.main()
-    return raised.value
+@pytest.fixture
+def run(call_main):
+    def run_conntrack_facts(proc, config, check_mode=False, **args):
+        args.setdefault("proc_root", str(proc))
+        args.setdefault("config_root", str(config))
+        args["_ansible_check_mode"] = check_mode
+        return call_main(conntrack_facts.main, args)
+
+    return run_conntrack_facts
 
 
 def facts_of(outcome):
@@ -150,7 +135,7 @@ PERSISTED_SEED_FIX = {
 }
 
 
-def test_current_kernel_full_facts(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_current_kernel_full_facts(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     facts = facts_of(run(proc, config, top=2))
     assert facts == {
@@ -174,13 +159,13 @@ def test_current_kernel_full_facts(tmp_path, fixture_text, config, no_conntrack_
     }
 
 
-def test_usage_pct(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_usage_pct(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text, count=245000, maximum=262144)
     facts = facts_of(run(proc, config, table=False))
     assert facts["usage_pct"] == 93.5
 
 
-def test_legacy_ip_conntrack_kernel(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_legacy_ip_conntrack_kernel(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text, style="ip_conntrack", count=6, maximum=65536)
     (config / "sys/module/nf_conntrack/initstate").unlink()
     (config / "sys/module/nf_conntrack/parameters").rmdir()
@@ -204,7 +189,7 @@ def test_legacy_ip_conntrack_kernel(tmp_path, fixture_text, config, no_conntrack
     }
 
 
-def test_filters_reach_the_table(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_filters_reach_the_table(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     facts = facts_of(run(proc, config, ports=[5555], states=["ESTABLISHED"], peers=["198.51.100.0/24"]))
     assert (facts["entries_parsed"], facts["entries_selected"]) == (8, 2)
@@ -212,7 +197,7 @@ def test_filters_reach_the_table(tmp_path, fixture_text, config, no_conntrack_bi
     assert facts["top_destinations"] == [{"address": "198.51.100.1", "port": 5555, "count": 2}]
 
 
-def test_not_loaded_is_reported_not_failed(tmp_path, config, no_conntrack_binary):
+def test_not_loaded_is_reported_not_failed(tmp_path, config, no_conntrack_binary, run):
     proc = tmp_path / "proc"
     (proc / "sys/net/netfilter").mkdir(parents=True)  # nf_log lives there even without conntrack
     facts = facts_of(run(proc, config))
@@ -237,14 +222,14 @@ def test_not_loaded_is_reported_not_failed(tmp_path, config, no_conntrack_binary
     }
 
 
-def test_not_linux(tmp_path, config, monkeypatch):
+def test_not_linux(tmp_path, config, monkeypatch, run):
     monkeypatch.setattr(conntrack_facts.platform, "system", lambda: "AIX")
     facts = facts_of(run(tmp_path, config))
     assert facts["available"] is False
     assert facts["reason"] == "netfilter connection tracking exists only on Linux; this host runs AIX"
 
 
-def test_no_permission_on_count(tmp_path, fixture_text, config, monkeypatch, no_conntrack_binary):
+def test_no_permission_on_count(tmp_path, fixture_text, config, monkeypatch, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     real_open = open
 
@@ -259,7 +244,7 @@ def test_no_permission_on_count(tmp_path, fixture_text, config, monkeypatch, no_
     assert facts["reason"] == "no permission to read /proc/sys/net/netfilter/nf_conntrack_count"
 
 
-def test_table_needs_become_and_conntrack_absent(tmp_path, fixture_text, config, monkeypatch, no_conntrack_binary):
+def test_table_needs_become_and_conntrack_absent(tmp_path, fixture_text, config, monkeypatch, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     real_open = open
 
@@ -280,7 +265,7 @@ def test_table_needs_become_and_conntrack_absent(tmp_path, fixture_text, config,
     assert facts["stats"] == CAPTURED_STATS
 
 
-def test_table_false_skips_the_walk(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_table_false_skips_the_walk(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     facts = facts_of(run(proc, config, table=False))
     assert (facts["table"], facts["source"], facts["source_reason"]) == (False, "none", "not walked (table=false)")
@@ -329,7 +314,7 @@ def fake_conntrack(monkeypatch, fixture_text):
     return commands
 
 
-def test_without_proc_files_conntrack_tools_are_used(tmp_path, fixture_text, config, fake_conntrack):
+def test_without_proc_files_conntrack_tools_are_used(tmp_path, fixture_text, config, fake_conntrack, run):
     proc = make_proc(tmp_path / "proc", fixture_text, table=False, stats=False)
     facts = facts_of(run(proc, config, top=2))
     assert [call["argv"] for call in FakeProcess.calls] == [["/usr/sbin/conntrack", "-L", "-o", "extended"]]
@@ -356,7 +341,7 @@ def test_without_proc_files_conntrack_tools_are_used(tmp_path, fixture_text, con
     }
 
 
-def test_conntrack_tools_failure_is_reported(tmp_path, fixture_text, config, fake_conntrack):
+def test_conntrack_tools_failure_is_reported(tmp_path, fixture_text, config, fake_conntrack, run):
     FakeProcess.output = ""
     FakeProcess.error_text = "conntrack v1.4.7 (conntrack-tools): Operation failed: Operation not permitted\n"
     FakeProcess.returncode = 1
@@ -371,7 +356,7 @@ def test_conntrack_tools_failure_is_reported(tmp_path, fixture_text, config, fak
     assert fake_conntrack == []  # statistics came from /proc/net/stat/nf_conntrack
 
 
-def test_proc_file_is_preferred_over_conntrack_tools(tmp_path, fixture_text, config, fake_conntrack):
+def test_proc_file_is_preferred_over_conntrack_tools(tmp_path, fixture_text, config, fake_conntrack, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     facts = facts_of(run(proc, config))
     assert FakeProcess.calls == []
@@ -379,7 +364,7 @@ def test_proc_file_is_preferred_over_conntrack_tools(tmp_path, fixture_text, con
     assert facts["source"] == "/proc/net/nf_conntrack"
 
 
-def test_unreadable_table_fails_naming_the_line(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_unreadable_table_fails_naming_the_line(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     (proc / "net/nf_conntrack").write_text("garbage line\n")
     outcome = run(proc, config)
@@ -398,12 +383,12 @@ def test_unreadable_table_fails_naming_the_line(tmp_path, fixture_text, config, 
         ({"top": -1}, "top: -1 is not a number >= 0"),
     ],
 )
-def test_bad_options_fail_before_reading(tmp_path, config, args, message):
+def test_bad_options_fail_before_reading(tmp_path, config, args, message, run):
     outcome = run(tmp_path / "nothing", config, **args)
     assert outcome.failed
     assert outcome.result["msg"] == message
 
 
-def test_check_mode_same_facts(tmp_path, fixture_text, config, no_conntrack_binary):
+def test_check_mode_same_facts(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     assert facts_of(run(proc, config, check_mode=True)) == facts_of(run(proc, config))

@@ -10,8 +10,6 @@ import json
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_sysctl
 
@@ -25,26 +23,6 @@ NF_VALUES = {
     "count": 7,
     "tcp_loose": 1,
 }
-
-
-class ModuleExitError(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def capture_exit(monkeypatch):
-    def exit_json(self, **result):
-        raise ModuleExitError(result, failed=False)
-
-    def fail_json(self, msg, **result):
-        result["msg"] = msg
-        raise ModuleExitError(result, failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def make_kernel(root, style="nf_conntrack", values=None, builtin=False):
@@ -90,14 +68,16 @@ def roots(tmp_path):
     return kernel, config
 
 
-def run(kernel, config, check_mode=False, diff=True, **args):
-    args.setdefault("kernel_root", str(kernel))
-    args.setdefault("config_root", str(config))
-    args["_ansible_check_mode"] = check_mode
-    args["_ansible_diff"] = diff
-    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
-        conntrack_sysctl.main()
-    return raised.value
+@pytest.fixture
+def run(call_main):
+    def run_conntrack_sysctl(kernel, config, check_mode=False, diff=True, **args):
+        args.setdefault("kernel_root", str(kernel))
+        args.setdefault("config_root", str(config))
+        args["_ansible_check_mode"] = check_mode
+        args["_ansible_diff"] = diff
+        return call_main(conntrack_sysctl.main, args)
+
+    return run_conntrack_sysctl
 
 
 def managed_file(config):
@@ -187,7 +167,7 @@ def test_parse_sysctl_lines_skips_comments_and_strips_the_ignore_prefix():
 
 
 # ---- apply, again, check mode ----------------------------------------------------------------------------------
-def test_first_run_writes_file_and_live_values_and_returns_diff(roots):
+def test_first_run_writes_file_and_live_values_and_returns_diff(roots, run):
     kernel, config = roots
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200, "tcp_timeout_close_wait": 30})
     assert not outcome.failed, outcome.result["msg"]
@@ -245,7 +225,7 @@ def test_first_run_writes_file_and_live_values_and_returns_diff(roots):
     assert sorted(os.listdir(config / "etc/sysctl.d")) == ["90-netdiag-conntrack.conf"]
 
 
-def test_second_run_changes_nothing(roots):
+def test_second_run_changes_nothing(roots, run):
     kernel, config = roots
     assert run(kernel, config, settings={"tcp_timeout_established": 1200}).result["changed"] is True
     mtime = managed_file(config).stat().st_mtime_ns
@@ -259,7 +239,7 @@ def test_second_run_changes_nothing(roots):
     assert result["diff"][1]["before"] == result["diff"][1]["after"]
 
 
-def test_check_mode_writes_nothing_and_predicts(roots):
+def test_check_mode_writes_nothing_and_predicts(roots, run):
     kernel, config = roots
     result = run(kernel, config, check_mode=True, settings={"tcp_timeout_established": 1200}).result
     assert result["changed"] is True
@@ -271,7 +251,7 @@ def test_check_mode_writes_nothing_and_predicts(roots):
     assert result["diff"][1]["after"] == "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
 
 
-def test_file_is_corrected_when_only_the_file_differs(roots):
+def test_file_is_corrected_when_only_the_file_differs(roots, run):
     kernel, config = roots
     run(kernel, config, settings={"tcp_timeout_established": 1200})
     managed_file(config).write_text("net.netfilter.nf_conntrack_tcp_timeout_established=999\n")
@@ -281,7 +261,7 @@ def test_file_is_corrected_when_only_the_file_differs(roots):
     assert managed_file(config).read_text() == HEADER + "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
 
 
-def test_apply_live_false_only_writes_the_file(roots):
+def test_apply_live_false_only_writes_the_file(roots, run):
     kernel, config = roots
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}, apply_live=False).result
     assert result["changed"] is True
@@ -290,7 +270,7 @@ def test_apply_live_false_only_writes_the_file(roots):
     assert run(kernel, config, settings={"tcp_timeout_established": 1200}, apply_live=False).result["changed"] is False
 
 
-def test_legacy_ip_conntrack_names(tmp_path):
+def test_legacy_ip_conntrack_names(tmp_path, run):
     kernel = make_kernel(tmp_path / "kernel", style="ip_conntrack", values={"tcp_timeout_established": 432000})
     config = tmp_path / "config"
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
@@ -311,7 +291,7 @@ def test_legacy_ip_conntrack_names(tmp_path):
     )
 
 
-def test_builtin_module_is_reported(tmp_path):
+def test_builtin_module_is_reported(tmp_path, run):
     kernel = make_kernel(tmp_path / "kernel", builtin=True)
     result = run(kernel, tmp_path / "config", settings={"tcp_timeout_established": 1200}, validate_only=True).result
     assert result["kernel_module"] == {
@@ -323,7 +303,7 @@ def test_builtin_module_is_reported(tmp_path):
     }
 
 
-def test_modules_load_d_entry_is_reported(roots):
+def test_modules_load_d_entry_is_reported(roots, run):
     kernel, config = roots
     (config / "etc/modules-load.d").mkdir(parents=True)
     (config / "etc/modules-load.d/netdiag-conntrack.conf").write_text("# managed\nnf_conntrack\n")
@@ -338,7 +318,7 @@ def test_modules_load_d_entry_is_reported(roots):
 
 
 # ---- bad input and missing conntrack: nothing changes ----------------------------------------------------------
-def test_out_of_range_value_fails_before_any_change(roots):
+def test_out_of_range_value_fails_before_any_change(roots, run):
     kernel, config = roots
     outcome = run(kernel, config, settings={"tcp_timeout_established": 0, "tcp_timeout_close_wait": 30})
     assert outcome.failed
@@ -349,7 +329,7 @@ def test_out_of_range_value_fails_before_any_change(roots):
     assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_close_wait") == "60\n"
 
 
-def test_unknown_parameter_fails_naming_the_ones_that_exist(roots):
+def test_unknown_parameter_fails_naming_the_ones_that_exist(roots, run):
     kernel, config = roots
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200, "tcp_timeout_establish": 5})
     assert outcome.failed
@@ -365,7 +345,7 @@ def test_unknown_parameter_fails_naming_the_ones_that_exist(roots):
     assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
 
 
-def test_read_only_max_fails_with_the_namespace_explanation(roots, monkeypatch):
+def test_read_only_max_fails_with_the_namespace_explanation(roots, monkeypatch, run):
     kernel, config = roots
     read_only = str(kernel / "proc/sys/net/netfilter/nf_conntrack_max")
     real_access = os.access
@@ -381,7 +361,7 @@ def test_read_only_max_fails_with_the_namespace_explanation(roots, monkeypatch):
     assert not managed_file(config).exists()
 
 
-def test_conntrack_not_loaded_fails_and_validate_only_reports_it(tmp_path):
+def test_conntrack_not_loaded_fails_and_validate_only_reports_it(tmp_path, run):
     kernel = make_kernel(tmp_path / "kernel", style=None)
     config = tmp_path / "config"
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200})
@@ -408,14 +388,14 @@ def test_conntrack_not_loaded_fails_and_validate_only_reports_it(tmp_path):
     assert bad.failed
 
 
-def test_bad_file_name_fails(roots):
+def test_bad_file_name_fails(roots, run):
     kernel, config = roots
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, file_name="90-netdiag.txt")
     assert outcome.failed
     assert outcome.result["msg"] == "file_name '90-netdiag.txt' must be a plain file name ending in .conf"
 
 
-def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, monkeypatch):
+def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, monkeypatch, run):
     kernel, config = roots
     failing = str(kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established")
     real_open = open
@@ -437,7 +417,7 @@ def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, mon
 
 
 # ---- overrides at boot -----------------------------------------------------------------------------------------
-def test_later_sysctl_conf_line_fails_naming_file_and_line(roots):
+def test_later_sysctl_conf_line_fails_naming_file_and_line(roots, run):
     kernel, config = roots
     sysctl_conf = config / "etc/sysctl.conf"
     sysctl_conf.write_text("# local\nnet.netfilter.nf_conntrack_tcp_timeout_established = 432000\n")
@@ -453,7 +433,7 @@ def test_later_sysctl_conf_line_fails_naming_file_and_line(roots):
     assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
 
 
-def test_comment_out_keeps_a_backup_and_is_idempotent(roots):
+def test_comment_out_keeps_a_backup_and_is_idempotent(roots, run):
     kernel, config = roots
     sysctl_conf = config / "etc/sysctl.conf"
     original = "kernel.panic = 10\nnet/netfilter/nf_conntrack_tcp_timeout_established=600\n"
@@ -490,7 +470,7 @@ def test_comment_out_keeps_a_backup_and_is_idempotent(roots):
     assert again["backup_files"] == []
 
 
-def test_sysctl_conf_through_debian_link_is_an_override(roots):
+def test_sysctl_conf_through_debian_link_is_an_override(roots, run):
     kernel, config = roots
     (config / "etc/sysctl.conf").write_text("net.netfilter.nf_conntrack_tcp_timeout_established=432000\n")
     (config / "etc/sysctl.d/99-sysctl.conf").symlink_to("../sysctl.conf")
@@ -516,7 +496,7 @@ def test_sysctl_conf_through_debian_link_is_an_override(roots):
     ]
 
 
-def test_managed_file_that_is_a_link_is_refused(roots):
+def test_managed_file_that_is_a_link_is_refused(roots, run):
     kernel, config = roots
     managed_file(config).symlink_to("/dev/null")
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200})
@@ -528,7 +508,7 @@ def test_managed_file_that_is_a_link_is_refused(roots):
     assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
 
 
-def test_same_value_later_is_reported_not_fatal(roots):
+def test_same_value_later_is_reported_not_fatal(roots, run):
     kernel, config = roots
     (config / "etc/sysctl.d/99-local.conf").write_text("net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n")
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
@@ -546,7 +526,7 @@ def test_same_value_later_is_reported_not_fatal(roots):
     ]
 
 
-def test_earlier_file_does_not_override(roots):
+def test_earlier_file_does_not_override(roots, run):
     kernel, config = roots
     (config / "etc/sysctl.d/10-early.conf").write_text("net.netfilter.nf_conntrack_tcp_timeout_established = 5\n")
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
@@ -555,7 +535,7 @@ def test_earlier_file_does_not_override(roots):
     assert result["after"]["tcp_timeout_established"]["boot"] == 1200
 
 
-def test_vendor_file_is_not_edited_even_with_comment_out(roots):
+def test_vendor_file_is_not_edited_even_with_comment_out(roots, run):
     kernel, config = roots
     vendor = config / "usr/lib/sysctl.d/95-vendor.conf"
     vendor.parent.mkdir(parents=True)
@@ -571,7 +551,7 @@ def test_vendor_file_is_not_edited_even_with_comment_out(roots):
     assert not managed_file(config).exists()
 
 
-def test_masked_and_shadowed_vendor_files_are_not_overrides(roots):
+def test_masked_and_shadowed_vendor_files_are_not_overrides(roots, run):
     kernel, config = roots
     vendor = config / "usr/lib/sysctl.d"
     vendor.mkdir(parents=True)
@@ -583,7 +563,7 @@ def test_masked_and_shadowed_vendor_files_are_not_overrides(roots):
     assert result["overrides"] == []
 
 
-def test_aliases_count_only_when_they_exist_on_the_host(roots):
+def test_aliases_count_only_when_they_exist_on_the_host(roots, run):
     kernel, config = roots
     # The incident's line: on an nf_conntrack kernel net.ipv4.netfilter.* does not exist, so it sets nothing at boot.
     # net.nf_conntrack_max is the same kernel variable as net.netfilter.nf_conntrack_max, so it does override.
@@ -597,14 +577,14 @@ def test_aliases_count_only_when_they_exist_on_the_host(roots):
     ]
 
 
-def test_glob_lines_are_not_overrides(roots):
+def test_glob_lines_are_not_overrides(roots, run):
     kernel, config = roots
     (config / "etc/sysctl.d/99-glob.conf").write_text("net.netfilter.nf_conntrack_tcp_timeout_* = 5\n")
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
     assert result["overrides"] == []
 
 
-def test_result_is_json_serialisable(roots):
+def test_result_is_json_serialisable(roots, run):
     kernel, config = roots
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
     assert json.loads(json.dumps(result))["after"]["tcp_timeout_established"]["live"] == 1200

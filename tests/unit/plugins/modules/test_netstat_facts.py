@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import linux_socket_owners, netstat_linux
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
@@ -25,26 +23,6 @@ TABLES = {
 }
 # Sockets with an inode in the captured tables: 11 tcp (2 TIME_WAIT/FIN_WAIT_2 have none), 10 tcp6, 2 udp, 1 udp6.
 SOCKETS_WITH_INODE = 24
-
-
-class ModuleExitError(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
-
-
-@pytest.fixture(autouse=True)
-def capture_exit(monkeypatch):
-    def exit_json(self, **result):
-        raise ModuleExitError(result, failed=False)
-
-    def fail_json(self, msg, **result):
-        result["msg"] = msg
-        raise ModuleExitError(result, failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def add_process(proc, pid, comm, inodes):
@@ -154,18 +132,20 @@ def test_collector_reads_listeners_first(proc):
     ]
 
 
-def run_module(args, monkeypatch, proc=None, system="Linux"):
-    monkeypatch.setattr(netstat_facts.platform, "system", lambda: system)
-    if proc is not None:
-        monkeypatch.setitem(
-            netstat_facts.COLLECTORS, "Linux", lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
-        )
-    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
-        netstat_facts.main()
-    return raised.value
+@pytest.fixture
+def run_module(call_main):
+    def run_netstat_facts(args, monkeypatch, proc=None, system="Linux"):
+        monkeypatch.setattr(netstat_facts.platform, "system", lambda: system)
+        if proc is not None:
+            monkeypatch.setitem(
+                netstat_facts.COLLECTORS, "Linux", lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
+            )
+        return call_main(netstat_facts.main, args)
+
+    return run_netstat_facts
 
 
-def test_module_returns_facts(proc, monkeypatch):
+def test_module_returns_facts(proc, monkeypatch, run_module):
     outcome = run_module({"ports": [5555], "max_connections": 2}, monkeypatch, proc)
     assert outcome.failed is False
     assert outcome.result["changed"] is False
@@ -180,7 +160,7 @@ def test_module_returns_facts(proc, monkeypatch):
     ]
 
 
-def test_module_check_mode_is_the_same(proc, monkeypatch):
+def test_module_check_mode_is_the_same(proc, monkeypatch, run_module):
     outcome = run_module({"_ansible_check_mode": True, "ports": [5555]}, monkeypatch, proc)
     assert outcome.failed is False
     assert outcome.result["ansible_facts"]["netdiag"]["netstat"]["selected_sockets"] == 10
@@ -197,20 +177,19 @@ def test_module_check_mode_is_the_same(proc, monkeypatch):
         ({"protocols": ["sctp"]}, "value of protocols must be one or more of: tcp, udp"),
     ],
 )
-def test_module_invalid_options_fail_before_reading(args, message, monkeypatch):
+def test_module_invalid_options_fail_before_reading(args, message, monkeypatch, call_main):
     def must_not_run(*_args, **_kwargs):
         raise AssertionError("the collector ran despite invalid options")
 
     monkeypatch.setitem(netstat_facts.COLLECTORS, "Linux", must_not_run)
     monkeypatch.setattr(netstat_facts.platform, "system", lambda: "Linux")
-    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
-        netstat_facts.main()
-    assert raised.value.failed is True
-    assert message in raised.value.result["msg"]
+    outcome = call_main(netstat_facts.main, args)
+    assert outcome.failed is True
+    assert message in outcome.result["msg"]
 
 
 @pytest.mark.parametrize("system", ["AIX", "SunOS", "Darwin"])
-def test_module_other_platforms_not_supported_yet(system, monkeypatch):
+def test_module_other_platforms_not_supported_yet(system, monkeypatch, run_module):
     outcome = run_module({}, monkeypatch, system=system)
     assert outcome.failed is True
     assert outcome.result["msg"] == "netstat_facts: platform %s is not supported yet (supported: Linux)" % system

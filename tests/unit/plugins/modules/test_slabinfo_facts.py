@@ -6,39 +6,23 @@ from __future__ import annotations
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netdiag.tcp.plugins.modules import slabinfo_facts
 
 
-class ModuleExitError(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
-def capture_exit(monkeypatch):
-    def exit_json(self, **result):
-        raise ModuleExitError(result, failed=False)
-
-    def fail_json(self, msg, **result):
-        result["msg"] = msg
-        raise ModuleExitError(result, failed=True)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+def on_linux(monkeypatch):
     monkeypatch.setattr(slabinfo_facts.platform, "system", lambda: "Linux")
 
 
-def run(proc, check_mode=False, **args):
-    args.setdefault("proc_root", str(proc))
-    args["_ansible_check_mode"] = check_mode
-    with patch_module_args(args), pytest.raises(ModuleExitError) as raised:
-        slabinfo_facts.main()
-    return raised.value
+@pytest.fixture
+def run(call_main):
+    def run_slabinfo_facts(proc, check_mode=False, **args):
+        args.setdefault("proc_root", str(proc))
+        args["_ansible_check_mode"] = check_mode
+        return call_main(slabinfo_facts.main, args)
+
+    return run_slabinfo_facts
 
 
 def facts_of(outcome):
@@ -53,7 +37,7 @@ def proc(tmp_path, fixture_text):
     return tmp_path
 
 
-def test_conntrack_caches_by_default(proc):
+def test_conntrack_caches_by_default(proc, run):
     page_size = os.sysconf("SC_PAGE_SIZE")
     facts = facts_of(run(proc))
     assert facts == {
@@ -88,19 +72,19 @@ def test_conntrack_caches_by_default(proc):
     }
 
 
-def test_names_regex(proc):
+def test_names_regex(proc, run):
     facts = facts_of(run(proc, names="^(TCP|UDP)$"))
     assert sorted(facts["caches"]) == ["TCP", "UDP"]
     assert facts["caches"]["TCP"]["num_objs"] == 357
 
 
-def test_bad_regex_fails(proc):
+def test_bad_regex_fails(proc, run):
     outcome = run(proc, names="nf_conntrack(")
     assert outcome.failed
     assert outcome.result["msg"].startswith("names: 'nf_conntrack(' is not a valid regular expression")
 
 
-def test_without_root_reports_needs_become(proc, monkeypatch):
+def test_without_root_reports_needs_become(proc, monkeypatch, run):
     real_open = open
 
     def guarded_open(path, *args, **kwargs):
@@ -113,13 +97,13 @@ def test_without_root_reports_needs_become(proc, monkeypatch):
     assert facts == {"available": False, "reason": "needs become (root) to read /proc/slabinfo (mode 0400)"}
 
 
-def test_missing_file_is_reported(tmp_path):
+def test_missing_file_is_reported(tmp_path, run):
     facts = facts_of(run(tmp_path))
     assert facts["available"] is False
     assert facts["reason"].startswith("/proc/slabinfo does not exist")
 
 
-def test_not_linux(tmp_path, monkeypatch):
+def test_not_linux(tmp_path, monkeypatch, run):
     monkeypatch.setattr(slabinfo_facts.platform, "system", lambda: "SunOS")
     assert facts_of(run(tmp_path)) == {
         "available": False,
@@ -127,12 +111,12 @@ def test_not_linux(tmp_path, monkeypatch):
     }
 
 
-def test_unrecognised_file_fails_naming_the_line(tmp_path):
+def test_unrecognised_file_fails_naming_the_line(tmp_path, run):
     (tmp_path / "slabinfo").write_text("slabinfo - version: 2.1\nnf_conntrack 1 2 3\n")
     outcome = run(tmp_path)
     assert outcome.failed
     assert "/proc/slabinfo: linux_slabinfo: line 2 not recognised" in outcome.result["msg"]
 
 
-def test_check_mode(proc):
+def test_check_mode(proc, run):
     assert facts_of(run(proc, check_mode=True)) == facts_of(run(proc))
