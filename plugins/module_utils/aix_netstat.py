@@ -20,11 +20,10 @@ import re
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
-    WILDCARD,
     SocketRecord,
-    address_family,
     canonical_address,
     canonical_port,
+    socket_family,
     summarize,
 )
 
@@ -79,17 +78,6 @@ def _state_wrapped(fragment, next_line):
         return None
     joined = fragment + rest[0]
     return STATE_NAMES.get(joined)
-
-
-def _row_family(table_family, local_address, remote_address, local_text):
-    # The addresses decide: AIX prints an IPv4-mapped peer of a tcp6 socket as plain IPv4 (contract: inet).
-    if local_address != WILDCARD:
-        return address_family(local_address)
-    if remote_address != WILDCARD:
-        return address_family(remote_address)
-    if table_family:
-        return table_family
-    return "inet6" if local_text.startswith("::") else "inet"
 
 
 def iter_records(lines, with_pcb=False):
@@ -151,7 +139,12 @@ def iter_records(lines, with_pcb=False):
                 state = None
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line, str(error)) from error
-        family = _row_family(table_family, local_address, remote_address, tokens[3])
+        # The addresses decide: AIX prints an IPv4-mapped peer of a tcp6 socket as plain IPv4 (contract: inet).
+        family = (
+            socket_family(local_address, remote_address)
+            or table_family
+            or ("inet6" if tokens[3].startswith("::") else "inet")
+        )
         record = SocketRecord(
             protocol,
             family,

@@ -20,8 +20,8 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selec
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
     WILDCARD,
     SocketRecord,
-    address_family,
     canonical_address,
+    socket_family,
     summarize,
 )
 
@@ -154,12 +154,9 @@ def iter_records(lines, first_line_number=1):
             raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error)) from error
         # The family follows the addresses: netstat prints IPv4-mapped addresses of tcp6 sockets as plain IPv4, and
         # older net-tools print IPv6 sockets under "tcp"/"udp" (":::22").
-        if local_address != WILDCARD:
-            family = address_family(local_address)
-        elif remote_address != WILDCARD:
-            family = address_family(remote_address)
-        else:
-            family = "inet6" if tokens[3].startswith("::") else table_family
+        family = socket_family(local_address, remote_address) or (
+            "inet6" if tokens[3].startswith("::") else table_family
+        )
         yield SocketRecord(
             protocol,
             family,

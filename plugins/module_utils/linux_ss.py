@@ -27,8 +27,8 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selec
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
     WILDCARD,
     SocketRecord,
-    address_family,
     canonical_address,
+    socket_family,
     split_scope,
     summarize,
 )
@@ -147,12 +147,9 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
             found = _TIMER.search(extras)
             if found and row_protocol == "tcp" and state in _KEEPALIVE_STATES and found.group(1) == "keepalive":
                 keepalive = True
-        if local_address != WILDCARD:
-            family = address_family(local_address)
-        elif remote_address != WILDCARD:
-            family = address_family(remote_address)
-        else:
-            family = "inet6" if local_star or tokens[3].startswith("[") or tokens[3].startswith("::") else "inet"
+        family = socket_family(local_address, remote_address) or (
+            "inet6" if local_star or tokens[3].startswith("[") or tokens[3].startswith("::") else "inet"
+        )
         yield SocketRecord(
             row_protocol,
             family,

@@ -130,6 +130,17 @@ def address_family(canonical, default="inet"):
     return "inet6" if ":" in canonical else "inet"
 
 
+def socket_family(local_address, remote_address, wildcard_family=None):
+    """The family of a socket with these canonical addresses: that of the local address, else that of the remote
+    one; wildcard_family when both are wildcards. canonical_address() turned IPv4-mapped addresses into IPv4, so a
+    dual-stack socket connected to an IPv4 peer is inet."""
+    if local_address != WILDCARD:
+        return address_family(local_address)
+    if remote_address != WILDCARD:
+        return address_family(remote_address)
+    return wildcard_family
+
+
 def canonical_port(text):
     """int port, or None for a wildcard port (``*`` or ``0``). Raises ValueError on anything else."""
     text = text.strip()

@@ -24,7 +24,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selec
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
     WILDCARD,
     SocketRecord,
-    address_family,
+    socket_family,
     summarize,
 )
 
@@ -169,12 +169,7 @@ def iter_records(lines):
                 remote_address, remote_port = split_dotted_endpoint(remote)
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line, str(error)) from error
-        if local_address != WILDCARD:
-            family = address_family(local_address)
-        elif remote_address != WILDCARD:
-            family = address_family(remote_address)
-        else:
-            family = section.family
+        family = socket_family(local_address, remote_address, section.family)
         yield SocketRecord(
             section.protocol,
             family,

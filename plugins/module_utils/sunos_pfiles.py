@@ -27,10 +27,10 @@ import re
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
-    address_family,
     canonical_address,
     make_record,
     record_to_dict,
+    socket_family,
 )
 
 FORMAT_NAME = "sunos_pfiles"
@@ -74,12 +74,7 @@ class _Descriptor:
         names = [option.partition("(")[0] for option in options]
         state = "LISTEN" if protocol == "tcp" and "SO_ACCEPTCONN" in names else None
         keepalive = None if self.options is None else "SO_KEEPALIVE" in names
-        if local_address != "*":
-            family = address_family(local_address)
-        elif remote_address != "*":
-            family = address_family(remote_address)
-        else:
-            family = _INTERNET[domain]
+        family = socket_family(local_address, remote_address, _INTERNET[domain])
         record = make_record(
             protocol,
             family,
