@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.aix_netstat import split_dotted_endpoint
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix_netstat import STATE_NAMES, split_dotted_endpoint
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
@@ -30,23 +30,9 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 
 FORMAT_NAME = "sunos_netstat"
 
-# Solaris netstat spelling -> contract name (Solaris prints SYN_RCVD in older releases; both are accepted).
-TCP_STATE_NAMES = {
-    "CLOSED": "CLOSED",
-    "IDLE": "IDLE",
-    "BOUND": "BOUND",
-    "LISTEN": "LISTEN",
-    "SYN_SENT": "SYN_SENT",
-    "SYN_RCVD": "SYN_RECEIVED",
-    "SYN_RECEIVED": "SYN_RECEIVED",
-    "ESTABLISHED": "ESTABLISHED",
-    "CLOSE_WAIT": "CLOSE_WAIT",
-    "FIN_WAIT_1": "FIN_WAIT_1",
-    "CLOSING": "CLOSING",
-    "LAST_ACK": "LAST_ACK",
-    "FIN_WAIT_2": "FIN_WAIT_2",
-    "TIME_WAIT": "TIME_WAIT",
-}
+# Solaris netstat spelling -> contract name: the BSD names AIX prints as well (Solaris prints SYN_RCVD in older
+# releases; both are accepted), plus Solaris' own IDLE and BOUND.
+TCP_STATE_NAMES = dict(STATE_NAMES, IDLE="IDLE", BOUND="BOUND")
 UDP_STATE_NAMES = {"Idle": "IDLE", "Unbound": "UNBOUND", "Connected": "CONNECTED"}
 
 _SECTION = re.compile(r"^(UDP|TCP|SCTP|RAWIP|ICMP)(?::\s*(IPv4|IPv6)?)?\s*$")
