@@ -14,6 +14,16 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 
 
+def ansible_json_environment():
+    """This environment with Ansible printing its results as one JSON document (the ansible.posix.json callback)."""
+    return dict(
+        os.environ,
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    )
+
+
 def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
     """Run netdiag.tcp.<module> (or a fully qualified name) on localhost with `ansible` and return its result dict.
 
@@ -28,12 +38,7 @@ def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
         command.append("--check")
     if netns:
         command = ["ip", "netns", "exec", netns, *command]
-    environment = dict(
-        os.environ,
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
+    environment = ansible_json_environment()
     completed = subprocess.run(
         command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False
     )

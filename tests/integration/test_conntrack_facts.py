@@ -17,7 +17,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import REPO, VENV_BIN, needs_root, run_module
+from conftest import REPO, VENV_BIN, ansible_json_environment, needs_root, run_module
 
 # run_module turns no options into "-a '{}'", which ansible takes as free-form text; these tests always pass one.
 
@@ -218,12 +218,7 @@ def test_slabinfo_as_nobody_needs_become():
         "-e",
         'ansible_become_flags="-s /bin/sh"',
     ]
-    environment = dict(
-        os.environ,
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
+    environment = ansible_json_environment()
     completed = subprocess.run(
         command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120, check=False
     )

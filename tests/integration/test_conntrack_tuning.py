@@ -15,7 +15,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import REPO, VENV_BIN, needs_root, run_module
+from conftest import REPO, VENV_BIN, ansible_json_environment, needs_root, run_module
 
 PROC = "/proc/sys/net/netfilter/"
 ESTABLISHED = PROC + "nf_conntrack_tcp_timeout_established"
@@ -64,12 +64,7 @@ def tune(netns, config_root, *extra, check=False):
     ]
     if check:
         command += ["--check", "--diff"]
-    environment = dict(
-        os.environ,
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
+    environment = ansible_json_environment()
     completed = subprocess.run(
         command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300, check=False
     )
