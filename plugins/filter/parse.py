@@ -62,9 +62,7 @@ def parse(text, format_name=None, **options):
     try:
         return parser(text, **options)
     except ParseError as error:
-        message = str(error)
-        if message.startswith(format_name + ": "):  # the parser names its format too: say it once
-            message = message[len(format_name) + 2 :]
+        message = error.detail if error.format_name == format_name else str(error)
         raise AnsibleFilterError("netdiag.tcp.parse(%s): %s" % (format_name, message)) from error
     except (TypeError, ValueError) as error:
         # TypeError: an option the parser does not take; ValueError: a bad option value (ports, peers, top...).

@@ -13,4 +13,6 @@ class ParseError(ValueError):
         self.line = line
         self.reason = reason
         shown = line if len(line) <= 200 else line[:200] + "..."
-        super().__init__("%s: line %d not recognised (%s): %r" % (format_name, line_number, reason, shown))
+        # What went wrong, without the format: for callers that name the format themselves (the parse filter).
+        self.detail = "line %d not recognised (%s): %r" % (line_number, reason, shown)
+        super().__init__("%s: %s" % (format_name, self.detail))
