@@ -21,6 +21,9 @@ Ours runs in a child process and makes exactly the module's call (conntrack_fact
 facts (states, flags, destinations). The child reports its own peak RSS (VmHWM). The pipeline runs with subprocess
 on the same file in the same run.
 
+Each side runs 3 times (--repeat) and its fastest run counts, as timeit does: timings on a shared VM vary by tens of
+percent from run to run.
+
 Goals (full run): ours >= 2x faster than the pipeline at 1,000,000 entries, and peak RSS < 64 MB at both sizes
 (independent of the table size). Exit status 1 when a goal is missed. --quick: small tables, checks that both
 answers agree and the RSS goal, reports the ratio without enforcing it.
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import random
 import subprocess
@@ -135,20 +137,32 @@ def generate(path, entries, seed=2012):
     return truth
 
 
-def run_ours(path):
-    completed = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(COLLECTIONS)], capture_output=True, text=True, check=True
-    )
-    return json.loads(completed.stdout)
+def run_ours(path, repeat):
+    """The fastest of ``repeat`` child runs (with the highest peak RSS of them)."""
+    best = None
+    for _run in range(repeat):
+        completed = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path), str(COLLECTIONS)], capture_output=True, text=True, check=True
+        )
+        report = json.loads(completed.stdout)
+        if best is None:
+            best = report
+        elif report["seconds"] < best["seconds"]:
+            report["peak_kb"] = max(report["peak_kb"], best["peak_kb"])
+            best = report
+        else:
+            best["peak_kb"] = max(report["peak_kb"], best["peak_kb"])
+    return best
 
 
-def run_pipeline(path):
-    environment = dict(os.environ)
-    start = time.perf_counter()
-    completed = subprocess.run(
-        ["sh", "-c", PIPELINE.format(path=path)], capture_output=True, text=True, check=True, env=environment
-    )
-    elapsed = time.perf_counter() - start
+def run_pipeline(path, repeat):
+    """The fastest of ``repeat`` pipeline runs, and its top 5."""
+    elapsed = None
+    for _run in range(repeat):
+        start = time.perf_counter()
+        completed = subprocess.run(["sh", "-c", PIPELINE.format(path=path)], capture_output=True, text=True, check=True)
+        run_seconds = time.perf_counter() - start
+        elapsed = run_seconds if elapsed is None else min(elapsed, run_seconds)
     top = []
     for line in completed.stdout.splitlines():
         count, address = line.split()
@@ -159,7 +173,11 @@ def run_pipeline(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small tables; do not enforce the speed goal")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="runs of each side, the fastest counts (default 3, 1 with --quick)"
+    )
     options = parser.parse_args()
+    repeat = options.repeat or (1 if options.quick else 3)
     sizes = QUICK_SIZES if options.quick else FULL_SIZES
     missed = []
     with tempfile.TemporaryDirectory(prefix="bench-conntrack-") as directory:
@@ -167,8 +185,8 @@ def main():
             path = pathlib.Path(directory) / ("nf_conntrack-%d.txt" % entries)
             truth = generate(path, entries)
             true_top = sorted(truth.items(), key=lambda item: (-item[1], item[0]))[:5]
-            ours = run_ours(path)
-            pipeline_seconds, pipeline_top = run_pipeline(path)
+            ours = run_ours(path, repeat)
+            pipeline_seconds, pipeline_top = run_pipeline(path, repeat)
             ratio = pipeline_seconds / ours["seconds"] if ours["seconds"] else float("inf")
             peak_mb = ours["peak_kb"] / 1024.0
             print("rows: %d (%.1f MB file)" % (entries, path.stat().st_size / 1e6))
