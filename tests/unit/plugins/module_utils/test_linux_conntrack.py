@@ -507,17 +507,9 @@ def _synthetic_table(seed, lines=400, odd=True):
     return table
 
 
-def _outcome(read):
-    """The result, or the ParseError's (line number, line, reason): both must be the same either way."""
-    try:
-        return read()
-    except ParseError as error:
-        return ("ParseError", error.line_number, error.line, error.reason)
-
-
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("chunk_size", [64, 997, linux_conntrack.CHUNK_SIZE])
-def test_random_tables_agree_with_line_by_line(monkeypatch, seed, chunk_size):
+def test_random_tables_agree_with_line_by_line(monkeypatch, outcome, seed, chunk_size):
     monkeypatch.setattr(linux_conntrack, "CHUNK_SIZE", chunk_size)
     rng = random.Random(seed)
     table = _synthetic_table(seed)
@@ -527,14 +519,14 @@ def test_random_tables_agree_with_line_by_line(monkeypatch, seed, chunk_size):
         table[-1] = table[-1][: rng.randrange(1, len(table[-1]) - 1)]  # read while it changed: cut short
     text = "".join(table)
     options = FILTERS[seed % len(FILTERS)]
-    expected = _outcome(lambda: line_by_line(text.splitlines(True), **options))
-    assert _outcome(lambda: linux_conntrack.parse(text, **options)) == expected
+    expected = outcome(line_by_line, text.splitlines(True), **options)
+    assert outcome(linux_conntrack.parse, text, **options) == expected
     # A file read in binary (the module) and the same bytes through a text-mode reader, line by line.
     as_text_file = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8", errors="replace")
-    expected_from_file = _outcome(lambda: line_by_line(as_text_file, **options))
-    assert _outcome(lambda: linux_conntrack.summarize(io.BytesIO(text.encode()), **options)) == expected_from_file
+    expected_from_file = outcome(line_by_line, as_text_file, **options)
+    assert outcome(linux_conntrack.summarize, io.BytesIO(text.encode()), **options) == expected_from_file
     # A text stream (conntrack -L through a pipe in text mode).
-    assert _outcome(lambda: linux_conntrack.summarize(io.StringIO(text), **options)) == expected_from_file
+    assert outcome(linux_conntrack.summarize, io.StringIO(text), **options) == expected_from_file
     if seed % 3 == 0:
         assert expected[0] == "ParseError"
     else:

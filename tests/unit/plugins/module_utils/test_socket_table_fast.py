@@ -18,7 +18,6 @@ import pytest
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import linux_proc_net_tcp, netstat_linux
 from ansible_collections.netdiag.tcp.plugins.module_utils import socket_table_fast as fast
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
 
@@ -51,13 +50,6 @@ def reference_parse(text, ports=None, states=None, peers=None, max_connections=N
         max_connections=max_connections,
         listening_ports=listening,
     )
-
-
-def outcome(function, *arguments, **options):
-    try:
-        return function(*arguments, **options)
-    except ParseError as error:
-        return ("ParseError", error.line_number, error.line, error.reason)
 
 
 # ---- synthetic tables in the kernel's layout --------------------------------------------------------------------
@@ -244,7 +236,7 @@ def test_captured_tables_through_column_path(fixture_text, column_path_for_small
 
 
 @pytest.mark.parametrize("seed", range(24))
-def test_random_tables_same_as_per_line_path(seed):
+def test_random_tables_same_as_per_line_path(outcome, seed):
     generator = random.Random(seed)
     six = seed % 4 == 3
     text = synthetic_table(generator, generator.choice((60, 400, 2500)), six, odd=(0, 0, 0.002, 0.03)[seed % 4])
@@ -266,7 +258,7 @@ def test_small_blocks_and_runs(monkeypatch, seed):
         assert linux_proc_net_tcp.parse(text, **options) == reference_parse(text, **options)
 
 
-def test_damaged_row_deep_in_a_big_table_names_its_line():
+def test_damaged_row_deep_in_a_big_table_names_its_line(outcome):
     generator = random.Random(7)
     lines = [TCP_HEADER.ljust(149)] + [kernel_row(generator, number) for number in range(3000)]
     lines[2345] = lines[2345][:40] + "G" + lines[2345][41:]  # a non-hex digit in the remote address
