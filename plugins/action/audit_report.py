@@ -19,6 +19,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import DEFAULT_THRESHOLDS
 
@@ -91,11 +92,16 @@ class ActionModule(ActionBase):
             errors.extend("%s: %s" % (step, message) for step, message in failures if message)
             if not outcome and not facts:
                 errors.append("the host did not run the audit")
+            aliases, bad = declared_addresses(variables.get("netdiag_addresses"))
+            errors.extend(
+                "netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad
+            )
             gathered[host] = {
                 "status": outcome.get("status"),
                 "errors": errors,
                 "facts": facts,
                 "addresses": [to_text(hint)] if hint else [],
+                "aliases": aliases,
             }
         report = build_report(gathered, generated_at, thresholds, plain(arguments.get("correlation") or {}))
 

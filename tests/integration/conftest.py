@@ -62,3 +62,32 @@ def is_root():
 
 
 needs_root = pytest.mark.skipif(not is_root(), reason="needs root (network namespaces, /proc/slabinfo)")
+
+
+def run(*command, **options):
+    """Run a command, fail on a non-zero exit, return the CompletedProcess (text output)."""
+    return subprocess.run(command, check=True, capture_output=True, text=True, **options)
+
+
+def run_audit(report_dir, inventory=None, extra=()):
+    """Run playbooks/audit.yml (reports into report_dir); return (CompletedProcess, the JSON report)."""
+    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/audit.yml", "-e", "netdiag_report_dir=%s" % report_dir]
+    if inventory:
+        command += ["-i", str(inventory)]
+    command += list(extra)
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    report_path = pathlib.Path(report_dir) / "audit-latest.json"
+    assert report_path.exists(), "no report written (rc=%d)\n%s\n%s" % (
+        completed.returncode,
+        completed.stdout[-4000:],
+        completed.stderr[-4000:],
+    )
+    return completed, json.loads(report_path.read_text())
+
+
+def netns_python(directory, namespace):
+    """An interpreter for an inventory host that is a network namespace: the venv's Python under ip netns exec."""
+    wrapper = pathlib.Path(directory) / ("python-" + namespace)
+    wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (namespace, VENV_BIN / "python"))
+    wrapper.chmod(0o755)
+    return str(wrapper)

@@ -18,7 +18,7 @@ import sys
 import uuid
 
 import pytest
-from conftest import REPO, VENV_BIN, needs_root
+from conftest import REPO, VENV_BIN, needs_root, netns_python, run, run_audit
 
 SERVER_SCRIPT = r"""
 import socket, sys
@@ -47,25 +47,6 @@ for client in clients[:20]:
 print("closed", flush=True)
 sys.stdin.readline()
 """
-
-
-def run(*command, **options):
-    return subprocess.run(command, check=True, capture_output=True, text=True, **options)
-
-
-def run_audit(tmp_path, inventory=None, extra=()):
-    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/audit.yml", "-e", "netdiag_report_dir=%s" % tmp_path]
-    if inventory:
-        command += ["-i", str(inventory)]
-    command += list(extra)
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    report_path = tmp_path / "audit-latest.json"
-    assert report_path.exists(), "no report written (rc=%d)\n%s\n%s" % (
-        completed.returncode,
-        completed.stdout[-4000:],
-        completed.stderr[-4000:],
-    )
-    return completed, json.loads(report_path.read_text())
 
 
 def test_default_inventory_audits_localhost(tmp_path):
@@ -131,20 +112,15 @@ def incident_hosts(tmp_path):
         client.stdin.flush()
         assert client.stdout.readline().strip() == "closed"
 
-        wrappers = {}
-        for name, namespace in (("web", web), ("app", app)):
-            wrapper = tmp_path / ("python-" + name)
-            wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (namespace, VENV_BIN / "python"))
-            wrapper.chmod(0o755)
-            wrappers[name] = wrapper
+        wrappers = {"web": netns_python(tmp_path, web), "app": netns_python(tmp_path, app)}
         inventory = tmp_path / "inventory.yml"
         inventory.write_text(
             json.dumps(
                 {
                     "all": {
                         "hosts": {
-                            "web": {"ansible_connection": "local", "ansible_python_interpreter": str(wrappers["web"])},
-                            "app": {"ansible_connection": "local", "ansible_python_interpreter": str(wrappers["app"])},
+                            "web": {"ansible_connection": "local", "ansible_python_interpreter": wrappers["web"]},
+                            "app": {"ansible_connection": "local", "ansible_python_interpreter": wrappers["app"]},
                             # Nothing listens on loopback port 1: refused at once, never leaves this machine.
                             "down": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"},
                             "broken": {
@@ -191,7 +167,17 @@ def test_incident_in_namespaces_pairs_both_ends_and_survives_bad_hosts(tmp_path,
         {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.10", "count": 30, "without_keepalive": 30}
     ]
     assert report["pairs"] == [
-        {"client": "web", "server": "app", "service_port": 5555, "client_count": 10, "server_count": 30}
+        {
+            "client": "web",
+            "server": "app",
+            "service_port": 5555,
+            "client_count": 10,
+            "server_count": 30,
+            "client_hosts": ["web"],
+            "server_hosts": ["app"],
+            "client_unattributed": 0,
+            "server_unattributed": 0,
+        }
     ]
     asymmetric = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
     assert len(asymmetric) == 1 and asymmetric[0]["host"] == "app"

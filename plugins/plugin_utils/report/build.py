@@ -42,7 +42,8 @@ def build_report(gathered_by_host, generated_at, thresholds=None, correlation=No
     addresses = {
         name: host_addresses(hosts[name], extra=gathered_by_host[name].get("addresses") or ()) for name in hosts
     }
-    pairs, pair_findings = correlate(hosts, addresses, **(correlation or {}))
+    aliases = {name: gathered_by_host[name].get("aliases") or () for name in hosts}
+    pairs, pair_findings = correlate(hosts, addresses, aliases_by_host=aliases, **(correlation or {}))
     findings = host_findings(hosts, thresholds) + pair_findings
     findings.sort(key=lambda item: (SEVERITY_ORDER[item["severity"]], item["host"], item["id"]))
     return {

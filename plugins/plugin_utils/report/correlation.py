@@ -30,44 +30,99 @@ def host_addresses(report, extra=()):
     return addresses
 
 
-def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0):
-    """Pairs of (client host, server host, service port) with both counts, and the asymmetric ones.
+def declared_addresses(value):
+    """(addresses, rejected) from a host's ``netdiag_addresses``: a list, or one string of addresses separated by
+    commas or blanks (as ``-e`` gives it). Addresses come back in canonical form; what is not one is rejected."""
+    if value is None or value == "":
+        return [], []
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        return [], [repr(value)]
+    addresses, rejected = [], []
+    for item in items:
+        try:
+            addresses.append(str(ipaddress.ip_address(str(item).strip())))
+        except ValueError:
+            rejected.append(repr(item))
+    return addresses, rejected
 
-    hosts: {name: host_report}; addresses_by_host: {name: set of addresses}.
-    Returns (pairs, findings).
+
+def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=None):
+    """Pairs of (client end, server end, service port) with both counts, and the asymmetric ones.
+
+    hosts: {name: host_report}; addresses_by_host: {name: set of addresses} found on the host (its sockets' local
+    addresses, ansible_host). aliases_by_host: {name: addresses} declared in the inventory (``netdiag_addresses``):
+    addresses other hosts see this host by, such as the NAT address its connections leave with or a load
+    balancer's virtual address in front of it. Hosts that declare the same address are one *end*: behind one SNAT
+    address, the server cannot tell their connections apart, so their counts are added up and compared with it.
+
+    An end takes part only when the socket table of every host in it was read: a host that failed must not count
+    as "holds none". An address found on two different ends (two hosts with the same private address, say)
+    belongs to neither. Returns (pairs, findings); a pair names each end by its hosts joined with "+", and lists
+    them in ``client_hosts``/``server_hosts``. ``client_unattributed``/``server_unattributed`` count that end's
+    ESTABLISHED connections for the service port whose peer no audited host is known by; a finding is raised only
+    when they cannot explain the gap (an undeclared NAT in front of the clients makes the server see them so).
     """
-    # Only hosts whose socket table was read take part: a host that failed must not count as "holds none".
+    aliases_by_host = aliases_by_host or {}
+    ends = _ends(sorted(set(hosts) | set(aliases_by_host)), aliases_by_host)
+    complete = {end for end in set(ends.values()) if all((hosts.get(name) or {}).get("netstat") for name in end)}
     owner_of = {}
-    for name, addresses in addresses_by_host.items():
-        if not (hosts.get(name) or {}).get("netstat"):
-            continue
-        for address in addresses:
-            owner_of.setdefault(address, name)
+    ambiguous = set()
+    for name in sorted(ends):
+        for address in set(addresses_by_host.get(name) or ()) | set(aliases_by_host.get(name) or ()):
+            if owner_of.setdefault(address, ends[name]) != ends[name]:
+                ambiguous.add(address)
+    for address in ambiguous:
+        del owner_of[address]
 
     counts = {}
+    # ESTABLISHED connections of an end, per (end, service port, direction), with peers no audited host is known by:
+    # clients or servers outside the audit, or a NAT nobody declared. The pair's count of that side could hide
+    # up to this many more of the pair's connections, so findings allow for them.
+    unattributed = {}
     for name in sorted(hosts):
+        own = ends[name]
         for entry in (hosts[name].get("netstat") or {}).get("established_by_peer") or []:
-            peer_host = owner_of.get(entry.get("peer"))
-            if peer_host is None or peer_host == name:
+            peer_end = owner_of.get(entry.get("peer"))
+            if peer_end == own:
+                continue
+            if peer_end is None:
+                key = (own, entry.get("service_port"), entry.get("direction"))
+                unattributed[key] = unattributed.get(key, 0) + entry.get("count", 0)
+                continue
+            if own not in complete or peer_end not in complete:
                 continue
             if entry.get("direction") == "outbound":
-                key = (name, peer_host, entry.get("service_port"))
+                key = (own, peer_end, entry.get("service_port"))
                 side = "client_count"
             else:
-                key = (peer_host, name, entry.get("service_port"))
+                key = (peer_end, own, entry.get("service_port"))
                 side = "server_count"
             pair = counts.setdefault(
                 key,
-                {"client": key[0], "server": key[1], "service_port": key[2], "client_count": 0, "server_count": 0},
+                {
+                    "client": _label(key[0]),
+                    "server": _label(key[1]),
+                    "service_port": key[2],
+                    "client_count": 0,
+                    "server_count": 0,
+                    "client_hosts": list(key[0]),
+                    "server_hosts": list(key[1]),
+                },
             )
             pair[side] += entry.get("count", 0)
+    for (client, server, port), pair in counts.items():
+        pair["client_unattributed"] = unattributed.get((client, port, "outbound"), 0)
+        pair["server_unattributed"] = unattributed.get((server, port, "inbound"), 0)
 
     pairs = sorted(counts.values(), key=lambda pair: (pair["client"], pair["server"], pair["service_port"] or 0))
     findings = []
     for pair in pairs:
-        low, high = sorted((pair["client_count"], pair["server_count"]))
+        more, fewer = ("server", "client") if pair["server_count"] > pair["client_count"] else ("client", "server")
+        high = pair[more + "_count"]
+        # The side with fewer may hold up to its unattributed connections more of them (behind an undeclared NAT).
+        low = pair[fewer + "_count"] + pair[fewer + "_unattributed"]
         if high - low >= min_gap and high >= ratio * max(low, 1):
-            more = "server" if pair["server_count"] > pair["client_count"] else "client"
             findings.append(
                 {
                     # None at all on the other end: every one of these connections is half-open.
@@ -75,13 +130,7 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0):
                     "severity": "warning",
                     "host": pair[more],
                     "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d"
-                    % (
-                        pair[more],
-                        high,
-                        pair["service_port"],
-                        pair["client" if more == "server" else "server"],
-                        low,
-                    ),
+                    % (pair[more], high, pair["service_port"], pair[fewer], pair[fewer + "_count"]),
                     "evidence": dict(pair),
                     "recommendation": "One side forgot connections the other still holds. Typical causes: a NAT or "
                     "load balancer between them expired idle entries (check conntrack timeouts and keepalive), or the "
@@ -90,3 +139,28 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0):
                 }
             )
     return pairs, findings
+
+
+def _ends(names, aliases_by_host):
+    """{name: end}: an end is the sorted tuple of the hosts joined by declared addresses they share."""
+    parent = {name: name for name in names}
+
+    def root(name):
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    first_declared_by = {}
+    for name in names:
+        for address in aliases_by_host.get(name) or ():
+            other = first_declared_by.setdefault(address, name)
+            parent[root(name)] = root(other)
+    members = {}
+    for name in names:
+        members.setdefault(root(name), []).append(name)
+    return {name: tuple(sorted(members[root(name)])) for name in names}
+
+
+def _label(end):
+    return "+".join(end)

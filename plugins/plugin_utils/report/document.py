@@ -87,9 +87,16 @@ def report_blocks(report):
         blocks.append(
             (
                 "table",
-                ["client", "server", "service port", "client count", "server count"],
+                ["client", "server", "service port", "client count", "server count", "with unknown peers"],
                 [
-                    [pair["client"], pair["server"], pair["service_port"], pair["client_count"], pair["server_count"]]
+                    [
+                        pair["client"],
+                        pair["server"],
+                        pair["service_port"],
+                        pair["client_count"],
+                        pair["server_count"],
+                        "%d / %d" % (pair.get("client_unattributed", 0), pair.get("server_unattributed", 0)),
+                    ]
                     for pair in report["pairs"]
                 ],
             )

@@ -10,7 +10,11 @@ import pytest
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report, host_report
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import (
+    correlate,
+    declared_addresses,
+    host_addresses,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import host_findings
 
@@ -54,6 +58,23 @@ def gathered(netstat=None, conntrack=None, status="reached", errors=()):
     return {"status": status, "errors": list(errors), "facts": facts}
 
 
+def pair(client, server, client_count, server_count, port=5555, unattributed=(0, 0)):
+    """A pair as the report gives it; client and server are lists of hosts when an end has several."""
+    client_hosts = client if isinstance(client, list) else [client]
+    server_hosts = server if isinstance(server, list) else [server]
+    return {
+        "client": "+".join(client_hosts),
+        "server": "+".join(server_hosts),
+        "service_port": port,
+        "client_count": client_count,
+        "server_count": server_count,
+        "client_hosts": client_hosts,
+        "server_hosts": server_hosts,
+        "client_unattributed": unattributed[0],
+        "server_unattributed": unattributed[1],
+    }
+
+
 def incident():
     return {
         "web01": gathered(WEB_NETSTAT, NAT_CONNTRACK),
@@ -85,9 +106,7 @@ def test_incident_report_findings_and_pairs():
     assert report["schema"] == 1
     assert sorted(report["hosts"]) == ["app01", "db01", "web01"]
     assert report["hosts"]["db01"]["status"] == "unreachable"
-    assert report["pairs"] == [
-        {"client": "web01", "server": "app01", "service_port": 5555, "client_count": 35, "server_count": 214}
-    ]
+    assert report["pairs"] == [pair("web01", "app01", 35, 214)]
     ids = [(item["severity"], item["id"], item["host"]) for item in report["findings"]]
     assert ids == [
         ("warning", "asymmetric-established", "app01"),
@@ -97,13 +116,7 @@ def test_incident_report_findings_and_pairs():
         ("info", "no-keepalive", "web01"),
     ]
     asymmetric = report["findings"][0]
-    assert asymmetric["evidence"] == {
-        "client": "web01",
-        "server": "app01",
-        "service_port": 5555,
-        "client_count": 35,
-        "server_count": 214,
-    }
+    assert asymmetric["evidence"] == pair("web01", "app01", 35, 214)
     timeout = next(item for item in report["findings"] if item["id"] == "conntrack-timeout-default")
     assert timeout["evidence"]["key"] == "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established"
     close_wait = next(item for item in report["findings"] if item["id"] == "close-wait-buildup")
@@ -151,9 +164,7 @@ def test_symmetric_counts_are_paired_without_finding():
     }
     addresses = {name: host_addresses(report) for name, report in hosts.items()}
     pairs, findings = correlate(hosts, addresses)
-    assert pairs == [
-        {"client": "web01", "server": "app01", "service_port": 5555, "client_count": 35, "server_count": 40}
-    ]
+    assert pairs == [pair("web01", "app01", 35, 40)]
     assert findings == []
 
 
@@ -282,9 +293,7 @@ def test_server_holding_connections_the_client_has_none_of_is_half_open():
     report = build_report(
         {"web01": gathered(web), "app01": gathered(APP_NETSTAT)}, "2026-11-25T21:30:00Z", {"close_wait": 1000}
     )
-    assert report["pairs"] == [
-        {"client": "web01", "server": "app01", "service_port": 5555, "client_count": 0, "server_count": 214}
-    ]
+    assert report["pairs"] == [pair("web01", "app01", 0, 214)]
     assert [(item["id"], item["host"]) for item in report["findings"]] == [
         ("half-open-sockets", "app01"),
         ("no-keepalive", "web01"),
@@ -297,3 +306,116 @@ def test_client_whose_table_was_not_read_is_not_counted_as_zero():
     report = build_report(entries, "2026-11-25T21:30:00Z")
     assert report["pairs"] == []
     assert "half-open-sockets" not in [item["id"] for item in report["findings"]]
+
+
+# The incident's real topology: two web servers behind a NAT (SNAT to 198.51.100.129) connect to the app server's
+# port 5555; the app server sees every connection coming from 198.51.100.129, which no audited host owns.
+def web_behind_nat(address, count):
+    return {
+        "state_counts": {"ESTABLISHED": count},
+        "established_by_peer": [
+            {"direction": "outbound", "service_port": 5555, "peer": "198.51.100.130", "count": count}
+        ],
+        "listeners": [{"protocol": "tcp", "local_address": address, "local_port": 80}],
+        "connections": [],
+    }
+
+
+APP_BEHIND_NAT = {
+    "state_counts": {"ESTABLISHED": 214},
+    "established_by_peer": [{"direction": "inbound", "service_port": 5555, "peer": "198.51.100.129", "count": 214}],
+    "listeners": [{"protocol": "tcp", "local_address": "198.51.100.130", "local_port": 5555}],
+    "connections": [],
+}
+
+
+def nat_fleet(web02_netstat=True, aliases=("198.51.100.129",)):
+    fleet = {
+        "web01": gathered(web_behind_nat("198.51.100.11", 20)),
+        "web02": gathered(web_behind_nat("198.51.100.12", 15) if web02_netstat else None),
+        "app01": gathered(APP_BEHIND_NAT),
+    }
+    for name in ("web01", "web02"):
+        fleet[name]["aliases"] = list(aliases)
+    return fleet
+
+
+def test_undeclared_nat_gives_no_false_half_open_finding():
+    """The app server sees the web servers' connections from the NAT address: its count for them is 0, but the
+    214 connections it holds from that unknown address could be theirs, so nothing is flagged."""
+    report = build_report(nat_fleet(aliases=()), "2026-11-25T21:30:00Z")
+    assert report["pairs"] == [
+        pair("web01", "app01", 20, 0, unattributed=(0, 214)),
+        pair("web02", "app01", 15, 0, unattributed=(0, 214)),
+    ]
+    assert [item for item in report["findings"] if item["id"] in ("half-open-sockets", "asymmetric-established")] == []
+
+
+def test_hosts_behind_one_nat_address_are_one_end_of_the_pair():
+    report = build_report(nat_fleet(), "2026-11-25T21:30:00Z")
+    assert report["pairs"] == [pair(["web01", "web02"], "app01", 35, 214)]
+    (finding,) = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
+    assert finding["host"] == "app01"
+    assert finding["summary"] == "app01 holds 214 ESTABLISHED connections for port 5555, web01+web02 only 35"
+    assert "| web01+web02 | app01 | 5555 | 35 | 214 |" in markdown.render(report)
+
+
+def test_end_with_a_host_whose_table_was_not_read_is_not_paired():
+    """web02's connections reach the app through the same NAT address: counting web01 alone would be wrong."""
+    report = build_report(nat_fleet(web02_netstat=False), "2026-11-25T21:30:00Z")
+    assert report["pairs"] == []
+    assert [item["id"] for item in report["findings"] if item["id"] == "asymmetric-established"] == []
+
+
+def test_virtual_address_in_front_of_servers_joins_them_into_one_end():
+    """A load balancer's address (198.51.100.140) in front of two app servers, clients without NAT."""
+    web = dict(web_behind_nat("198.51.100.11", 30))
+    web["established_by_peer"] = [
+        {"direction": "outbound", "service_port": 5555, "peer": "198.51.100.140", "count": 30}
+    ]
+    apps = {}
+    for name, address, count in (("app01", "198.51.100.131", 100), ("app02", "198.51.100.132", 90)):
+        netstat = dict(APP_BEHIND_NAT, listeners=[{"protocol": "tcp", "local_address": address, "local_port": 5555}])
+        netstat["established_by_peer"] = [
+            {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.11", "count": count}
+        ]
+        apps[name] = dict(gathered(netstat), aliases=["198.51.100.140"])
+    report = build_report(dict(apps, web01=gathered(web)), "2026-11-25T21:30:00Z")
+    assert report["pairs"] == [pair("web01", ["app01", "app02"], 30, 190)]
+
+
+def test_address_found_on_two_ends_belongs_to_neither():
+    """Two hosts both have 198.51.100.99 (say, the same private address on two networks): it names no one."""
+    web = web_behind_nat("198.51.100.99", 10)
+    web["established_by_peer"] = [{"direction": "outbound", "service_port": 5555, "peer": "198.51.100.98", "count": 10}]
+    other = web_behind_nat("198.51.100.98", 0)
+    other["listeners"].append({"protocol": "tcp", "local_address": "198.51.100.99", "local_port": 22})
+    other["established_by_peer"] = [
+        {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.99", "count": 40}
+    ]
+    hosts = {"a": host_report(gathered(web)), "b": host_report(gathered(other))}
+    addresses = {name: host_addresses(report) for name, report in hosts.items()}
+    assert addresses["a"] & addresses["b"] == {"198.51.100.99"}
+    pairs, findings = correlate(hosts, addresses)
+    # b's 40 connections from 198.51.100.99 could be a's or from b's own twin address: not counted for a, and
+    # not a proof that b forgot a's 10 either.
+    assert pairs == [pair("a", "b", 10, 0, unattributed=(0, 40))]
+    assert findings == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ([], [])),
+        ("", ([], [])),
+        (["198.51.100.129"], (["198.51.100.129"], [])),
+        ("198.51.100.129, 2001:DB8::1", (["198.51.100.129", "2001:db8::1"], [])),
+        (
+            ["198.51.100.129", "nat.example", "198.51.100.300"],
+            (["198.51.100.129"], ["'nat.example'", "'198.51.100.300'"]),
+        ),
+        ({"address": "198.51.100.1"}, ([], ["{'address': '198.51.100.1'}"])),
+    ],
+)
+def test_declared_addresses_are_checked(value, expected):
+    assert declared_addresses(value) == expected

@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/audit.yml on the incident's real topology: web servers behind a NAT, for real in network namespaces.
+
+    web1 198.51.100.11 --+                                          (SNAT to 198.51.100.129)
+                         +-- br 198.51.100.1 [nat] 198.51.100.129 ----- 198.51.100.130 app :5555
+    web2 198.51.100.12 --+
+
+web1 opens 40 connections to app:5555 and web2 30; app sees all 70 coming from 198.51.100.129. Then the NAT drops
+what the web servers send to app (it "forgot" them) and web1 closes 28, web2 18: the web servers hold 12 each, app
+still holds 70 ESTABLISHED. The NAT host is audited too: its conntrack table holds the translated connections.
+
+With ``netdiag_addresses: [198.51.100.129]`` on both web servers, the report pairs the two web servers (one end,
+``web1+web2``) with app and raises asymmetric-established. Without it, app's 70 connections come from an address
+no audited host is known by: the pairs say so (``server_unattributed``), and no half-open finding is raised, which
+a naive pairing would (12 on each web server, 0 from their addresses on app).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+from conftest import needs_root, netns_python, run, run_audit
+
+SERVER_SCRIPT = r"""
+import select, socket, sys
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("198.51.100.130", 5555))
+server.listen(128)
+print("listening", flush=True)
+held = []
+server.settimeout(0.5)
+while True:
+    try:
+        held.append(server.accept()[0])
+    except socket.timeout:
+        if select.select([sys.stdin], [], [], 0)[0] and not sys.stdin.readline():
+            break
+"""
+
+CLIENT_SCRIPT = r"""
+import socket, sys
+opened, closed = int(sys.argv[1]), int(sys.argv[2])
+clients = [socket.create_connection(("198.51.100.130", 5555), timeout=5) for _ in range(opened)]
+print("connected", flush=True)
+sys.stdin.readline()
+for client in clients[:closed]:
+    client.close()
+print("closed", flush=True)
+sys.stdin.readline()
+"""
+
+# (host, address, connections opened, connections closed after the NAT forgot them)
+WEB_SERVERS = (("web1", "198.51.100.11", 40, 28), ("web2", "198.51.100.12", 30, 18))
+
+
+def start(namespace, *arguments):
+    return subprocess.Popen(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", *arguments],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def nat_topology(tmp_path):
+    """The namespaces above, connections made and half forgotten; yields {host: namespace}."""
+    suffix = uuid.uuid4().hex[:6]
+    namespaces = {name: "ndt-%s-%s" % (name, suffix) for name in ("web1", "web2", "nat", "app")}
+    nat = namespaces["nat"]
+    processes = []
+    try:
+        for namespace in namespaces.values():
+            run("ip", "netns", "add", namespace)
+            run("ip", "-n", namespace, "link", "set", "lo", "up")
+        run("ip", "-n", nat, "link", "add", "br0", "type", "bridge")
+        run("ip", "-n", nat, "addr", "add", "198.51.100.1/25", "dev", "br0")
+        run("ip", "-n", nat, "link", "set", "br0", "up")
+        for index, (name, address, _opened, _closed) in enumerate(WEB_SERVERS):
+            inside, outside = "w%d%s" % (index, suffix), "n%d%s" % (index, suffix)
+            run("ip", "link", "add", inside, "netns", namespaces[name], "type", "veth", "peer", outside, "netns", nat)
+            run("ip", "-n", nat, "link", "set", outside, "master", "br0", "up")
+            run("ip", "-n", namespaces[name], "addr", "add", address + "/25", "dev", inside)
+            run("ip", "-n", namespaces[name], "link", "set", inside, "up")
+            run("ip", "-n", namespaces[name], "route", "add", "default", "via", "198.51.100.1")
+        run(
+            "ip",
+            "link",
+            "add",
+            "na" + suffix,
+            "netns",
+            nat,
+            "type",
+            "veth",
+            "peer",
+            "ap" + suffix,
+            "netns",
+            namespaces["app"],
+        )
+        run("ip", "-n", nat, "addr", "add", "198.51.100.129/25", "dev", "na" + suffix)
+        run("ip", "-n", namespaces["app"], "addr", "add", "198.51.100.130/25", "dev", "ap" + suffix)
+        run("ip", "-n", nat, "link", "set", "na" + suffix, "up")
+        run("ip", "-n", namespaces["app"], "link", "set", "ap" + suffix, "up")
+        run("ip", "netns", "exec", nat, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        run(
+            "ip",
+            "netns",
+            "exec",
+            nat,
+            "nft",
+            "add table ip ndt_nat; add chain ip ndt_nat post { type nat hook postrouting priority 100; }; "
+            'add rule ip ndt_nat post oifname "na%s" snat to 198.51.100.129' % suffix,
+        )
+
+        server = start(namespaces["app"], SERVER_SCRIPT)
+        processes.append(server)
+        assert server.stdout.readline().strip() == "listening"
+        clients = []
+        for name, _address, opened, closed in WEB_SERVERS:
+            client = start(namespaces[name], CLIENT_SCRIPT, str(opened), str(closed))
+            processes.append(client)
+            assert client.stdout.readline().strip() == "connected"
+            clients.append(client)
+        # The NAT forgets the connections: nothing the web servers send reaches app any more (their FINs are lost).
+        run(
+            "ip",
+            "netns",
+            "exec",
+            nat,
+            "nft",
+            "add table inet ndt_lost; add chain inet ndt_lost forward "
+            "{ type filter hook forward priority 0; ip daddr 198.51.100.130 drop; }",
+        )
+        for client in clients:
+            client.stdin.write("close\n")
+            client.stdin.flush()
+            assert client.stdout.readline().strip() == "closed"
+        yield namespaces
+    finally:
+        for process in processes:
+            if process.stdin:
+                process.stdin.close()
+            process.kill()
+            process.wait(timeout=10)
+        for namespace in namespaces.values():
+            subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+
+
+def write_inventory(tmp_path, namespaces, declare_nat):
+    hosts = {}
+    for name, namespace in namespaces.items():
+        hosts[name] = {"ansible_connection": "local", "ansible_python_interpreter": netns_python(tmp_path, namespace)}
+        if declare_nat and name.startswith("web"):
+            hosts[name]["netdiag_addresses"] = ["198.51.100.129"]
+    inventory = tmp_path / ("inventory-%s.yml" % ("declared" if declare_nat else "plain"))
+    inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
+    return inventory
+
+
+@needs_root
+def test_web_servers_behind_nat_are_paired_with_the_app_server(tmp_path, nat_topology):
+    report_dir = tmp_path / "declared"
+    inventory = write_inventory(tmp_path, nat_topology, declare_nat=True)
+    completed, report = run_audit(report_dir, inventory=inventory, extra=["-e", "netdiag_audit_ports=[5555]"])
+    hosts = report["hosts"]
+    assert {name: hosts[name]["status"] for name in hosts} == dict.fromkeys(nat_topology, "ok"), completed.stdout[
+        -3000:
+    ]
+    assert hosts["app"]["netstat"]["established_by_peer"] == [
+        {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.129", "count": 70, "without_keepalive": 70}
+    ]
+    for name, address, opened, closed in WEB_SERVERS:
+        assert hosts[name]["netstat"]["established_by_peer"] == [
+            {
+                "direction": "outbound",
+                "service_port": 5555,
+                "peer": "198.51.100.130",
+                "count": opened - closed,
+                "without_keepalive": opened - closed,
+            }
+        ], address
+    # The NAT's own conntrack table holds the 70 translated connections, from the web servers' real addresses.
+    conntrack = hosts["nat"]["conntrack"]
+    assert conntrack["available"] is True
+    sources = {item["address"]: item["count"] for item in conntrack["top_sources"]}
+    assert sources.get("198.51.100.11", 0) >= 40 and sources.get("198.51.100.12", 0) >= 30, conntrack["top_sources"]
+    assert report["pairs"] == [
+        {
+            "client": "web1+web2",
+            "server": "app",
+            "service_port": 5555,
+            "client_count": 24,
+            "server_count": 70,
+            "client_hosts": ["web1", "web2"],
+            "server_hosts": ["app"],
+            "client_unattributed": 0,
+            "server_unattributed": 0,
+        }
+    ]
+    (asymmetric,) = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
+    assert asymmetric["host"] == "app"
+    assert asymmetric["summary"] == "app holds 70 ESTABLISHED connections for port 5555, web1+web2 only 24"
+    assert "| web1+web2 | app | 5555 | 24 | 70 | 0 / 0 |" in (report_dir / "audit-latest.md").read_text()
+
+
+@needs_root
+def test_undeclared_nat_is_shown_and_raises_no_false_finding(tmp_path, nat_topology):
+    report_dir = tmp_path / "plain"
+    inventory = write_inventory(tmp_path, nat_topology, declare_nat=False)
+    completed, report = run_audit(report_dir, inventory=inventory, extra=["-e", "netdiag_audit_ports=[5555]"])
+    assert {name: report["hosts"][name]["status"] for name in report["hosts"]} == dict.fromkeys(nat_topology, "ok")
+    # Each web server is paired with app, which holds none of their connections from their own addresses, but
+    # 70 from an address no audited host is known by.
+    assert [
+        (pair["client"], pair["client_count"], pair["server_count"], pair["server_unattributed"])
+        for pair in report["pairs"]
+    ] == [("web1", 12, 0, 70), ("web2", 12, 0, 70)]
+    ids = {item["id"] for item in report["findings"]}
+    assert not ids & {"half-open-sockets", "asymmetric-established"}, completed.stdout[-3000:]
