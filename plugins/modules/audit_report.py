@@ -12,8 +12,8 @@ description:
   - Builds the audit report from the facts the netdiag.tcp fact modules left on each host
     (C(ansible_facts.netdiag)) and the per-host outcome the audit playbook records in C(netdiag_audit_result).
   - Correlates both ends of connections between audited hosts (C(pairs)). A host is known by its sockets' local
-    addresses, its C(ansible_host) and the addresses in its inventory variable C(netdiag_addresses): the NAT
-    (SNAT) address its connections leave with, or a load balancer's virtual address in front of it. Hosts that
+    addresses, its C(ansible_host) and the addresses in its inventory variable C(netdiag_addresses), such as the
+    NAT (SNAT) address its connections leave with or a load balancer's virtual address in front of it. Hosts that
     declare the same address are counted together as one end of a pair.
   - Adds findings such as
     C(asymmetric-established), C(half-open-sockets), C(conntrack-timeout-default), C(conntrack-near-full),

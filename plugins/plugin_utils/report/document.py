@@ -87,7 +87,14 @@ def report_blocks(report):
         blocks.append(
             (
                 "table",
-                ["client", "server", "service port", "client count", "server count", "with unknown peers"],
+                [
+                    "client",
+                    "server",
+                    "service port",
+                    "client count",
+                    "server count",
+                    "with unknown peers (client / server)",
+                ],
                 [
                     [
                         pair["client"],
