@@ -18,7 +18,7 @@ description:
   - Adds findings such as
     C(asymmetric-established), C(half-open-sockets), C(conntrack-timeout-default), C(conntrack-near-full),
     C(conntrack-legacy-key-ignored), C(conntrack-timeout-lost-at-boot), C(conntrack-timeout-not-persisted),
-    C(close-wait-buildup) and C(no-keepalive).
+    C(close-wait-buildup), C(no-keepalive) and C(keepalive-after-nat-timeout).
   - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest), each file
     atomically. The JSON follows schema 1 of the netdiag.tcp contract.
   - Runs on the controller only. It writes the report also in check mode, since it changes no managed host.

@@ -5,9 +5,11 @@
                          +-- br 198.51.100.1 [nat] 198.51.100.129 ----- 198.51.100.130 app :5555
     web2 198.51.100.12 --+
 
-web1 opens 40 connections to app:5555 and web2 30; app sees all 70 coming from 198.51.100.129. Then the NAT drops
-what the web servers send to app (it "forgot" them) and web1 closes 28, web2 18: the web servers hold 12 each, app
-still holds 70 ESTABLISHED. The NAT host is audited too: its conntrack table holds the translated connections.
+web1 opens 40 connections to app:5555 (with SO_KEEPALIVE) and web2 30 (without); app sees all 70 coming from
+198.51.100.129. Then the NAT drops what the web servers send to app (it "forgot" them) and web1 closes 28, web2 18:
+the web servers hold 12 each, app still holds 70 ESTABLISHED. The NAT host is audited too: its conntrack table holds
+the translated connections, and its ESTABLISHED timeout is the incident's fix, 1200 s, shorter than the web
+servers' keepalive time (7200 s).
 
 With ``netdiag_addresses: [198.51.100.129]`` on both web servers, the report pairs the two web servers (one end,
 ``web1+web2``) with app and raises asymmetric-established. Without it, app's 70 connections come from an address
@@ -44,8 +46,10 @@ while True:
 
 CLIENT_SCRIPT = r"""
 import socket, sys
-opened, closed = int(sys.argv[1]), int(sys.argv[2])
+opened, closed, keepalive = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "keepalive"
 clients = [socket.create_connection(("198.51.100.130", 5555), timeout=5) for _ in range(opened)]
+for client in clients:
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(keepalive))
 print("connected", flush=True)
 sys.stdin.readline()
 for client in clients[:closed]:
@@ -54,8 +58,11 @@ print("closed", flush=True)
 sys.stdin.readline()
 """
 
-# (host, address, connections opened, connections closed after the NAT forgot them)
-WEB_SERVERS = (("web1", "198.51.100.11", 40, 28), ("web2", "198.51.100.12", 30, 18))
+# (host, address, connections opened, connections closed after the NAT forgot them, SO_KEEPALIVE on them)
+WEB_SERVERS = (("web1", "198.51.100.11", 40, 28, True), ("web2", "198.51.100.12", 30, 18, False))
+# The incident's fix on the NAT: idle entries forgotten after 20 minutes (the web servers keep Linux's default
+# tcp_keepalive_time of 7200 s, so web1's keepalive probes would come too late).
+NAT_TIMEOUT = 1200
 
 
 def start(namespace, *arguments):
@@ -81,7 +88,7 @@ def nat_topology(tmp_path):
         run("ip", "-n", nat, "link", "add", "br0", "type", "bridge")
         run("ip", "-n", nat, "addr", "add", "198.51.100.1/25", "dev", "br0")
         run("ip", "-n", nat, "link", "set", "br0", "up")
-        for index, (name, address, _opened, _closed) in enumerate(WEB_SERVERS):
+        for index, (name, address, *_rest) in enumerate(WEB_SERVERS):
             inside, outside = "w%d%s" % (index, suffix), "n%d%s" % (index, suffix)
             run("ip", "link", "add", inside, "netns", namespaces[name], "type", "veth", "peer", outside, "netns", nat)
             run("ip", "-n", nat, "link", "set", outside, "master", "br0", "up")
@@ -112,6 +119,15 @@ def nat_topology(tmp_path):
             "netns",
             "exec",
             nat,
+            "sysctl",
+            "-qw",
+            "net.netfilter.nf_conntrack_tcp_timeout_established=%d" % NAT_TIMEOUT,
+        )
+        run(
+            "ip",
+            "netns",
+            "exec",
+            nat,
             "nft",
             "add table ip ndt_nat; add chain ip ndt_nat post { type nat hook postrouting priority 100; }; "
             'add rule ip ndt_nat post oifname "na%s" snat to 198.51.100.129' % suffix,
@@ -121,8 +137,8 @@ def nat_topology(tmp_path):
         processes.append(server)
         assert server.stdout.readline().strip() == "listening"
         clients = []
-        for name, _address, opened, closed in WEB_SERVERS:
-            client = start(namespaces[name], CLIENT_SCRIPT, str(opened), str(closed))
+        for name, _address, opened, closed, keepalive in WEB_SERVERS:
+            client = start(namespaces[name], CLIENT_SCRIPT, str(opened), str(closed), "keepalive" if keepalive else "-")
             processes.append(client)
             assert client.stdout.readline().strip() == "connected"
             clients.append(client)
@@ -174,19 +190,20 @@ def test_web_servers_behind_nat_are_paired_with_the_app_server(tmp_path, nat_top
     assert hosts["app"]["netstat"]["established_by_peer"] == [
         {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.129", "count": 70, "without_keepalive": 70}
     ]
-    for name, address, opened, closed in WEB_SERVERS:
+    for name, address, opened, closed, keepalive in WEB_SERVERS:
         assert hosts[name]["netstat"]["established_by_peer"] == [
             {
                 "direction": "outbound",
                 "service_port": 5555,
                 "peer": "198.51.100.130",
                 "count": opened - closed,
-                "without_keepalive": opened - closed,
+                "without_keepalive": 0 if keepalive else opened - closed,
             }
         ], address
     # The NAT's own conntrack table holds the 70 translated connections, from the web servers' real addresses.
     conntrack = hosts["nat"]["conntrack"]
     assert conntrack["available"] is True
+    assert conntrack["timeouts"]["tcp_timeout_established"] == NAT_TIMEOUT
     sources = {item["address"]: item["count"] for item in conntrack["top_sources"]}
     assert sources.get("198.51.100.11", 0) >= 40 and sources.get("198.51.100.12", 0) >= 30, conntrack["top_sources"]
     assert report["pairs"] == [
@@ -206,6 +223,11 @@ def test_web_servers_behind_nat_are_paired_with_the_app_server(tmp_path, nat_top
     assert asymmetric["host"] == "app"
     assert asymmetric["summary"] == "app holds 70 ESTABLISHED connections for port 5555, web1+web2 only 24"
     assert "| web1+web2 | app | 5555 | 24 | 70 | 0 / 0 |" in (report_dir / "audit-latest.md").read_text()
+    # web1 relies on keepalive, but its first probe (7200 s) comes after the NAT forgets it (1200 s); web2 uses none.
+    (late,) = [item for item in report["findings"] if item["id"] == "keepalive-after-nat-timeout"]
+    assert late["host"] == "web1"
+    assert late["evidence"]["conntrack_host"] == "nat" and late["evidence"]["conntrack_timeout"] == NAT_TIMEOUT
+    assert late["evidence"]["tcp_keepalive_time"] == 7200 and late["evidence"]["tracked_entries"] >= 40
 
 
 @needs_root

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER, host_findings
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.keepalive import keepalive_findings
 
 SCHEMA = 1
 SECTIONS = ("netstat", "keepalive", "conntrack", "slabinfo", "aix", "sunos")
@@ -44,7 +45,7 @@ def build_report(gathered_by_host, generated_at, thresholds=None, correlation=No
     }
     aliases = {name: gathered_by_host[name].get("aliases") or () for name in hosts}
     pairs, pair_findings = correlate(hosts, addresses, aliases_by_host=aliases, **(correlation or {}))
-    findings = host_findings(hosts, thresholds) + pair_findings
+    findings = host_findings(hosts, thresholds) + pair_findings + keepalive_findings(hosts, addresses)
     findings.sort(key=lambda item: (SEVERITY_ORDER[item["severity"]], item["host"], item["id"]))
     return {
         "schema": SCHEMA,

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Across hosts: keepalive probes that come only after a NAT on the path has forgotten the connection.
+
+A NAT or stateful firewall forgets an idle TCP connection after its conntrack ESTABLISHED timeout; a keepalive
+probe refreshes the entry only if it comes before that. The 2012 fix lowered the NAT's timeout to 1200 s, while
+Linux sends the first probe after net.ipv4.tcp_keepalive_time = 7200 s by default: idle connections that rely on
+keepalive are still forgotten, only later. This check pairs each audited host that has sockets with SO_KEEPALIVE
+with each audited conntrack host whose table lists it among the top sources. Pure function, no I/O.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
+
+
+def keepalive_findings(hosts, addresses_by_host):
+    """``keepalive-after-nat-timeout`` findings for {name: host_report} and {name: addresses found on the host}."""
+    trackers = []  # (conntrack host, its ESTABLISHED timeout, {source address: entries})
+    for name in sorted(hosts):
+        conntrack = hosts[name].get("conntrack") or {}
+        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+        if conntrack.get("available") and isinstance(timeout, int) and not isinstance(timeout, bool):
+            sources = {item.get("address"): item.get("count", 0) for item in conntrack.get("top_sources") or []}
+            trackers.append((name, timeout, sources))
+    found = []
+    for name in sorted(hosts):
+        report = hosts[name]
+        idle = (report.get("keepalive") or {}).get("time")
+        netstat = report.get("netstat") or {}
+        established = (netstat.get("state_counts") or {}).get("ESTABLISHED", 0)
+        with_keepalive = (
+            established
+            - (netstat.get("established_without_keepalive") or 0)
+            - (netstat.get("established_keepalive_unknown") or 0)
+        )
+        if not isinstance(idle, int) or with_keepalive <= 0:
+            continue
+        addresses = addresses_by_host.get(name) or set()
+        for tracker, timeout, sources in trackers:
+            entries = sum(count for address, count in sources.items() if address in addresses)
+            if tracker == name or not entries or idle < timeout:
+                continue
+            found.append(
+                finding(
+                    "keepalive-after-nat-timeout",
+                    "warning",
+                    name,
+                    "tcp_keepalive_time %d s is not below the %d s conntrack ESTABLISHED timeout of %s, which tracks "
+                    "%d of its connections: idle ones are forgotten there before the first keepalive probe"
+                    % (idle, timeout, tracker, entries),
+                    {
+                        "tcp_keepalive_time": idle,
+                        "established_with_keepalive": with_keepalive,
+                        "conntrack_host": tracker,
+                        "conntrack_timeout": timeout,
+                        "tracked_entries": entries,
+                    },
+                    "Lower net.ipv4.tcp_keepalive_time on %s below %d s (sysctl, or TCP_KEEPIDLE per socket in the "
+                    "application), or raise the ESTABLISHED timeout on %s above it. The Linux default keepalive "
+                    "time (7200 s) outlives the incident's fix (1200 s)." % (name, timeout, tracker),
+                )
+            )
+    return found
