@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -91,3 +92,65 @@ def netns_python(directory, namespace):
     wrapper.write_text('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (namespace, VENV_BIN / "python"))
     wrapper.chmod(0o755)
     return str(wrapper)
+
+
+# A server that accepts connections on (address, port) and holds every one until its stdin closes.
+HOLDING_SERVER = r"""
+import select, socket, sys
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((sys.argv[1], int(sys.argv[2])))
+server.listen(128)
+print("listening", flush=True)
+held = []
+server.settimeout(0.5)
+while True:
+    try:
+        held.append(server.accept()[0])
+    except socket.timeout:
+        if select.select([sys.stdin], [], [], 0)[0] and not sys.stdin.readline():
+            break
+"""
+
+# A client that opens N connections to (address, port), SO_KEEPALIVE on them or not; on a line from stdin it closes
+# the first M of them (prints "closed"), then holds the rest until stdin closes.
+CLOSING_CLIENT = r"""
+import socket, sys
+address, keepalive = sys.argv[1], sys.argv[5] == "keepalive"
+port, opened, closed = (int(argument) for argument in sys.argv[2:5])
+clients = [socket.create_connection((address, port), timeout=5) for _ in range(opened)]
+for client in clients:
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(keepalive))
+print("connected", flush=True)
+sys.stdin.readline()
+for client in clients[:closed]:
+    client.close()
+print("closed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def in_netns(namespace, *command):
+    """Run a command inside a network namespace (see run)."""
+    return run("ip", "netns", "exec", namespace, *command)
+
+
+def start_in_netns(namespace, script, *arguments):
+    """Start a Python script inside a network namespace, with pipes to its stdin and stdout."""
+    return subprocess.Popen(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", script, *[str(argument) for argument in arguments]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def tear_down(processes, namespaces):
+    """End the processes a test started (closing their stdin first) and delete its network namespaces."""
+    for process in processes:
+        if process.stdin:
+            process.stdin.close()
+        process.kill()
+        process.wait(timeout=10)
+    for namespace in namespaces:
+        subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)

@@ -20,58 +20,26 @@ a naive pairing would (12 on each web server, 0 from their addresses on app).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 
 import pytest
-from conftest import needs_root, netns_python, run, run_audit
-
-SERVER_SCRIPT = r"""
-import select, socket, sys
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("198.51.100.130", 5555))
-server.listen(128)
-print("listening", flush=True)
-held = []
-server.settimeout(0.5)
-while True:
-    try:
-        held.append(server.accept()[0])
-    except socket.timeout:
-        if select.select([sys.stdin], [], [], 0)[0] and not sys.stdin.readline():
-            break
-"""
-
-CLIENT_SCRIPT = r"""
-import socket, sys
-opened, closed, keepalive = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "keepalive"
-clients = [socket.create_connection(("198.51.100.130", 5555), timeout=5) for _ in range(opened)]
-for client in clients:
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(keepalive))
-print("connected", flush=True)
-sys.stdin.readline()
-for client in clients[:closed]:
-    client.close()
-print("closed", flush=True)
-sys.stdin.readline()
-"""
+from conftest import (
+    CLOSING_CLIENT,
+    HOLDING_SERVER,
+    in_netns,
+    needs_root,
+    netns_python,
+    run,
+    run_audit,
+    start_in_netns,
+    tear_down,
+)
 
 # (host, address, connections opened, connections closed after the NAT forgot them, SO_KEEPALIVE on them)
 WEB_SERVERS = (("web1", "198.51.100.11", 40, 28, True), ("web2", "198.51.100.12", 30, 18, False))
 # The incident's fix on the NAT: idle entries forgotten after 20 minutes (the web servers keep Linux's default
 # tcp_keepalive_time of 7200 s, so web1's keepalive probes would come too late).
 NAT_TIMEOUT = 1200
-
-
-def start(namespace, *arguments):
-    return subprocess.Popen(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", *arguments],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.fixture
@@ -113,40 +81,32 @@ def nat_topology(tmp_path):
         run("ip", "-n", namespaces["app"], "addr", "add", "198.51.100.130/25", "dev", "ap" + suffix)
         run("ip", "-n", nat, "link", "set", "na" + suffix, "up")
         run("ip", "-n", namespaces["app"], "link", "set", "ap" + suffix, "up")
-        run("ip", "netns", "exec", nat, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        run(
-            "ip",
-            "netns",
-            "exec",
+        in_netns(nat, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        in_netns(
             nat,
             "sysctl",
             "-qw",
             "net.netfilter.nf_conntrack_tcp_timeout_established=%d" % NAT_TIMEOUT,
         )
-        run(
-            "ip",
-            "netns",
-            "exec",
+        in_netns(
             nat,
             "nft",
             "add table ip ndt_nat; add chain ip ndt_nat post { type nat hook postrouting priority 100; }; "
             'add rule ip ndt_nat post oifname "na%s" snat to 198.51.100.129' % suffix,
         )
 
-        server = start(namespaces["app"], SERVER_SCRIPT)
+        server = start_in_netns(namespaces["app"], HOLDING_SERVER, "198.51.100.130", 5555)
         processes.append(server)
         assert server.stdout.readline().strip() == "listening"
         clients = []
         for name, _address, opened, closed, keepalive in WEB_SERVERS:
-            client = start(namespaces[name], CLIENT_SCRIPT, str(opened), str(closed), "keepalive" if keepalive else "-")
+            mode = "keepalive" if keepalive else "-"
+            client = start_in_netns(namespaces[name], CLOSING_CLIENT, "198.51.100.130", 5555, opened, closed, mode)
             processes.append(client)
             assert client.stdout.readline().strip() == "connected"
             clients.append(client)
         # The NAT forgets the connections: nothing the web servers send reaches app any more (their FINs are lost).
-        run(
-            "ip",
-            "netns",
-            "exec",
+        in_netns(
             nat,
             "nft",
             "add table inet ndt_lost; add chain inet ndt_lost forward "
@@ -158,13 +118,7 @@ def nat_topology(tmp_path):
             assert client.stdout.readline().strip() == "closed"
         yield namespaces
     finally:
-        for process in processes:
-            if process.stdin:
-                process.stdin.close()
-            process.kill()
-            process.wait(timeout=10)
-        for namespace in namespaces.values():
-            subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+        tear_down(processes, namespaces.values())
 
 
 def write_inventory(tmp_path, namespaces, declare_nat):

@@ -14,39 +14,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 
 import pytest
-from conftest import REPO, VENV_BIN, needs_root, netns_python, run, run_audit
-
-SERVER_SCRIPT = r"""
-import socket, sys
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("198.51.100.20", 5555))
-server.listen(128)
-print("listening", flush=True)
-held = []
-server.settimeout(0.5)
-while True:
-    try:
-        held.append(server.accept()[0])
-    except socket.timeout:
-        if sys.stdin in __import__("select").select([sys.stdin], [], [], 0)[0] and not sys.stdin.readline():
-            break
-"""
-
-CLIENT_SCRIPT = r"""
-import socket, sys
-clients = [socket.create_connection(("198.51.100.20", 5555), timeout=5) for _ in range(30)]
-print("connected", flush=True)
-sys.stdin.readline()
-for client in clients[:20]:
-    client.close()
-print("closed", flush=True)
-sys.stdin.readline()
-"""
+from conftest import (
+    CLOSING_CLIENT,
+    HOLDING_SERVER,
+    REPO,
+    VENV_BIN,
+    in_netns,
+    needs_root,
+    netns_python,
+    run,
+    run_audit,
+    start_in_netns,
+    tear_down,
+)
 
 
 def test_default_inventory_audits_localhost(tmp_path):
@@ -82,27 +65,14 @@ def incident_hosts(tmp_path):
         run("ip", "-n", app, "addr", "add", "198.51.100.20/24", "dev", "va" + suffix)
         run("ip", "-n", web, "link", "set", "vw" + suffix, "up")
         run("ip", "-n", app, "link", "set", "va" + suffix, "up")
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", app, sys.executable, "-c", SERVER_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        server = start_in_netns(app, HOLDING_SERVER, "198.51.100.20", 5555)
         processes.append(server)
         assert server.stdout.readline().strip() == "listening"
-        client = subprocess.Popen(
-            ["ip", "netns", "exec", web, sys.executable, "-c", CLIENT_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        client = start_in_netns(web, CLOSING_CLIENT, "198.51.100.20", 5555, 30, 20, "-")
         processes.append(client)
         assert client.stdout.readline().strip() == "connected"
         # From now on nothing web sends reaches app: web's FINs are lost, app keeps the connections ESTABLISHED.
-        run(
-            "ip",
-            "netns",
-            "exec",
+        in_netns(
             web,
             "nft",
             "add table inet ndt_lost; add chain inet ndt_lost out "
@@ -134,13 +104,7 @@ def incident_hosts(tmp_path):
         )
         yield inventory
     finally:
-        for process in processes:
-            if process.stdin:
-                process.stdin.close()
-            process.kill()
-            process.wait(timeout=10)
-        for namespace in (web, app):
-            subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+        tear_down(processes, (web, app))
 
 
 @needs_root
