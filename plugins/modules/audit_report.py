@@ -16,7 +16,8 @@ description:
     NAT (SNAT) address its connections leave with or a load balancer's virtual address in front of it. Hosts that
     declare the same address are counted together as one end of a pair.
   - Adds findings such as
-    C(asymmetric-established), C(half-open-sockets), C(conntrack-timeout-default), C(conntrack-near-full),
+    C(asymmetric-established), C(asymmetric-unattributed), C(half-open-sockets), C(conntrack-timeout-default),
+    C(conntrack-near-full),
     C(conntrack-legacy-key-ignored), C(conntrack-timeout-lost-at-boot), C(conntrack-timeout-not-persisted),
     C(close-wait-buildup), C(no-keepalive) and C(keepalive-after-nat-timeout).
   - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest), each file

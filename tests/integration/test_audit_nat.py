@@ -13,8 +13,9 @@ servers' keepalive time (7200 s).
 
 With ``netdiag_addresses: [198.51.100.129]`` on both web servers, the report pairs the two web servers (one end,
 ``web1+web2``) with app and raises asymmetric-established. Without it, app's 70 connections come from an address
-no audited host is known by: the pairs say so (``server_unattributed``), and no half-open finding is raised, which
-a naive pairing would (12 on each web server, 0 from their addresses on app).
+no audited host is known by: the pairs say so (``server_unattributed``), and instead of the half-open finding a
+naive pairing would raise (12 on each web server, 0 from their addresses on app) the report gives the informational
+asymmetric-unattributed, which points at netdiag_addresses.
 """
 
 from __future__ import annotations
@@ -198,3 +199,7 @@ def test_undeclared_nat_is_shown_and_raises_no_false_finding(tmp_path, nat_topol
     ] == [("web1", 12, 0, 70), ("web2", 12, 0, 70)]
     ids = {item["id"] for item in report["findings"]}
     assert not ids & {"half-open-sockets", "asymmetric-established"}, completed.stdout[-3000:]
+    # Instead, an informational finding per web server says what could hide the gap and what to declare.
+    unresolved = [item for item in report["findings"] if item["id"] == "asymmetric-unattributed"]
+    assert [(item["host"], item["severity"]) for item in unresolved] == [("web1", "info"), ("web2", "info")]
+    assert "netdiag_addresses" in unresolved[0]["recommendation"]

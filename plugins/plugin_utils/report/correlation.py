@@ -60,8 +60,9 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
     as "holds none". An address found on two different ends (two hosts with the same private address, say)
     belongs to neither. Returns (pairs, findings); a pair names each end by its hosts joined with "+", and lists
     them in ``client_hosts``/``server_hosts``. ``client_unattributed``/``server_unattributed`` count that end's
-    ESTABLISHED connections for the service port whose peer no audited host is known by; a finding is raised only
-    when they cannot explain the gap (an undeclared NAT in front of the clients makes the server see them so).
+    ESTABLISHED connections for the service port whose peer no audited host is known by: when they could explain
+    the gap (an undeclared NAT in front of the clients makes the server see them so), the finding is the
+    informational ``asymmetric-unattributed`` instead of a warning.
     """
     aliases_by_host = aliases_by_host or {}
     ends = _ends(sorted(set(hosts) | set(aliases_by_host)), aliases_by_host)
@@ -119,26 +120,48 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
     findings = []
     for pair in pairs:
         more, fewer = ("server", "client") if pair["server_count"] > pair["client_count"] else ("client", "server")
-        high = pair[more + "_count"]
-        # The side with fewer may hold up to its unattributed connections more of them (behind an undeclared NAT).
-        low = pair[fewer + "_count"] + pair[fewer + "_unattributed"]
-        if high - low >= min_gap and high >= ratio * max(low, 1):
+        high, low = pair[more + "_count"], pair[fewer + "_count"]
+        if not _asymmetric(high, low, min_gap, ratio):
+            continue
+        hidden = pair[fewer + "_unattributed"]
+        if hidden and not _asymmetric(high, low + hidden, min_gap, ratio):
+            # The side with fewer holds enough connections with unknown peers to hide the gap: behind a NAT
+            # nobody declared, the server sees the clients' connections coming from the NAT's address.
             findings.append(
                 {
-                    # None at all on the other end: every one of these connections is half-open.
-                    "id": "half-open-sockets" if low == 0 else "asymmetric-established",
-                    "severity": "warning",
+                    "id": "asymmetric-unattributed",
+                    "severity": "info",
                     "host": pair[more],
-                    "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d"
-                    % (pair[more], high, pair["service_port"], pair[fewer], pair[fewer + "_count"]),
+                    "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d from it but %d from "
+                    "peers no audited host is known by"
+                    % (pair[more], high, pair["service_port"], pair[fewer], low, hidden),
                     "evidence": dict(pair),
-                    "recommendation": "One side forgot connections the other still holds. Typical causes: a NAT or "
-                    "load balancer between them expired idle entries (check conntrack timeouts and keepalive), or the "
-                    "application never closes its sockets. Make the application close idle connections or enable "
-                    "TCP keepalive shorter than the middlebox idle timeout.",
+                    "recommendation": "If a NAT or load balancer stands between them, declare the address %s sees "
+                    "(the NAT's, the virtual address) in netdiag_addresses of the hosts behind it and audit again; "
+                    "then the two ends can be compared." % pair[fewer],
                 }
             )
+            continue
+        findings.append(
+            {
+                # None at all on the other end: every one of these connections is half-open.
+                "id": "half-open-sockets" if low + hidden == 0 else "asymmetric-established",
+                "severity": "warning",
+                "host": pair[more],
+                "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d"
+                % (pair[more], high, pair["service_port"], pair[fewer], low),
+                "evidence": dict(pair),
+                "recommendation": "One side forgot connections the other still holds. Typical causes: a NAT or "
+                "load balancer between them expired idle entries (check conntrack timeouts and keepalive), or the "
+                "application never closes its sockets. Make the application close idle connections or enable "
+                "TCP keepalive shorter than the middlebox idle timeout.",
+            }
+        )
     return pairs, findings
+
+
+def _asymmetric(high, low, min_gap, ratio):
+    return high - low >= min_gap and high >= ratio * max(low, 1)
 
 
 def _ends(names, aliases_by_host):

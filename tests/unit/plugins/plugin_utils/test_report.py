@@ -349,6 +349,13 @@ def test_undeclared_nat_gives_no_false_half_open_finding():
         pair("web02", "app01", 15, 0, unattributed=(0, 214)),
     ]
     assert [item for item in report["findings"] if item["id"] in ("half-open-sockets", "asymmetric-established")] == []
+    unresolved = [item for item in report["findings"] if item["id"] == "asymmetric-unattributed"]
+    assert [(item["host"], item["severity"]) for item in unresolved] == [("web01", "info"), ("web02", "info")]
+    assert unresolved[0]["summary"] == (
+        "web01 holds 20 ESTABLISHED connections for port 5555, app01 only 0 from it but 214 from peers no audited "
+        "host is known by"
+    )
+    assert "netdiag_addresses" in unresolved[0]["recommendation"]
 
 
 def test_hosts_behind_one_nat_address_are_one_end_of_the_pair():
@@ -400,7 +407,7 @@ def test_address_found_on_two_ends_belongs_to_neither():
     # b's 40 connections from 198.51.100.99 could be a's or from b's own twin address: not counted for a, and
     # not a proof that b forgot a's 10 either.
     assert pairs == [pair("a", "b", 10, 0, unattributed=(0, 40))]
-    assert findings == []
+    assert [item["id"] for item in findings] == ["asymmetric-unattributed"]
 
 
 @pytest.mark.parametrize(
@@ -419,3 +426,12 @@ def test_address_found_on_two_ends_belongs_to_neither():
 )
 def test_declared_addresses_are_checked(value, expected):
     assert declared_addresses(value) == expected
+
+
+def test_gap_larger_than_the_unknown_peers_is_still_a_warning():
+    """Unknown peers on the server side only soften the finding when they could hide the whole gap."""
+    hosts = nat_fleet(aliases=())
+    hosts["web01"]["facts"]["netstat"]["established_by_peer"][0]["count"] = 500
+    report = build_report(hosts, "2026-11-26T00:00:00Z")
+    found = {item["host"]: item["id"] for item in report["findings"] if "asymmetric" in item["id"]}
+    assert found == {"web01": "asymmetric-established", "web02": "asymmetric-unattributed"}
