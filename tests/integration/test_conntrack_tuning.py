@@ -115,6 +115,10 @@ def test_check_apply_again(netns, tmp_path):
     assert applied["changed"] is True
     assert applied["before"]["tcp_timeout_established"] == {"live": 432000, "file": None, "boot": None}
     assert applied["after"]["tcp_timeout_established"] == {"live": 1200, "file": 1200, "boot": 1200}
+    # 1200 s is shorter than Linux's default keepalive time: the playbook says what that asks of the clients.
+    reminder = tasks["Say what the new timeout asks of the hosts behind it"]["msg"]
+    assert reminder.startswith("Idle TCP connections through localhost are now forgotten after 1200 s.")
+    assert "keepalive-after-nat-timeout" in reminder
     # nf_conntrack is built into this kernel: no modules-load.d entry is needed, so none is written.
     assert not (tmp_path / "etc/modules-load.d").exists()
     assert read_root(ESTABLISHED) == root_before
@@ -233,3 +237,10 @@ def test_module_validate_only_in_a_namespace(netns, tmp_path):
     assert result["key_style"] == "nf_conntrack"
     assert result["sysctl_names"] == {"tcp_timeout_established": "net.netfilter.nf_conntrack_tcp_timeout_established"}
     assert read_in(netns, ESTABLISHED) == "432000"
+
+
+def test_no_keepalive_reminder_for_a_timeout_above_the_keepalive_default(netns, tmp_path):
+    rc, tasks, _stats = tune(netns, tmp_path, "-e", "conntrack_tuning_tcp_timeout_established=7201")
+    assert rc == 0
+    assert read_in(netns, ESTABLISHED) == "7201"
+    assert tasks["Say what the new timeout asks of the hosts behind it"].get("skipped") is True
