@@ -94,10 +94,10 @@ def netns_python(directory, namespace):
     return str(wrapper)
 
 
-# A server that accepts connections on (address, port) and holds every one until its stdin closes.
+# A server that accepts connections on (address, port), IPv4 or IPv6, and holds every one until its stdin closes.
 HOLDING_SERVER = r"""
 import select, socket, sys
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind((sys.argv[1], int(sys.argv[2])))
 server.listen(128)
