@@ -43,11 +43,15 @@ def check_conntrack_timeout_default(host, report, thresholds):
         if conntrack.get("key_style") == "ip_conntrack"
         else "net.netfilter.nf_conntrack_tcp_timeout_established"
     )
+    # A host whose table is empty tracks nothing now (conntrack loaded, no NAT or stateful rule using it): the
+    # default matters only once it does, so that is worth knowing, not a warning.
+    tracking = conntrack.get("count") != 0
     yield finding(
         "conntrack-timeout-default",
-        "warning",
+        "warning" if tracking else "info",
         host,
-        "conntrack keeps idle ESTABLISHED TCP entries for 5 days (%s = %d, the kernel default)" % (key, timeout),
+        "conntrack keeps idle ESTABLISHED TCP entries for 5 days (%s = %d, the kernel default)%s"
+        % (key, timeout, "" if tracking else "; its table is empty now"),
         {"key": key, "value": timeout, "count": conntrack.get("count"), "max": conntrack.get("max")},
         "If this host does NAT or stateful filtering for long-lived idle connections, lower the timeout "
         "(ansible-playbook playbooks/tune_conntrack.yml -e target=%s; 1200 s by default) and make the "

@@ -435,3 +435,13 @@ def test_gap_larger_than_the_unknown_peers_is_still_a_warning():
     report = build_report(hosts, "2026-11-26T00:00:00Z")
     found = {item["host"]: item["id"] for item in report["findings"] if "asymmetric" in item["id"]}
     assert found == {"web01": "asymmetric-established", "web02": "asymmetric-unattributed"}
+
+
+def test_default_timeout_on_a_host_that_tracks_nothing_is_only_information():
+    conntrack = dict(NAT_CONNTRACK, key_style="nf_conntrack", count=0, usage_pct=0.0)
+    report = build_report({"web01": gathered(WEB_NETSTAT, conntrack)}, "2026-11-26T00:00:00Z")
+    (found,) = [item for item in report["findings"] if item["id"] == "conntrack-timeout-default"]
+    assert found["severity"] == "info"
+    assert found["summary"].endswith(
+        "(net.netfilter.nf_conntrack_tcp_timeout_established = 432000, the kernel default); its table is empty now"
+    )
