@@ -32,6 +32,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
     WILDCARD,
     SocketRecord,
     Summary,
+    canonical_text,
     service_port_of,
 )
 
@@ -73,12 +74,7 @@ def hex_to_address(text, byteorder="little"):
     raw = bytes.fromhex(text)
     if byteorder == "little":
         raw = b"".join(raw[offset : offset + 4][::-1] for offset in range(0, len(raw), 4))
-    parsed = ipaddress.ip_address(raw)
-    if parsed.version == 6 and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    if parsed.is_unspecified:
-        return WILDCARD
-    return str(parsed)
+    return canonical_text(ipaddress.ip_address(raw))
 
 
 def is_header(line):

@@ -115,7 +115,11 @@ def canonical_address(text):
     address = split_scope(text.strip())[0]
     if address == WILDCARD:
         return WILDCARD
-    parsed = ipaddress.ip_address(address)
+    return canonical_text(ipaddress.ip_address(address))
+
+
+def canonical_text(parsed):
+    """The canonical text of an ipaddress address object: IPv4 for IPv4-mapped IPv6, "*" for any wildcard."""
     if parsed.version == 6 and parsed.ipv4_mapped is not None:
         parsed = parsed.ipv4_mapped
     if parsed.is_unspecified:
