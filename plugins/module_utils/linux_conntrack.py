@@ -474,16 +474,7 @@ class TableSummary:
     def consume(self, lines):
         """Every line of an iterator; a last line cut short (no newline, no final use=N) is counted and skipped."""
         for number, line, is_last in iter_lines(lines):
-            if is_last and not line.endswith("\n") and line.strip() and _COMPLETE_END.search(line) is None:
-                self.counters["truncated_lines"] += 1
-                continue
-            try:
-                self.add_line(line, number)
-            except ParseError:
-                if is_last and not line.endswith("\n"):
-                    self.counters["truncated_lines"] += 1
-                    continue
-                raise
+            self._add_line_checked(line, number, is_last)
         return self
 
     # --- whole chunks ------------------------------------------------------------------------------------------
@@ -565,7 +556,7 @@ class TableSummary:
         return line_number + len(lines)
 
     def _add_line_checked(self, line, line_number, is_last):
-        """One line with the handling of a last line cut short (see consume)."""
+        """One line; a last line cut short (no newline, and no final use=N or not readable) is counted, skipped."""
         if is_last and not line.endswith("\n") and line.strip() and _COMPLETE_END.search(line) is None:
             self.counters["truncated_lines"] += 1
             return
