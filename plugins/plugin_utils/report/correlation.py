@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
+
 
 def host_addresses(report, extra=()):
     """Addresses a host is known by: its sockets' local addresses (not wildcard or loopback) and inventory hints."""
@@ -128,34 +130,33 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
             # The side with fewer holds enough connections with unknown peers to hide the gap: behind a NAT
             # nobody declared, the server sees the clients' connections coming from the NAT's address.
             findings.append(
-                {
-                    "id": "asymmetric-unattributed",
-                    "severity": "info",
-                    "host": pair[more],
-                    "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d from it but %d from "
-                    "peers no audited host is known by"
-                    % (pair[more], high, pair["service_port"], pair[fewer], low, hidden),
-                    "evidence": dict(pair),
-                    "recommendation": "If a NAT or load balancer stands between them, declare the address %s sees "
-                    "(the NAT's, the virtual address) in netdiag_addresses of the hosts behind it and audit again; "
-                    "then the two ends can be compared." % pair[fewer],
-                }
+                finding(
+                    "asymmetric-unattributed",
+                    "info",
+                    pair[more],
+                    "%s holds %d ESTABLISHED connections for port %s, %s only %d from it but %d from peers no audited "
+                    "host is known by" % (pair[more], high, pair["service_port"], pair[fewer], low, hidden),
+                    dict(pair),
+                    "If a NAT or load balancer stands between them, declare the address %s sees (the NAT's, the "
+                    "virtual address) in netdiag_addresses of the hosts behind it and audit again; then the two ends "
+                    "can be compared." % pair[fewer],
+                )
             )
             continue
         findings.append(
-            {
+            finding(
                 # None at all on the other end: every one of these connections is half-open.
-                "id": "half-open-sockets" if low + hidden == 0 else "asymmetric-established",
-                "severity": "warning",
-                "host": pair[more],
-                "summary": "%s holds %d ESTABLISHED connections for port %s, %s only %d"
+                "half-open-sockets" if low + hidden == 0 else "asymmetric-established",
+                "warning",
+                pair[more],
+                "%s holds %d ESTABLISHED connections for port %s, %s only %d"
                 % (pair[more], high, pair["service_port"], pair[fewer], low),
-                "evidence": dict(pair),
-                "recommendation": "One side forgot connections the other still holds. Typical causes: a NAT or "
-                "load balancer between them expired idle entries (check conntrack timeouts and keepalive), or the "
-                "application never closes its sockets. Make the application close idle connections or enable "
-                "TCP keepalive shorter than the middlebox idle timeout.",
-            }
+                dict(pair),
+                "One side forgot connections the other still holds. Typical causes: a NAT or load balancer between "
+                "them expired idle entries (check conntrack timeouts and keepalive), or the application never closes "
+                "its sockets. Make the application close idle connections or enable TCP keepalive shorter than the "
+                "middlebox idle timeout.",
+            )
         )
     return pairs, findings
 
