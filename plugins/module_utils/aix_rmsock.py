@@ -37,6 +37,10 @@ def _socket(hex_digits):
     return "0x" + hex_digits.lower()
 
 
+def _result(socket, held_by, pid=None, process=None, error=None, errno=None):
+    return {"socket": socket, "held_by": held_by, "pid": pid, "process": process, "error": error, "errno": errno}
+
+
 def parse_line(line, line_number=1):
     """One rmsock line -> {socket, held_by, pid, process, error, errno}. Raises ParseError on anything else.
 
@@ -45,47 +49,24 @@ def parse_line(line, line_number=1):
     text = line.strip()
     match = _PROCESS.match(text)
     if match:
-        return {
-            "socket": _socket(match.group(1)),
-            "held_by": "process",
-            "pid": int(match.group(2)),
-            "process": match.group(3),
-            "error": None,
-            "errno": None,
-        }
+        return _result(_socket(match.group(1)), "process", pid=int(match.group(2)), process=match.group(3))
     match = _KERNEL.match(text)
     if match:
-        return {
-            "socket": _socket(match.group(1)),
-            "held_by": "kernel",
-            "pid": None,
-            "process": None,
-            "error": None,
-            "errno": None,
-        }
+        return _result(_socket(match.group(1)), "kernel")
     match = _REMOVED.match(text)
     if match:
-        return {
-            "socket": _socket(match.group(1)),
-            "held_by": "removed",
-            "pid": None,
-            "process": None,
-            "error": None,
-            "errno": None,
-        }
+        return _result(_socket(match.group(1)), "removed")
     match = _ERROR.match(text)
     if match:
         message = match.group(1)
         address = _ERROR_ADDRESS.search(message)
         errno = _ERRNO.search(message)
-        return {
-            "socket": _socket(address.group(1)) if address else None,
-            "held_by": "error",
-            "pid": None,
-            "process": None,
-            "error": message,
-            "errno": int(errno.group(1)) if errno else None,
-        }
+        return _result(
+            _socket(address.group(1)) if address else None,
+            "error",
+            error=message,
+            errno=int(errno.group(1)) if errno else None,
+        )
     raise ParseError(FORMAT_NAME, line_number, line, "not an rmsock result line")
 
 
