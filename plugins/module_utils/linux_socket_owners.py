@@ -12,6 +12,10 @@ from __future__ import annotations
 import functools
 import os
 import pwd
+import time
+
+# Seconds the owner scan may take before it stops and says so (the module option owner_scan_budget).
+DEFAULT_BUDGET_SECONDS = 20.0
 
 
 def socket_inode(link_text):
@@ -40,33 +44,61 @@ def _read_text(path):
         return None
 
 
-def scan_socket_owners(proc_root="/proc"):
-    """({inode: (pid, process, user)}, {"processes": n, "unreadable_processes": m}) for every process under
-    proc_root. A socket shared by several processes (fork, SCM_RIGHTS) is attributed to the lowest pid."""
+def scan_socket_owners(proc_root="/proc", budget_seconds=DEFAULT_BUDGET_SECONDS, clock=time.monotonic):
+    """({inode: (pid, process, user)}, scan facts) for every process under proc_root. A socket shared by several
+    processes (fork, SCM_RIGHTS) is attributed to the lowest pid.
+
+    The floor of this scan is one readlink per open descriptor of every process (about 0.65 s for 96,000 socket
+    descriptors on a 2-CPU VM); the descriptors are read relative to an open fd directory (``dir_fd``), which spares
+    the kernel a path walk of /proc/<pid>/fd per descriptor. budget_seconds (None: no limit) bounds the scan on a
+    host with millions of descriptors: processes not reached in time are left unscanned, their sockets are counted
+    as unmapped, and the facts say so: {"processes", "unreadable_processes", "scanned_processes", "descriptors",
+    "seconds", "stopped_short"}.
+    """
+    started = clock()
+    deadline = None if budget_seconds is None else started + budget_seconds
     owners = {}
-    processes = unreadable = 0
+    processes = unreadable = scanned = descriptors_read = 0
+    stopped_short = False
     try:
         entries = sorted((entry for entry in os.scandir(proc_root) if entry.name.isdigit()), key=_pid_of)
     except OSError:
         entries = []
     for entry in entries:
         processes += 1
-        fd_directory = os.path.join(entry.path, "fd")
+        if stopped_short or (deadline is not None and clock() > deadline):
+            stopped_short = True
+            continue
+        scanned += 1
         try:
-            descriptors = os.listdir(fd_directory)
+            directory = os.open(os.path.join(entry.path, "fd"), os.O_RDONLY | os.O_DIRECTORY)
         except PermissionError:
             unreadable += 1
             continue
         except OSError:
             continue  # the process exited during the scan
         inodes = []
-        for descriptor in descriptors:
+        try:
             try:
-                inode = socket_inode(os.readlink(os.path.join(fd_directory, descriptor)))
+                descriptors = os.listdir(directory)
+            except PermissionError:
+                unreadable += 1
+                continue
             except OSError:
                 continue
-            if inode is not None and inode not in owners:
-                inodes.append(inode)
+            descriptors_read += len(descriptors)
+            readlink = os.readlink
+            for descriptor in descriptors:
+                try:
+                    link = readlink(descriptor, dir_fd=directory)
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inode = socket_inode(link)
+                    if inode is not None and inode not in owners:
+                        inodes.append(inode)
+        finally:
+            os.close(directory)
         if not inodes:
             continue
         pid = int(entry.name)
@@ -77,7 +109,15 @@ def scan_socket_owners(proc_root="/proc"):
             user = None
         for inode in inodes:
             owners[inode] = (pid, process, user)
-    return owners, {"processes": processes, "unreadable_processes": unreadable}
+    facts = {
+        "processes": processes,
+        "unreadable_processes": unreadable,
+        "scanned_processes": scanned,
+        "descriptors": descriptors_read,
+        "seconds": round(clock() - started, 3),
+        "stopped_short": stopped_short,
+    }
+    return owners, facts
 
 
 def _pid_of(entry):

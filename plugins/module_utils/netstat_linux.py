@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Linux socket-table collector: /proc/net/{tcp,tcp6,udp,udp6} of the current network namespace, read directly.
+"""Linux socket-table collector: the sockets of the current network namespace, read through sock_diag netlink
+(linux_sock_diag, what ``ss`` uses) or, where the kernel or a sandbox refuses that, from /proc/net/{tcp,tcp6,udp,
+udp6} (linux_proc_net_tcp). Both give the same facts; ``reader`` in the result says which one was used.
 
-No dependency on net-tools or iproute2 (works in minimal containers). /proc/net is /proc/self/net, so the tables are
-those of the namespace the module runs in (``ip netns exec NS ...`` shows that namespace's sockets).
+No dependency on net-tools or iproute2 (works in minimal containers). Both interfaces show the namespace the module
+runs in (``ip netns exec NS ...`` shows that namespace's sockets).
 """
 
 from __future__ import annotations
@@ -10,26 +12,37 @@ from __future__ import annotations
 import os
 import sys
 
+from ansible_collections.netdiag.tcp.plugins.module_utils import linux_sock_diag
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import (
     TableReader,
     leading_listening_ports,
 )
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import scan_socket_owners, user_name
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import (
+    DEFAULT_BUDGET_SECONDS,
+    scan_socket_owners,
+    user_name,
+)
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector import NetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import Summary
 
 # (file under /proc/net, protocol, family of the table). tcp6/udp6 also hold IPv4 connections of dual-stack
 # sockets (IPv4-mapped addresses), which are reported as inet, so they are read whenever inet is asked for.
 TABLES = (("tcp", "tcp", "inet"), ("tcp6", "tcp", "inet6"), ("udp", "udp", "inet"), ("udp6", "udp", "inet6"))
+READERS = ("auto", "sock_diag", "proc")
 
 
 class LinuxNetstatCollector(NetstatCollector):
     platform = "Linux"
 
-    def __init__(self, proc_root="/proc", byteorder=sys.byteorder):
+    def __init__(self, proc_root="/proc", byteorder=sys.byteorder, reader="auto"):
+        """reader: "auto" (sock_diag, /proc where it is refused), "sock_diag" or "proc" (tests compare the two).
+        A proc_root other than /proc means a captured or synthetic tree: only "proc" can read it."""
+        if reader not in READERS:
+            raise ValueError("reader must be one of %s, not %r" % (", ".join(READERS), reader))
         self.proc_root = proc_root
         self.byteorder = byteorder
+        self.reader = reader if proc_root == "/proc" else "proc"
 
     def tables(self, protocols, families):
         """Paths of the tables worth reading for these protocols and families."""
@@ -43,24 +56,86 @@ class LinuxNetstatCollector(NetstatCollector):
         return wanted
 
     def collect(
-        self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
+        self,
+        selection,
+        max_connections=1000,
+        protocols=("tcp", "udp"),
+        families=("inet", "inet6"),
+        owners=True,
+        owner_budget=DEFAULT_BUDGET_SECONDS,
+        limits=None,
     ):
-        owner_map, owner_scan = scan_socket_owners(self.proc_root) if owners else ({}, None)
+        """limits: the result caps of socket_records.Summary (max_peers, max_listeners), None for its defaults."""
+        owner_map, owner_scan = scan_socket_owners(self.proc_root, owner_budget) if owners else ({}, None)
+        summary = None
+        used = "sock_diag"
+        fallback_reason = None
+        if self.reader != "proc":
+            try:
+                summary, sources = self._collect_sock_diag(
+                    selection, max_connections, protocols, families, owners, owner_map, limits
+                )
+            except linux_sock_diag.SockDiagUnavailableError as error:
+                if self.reader == "sock_diag":
+                    raise
+                fallback_reason = str(error)
+        if summary is None:
+            used = "proc"
+            summary, sources = self._collect_proc(
+                selection, max_connections, protocols, families, owners, owner_map, limits
+            )
+        netstat = summary.result()
+        netstat["platform"] = self.platform
+        netstat["reader"] = used
+        netstat["sources"] = sources
+        if fallback_reason is not None:
+            netstat["reader_fallback"] = fallback_reason
+        if owner_scan is not None:
+            netstat["owner_scan"] = owner_scan
+        return netstat, read_keepalive_settings(self.proc_root)
+
+    def _collect_sock_diag(self, selection, max_connections, protocols, families, owners, owner_map, limits):
+        """(summary, sources) through sock_diag; SockDiagUnavailableError before anything is counted when TCP is
+        refused. UDP alone refused (no udp_diag module) is read from /proc/net/udp* instead."""
+        listening, listener_uids = set(), {}
+        if "tcp" in protocols:
+            listening, listener_uids = linux_sock_diag.listening_ports(families)
+        summary = Summary(selection, max_connections, listening, owners_mapped=owners, **(limits or {}))
+        reader = linux_sock_diag.DiagReader(summary, owner_map, user_name, families)
+        reader.listener_uids = listener_uids
+        sources = []
+        for protocol in ("tcp", "udp"):
+            if protocol not in protocols:
+                continue
+            dumps = []
+            try:
+                for name, family in linux_sock_diag.dump_families(families):
+                    dumps.append((name, _primed(linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol]))))
+            except linux_sock_diag.SockDiagUnavailableError:
+                if protocol == "tcp":
+                    raise
+                for path, table_protocol in self.tables(("udp",), families):
+                    if os.path.exists(path):
+                        self.read_table(path, table_protocol, summary, owner_map, families)
+                        sources.append(path)
+                continue
+            for name, datagrams in dumps:
+                reader.read(datagrams, protocol)
+                sources.append("sock_diag %s %s" % (protocol, name))
+        reader.finish()
+        return summary, sources
+
+    def _collect_proc(self, selection, max_connections, protocols, families, owners, owner_map, limits):
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if os.path.exists(path)]
         listening = set()
         for path, protocol in tables:
             if protocol == "tcp":
                 with open(path, encoding="ascii") as handle:
                     listening |= leading_listening_ports(handle)
-        summary = Summary(selection, max_connections, listening, owners_mapped=owners)
+        summary = Summary(selection, max_connections, listening, owners_mapped=owners, **(limits or {}))
         for path, protocol in tables:
             self.read_table(path, protocol, summary, owner_map, families)
-        netstat = summary.result()
-        netstat["platform"] = self.platform
-        netstat["sources"] = [table[0] for table in tables]
-        if owner_scan is not None:
-            netstat["owner_scan"] = owner_scan
-        return netstat, read_keepalive_settings(self.proc_root)
+        return summary, [table[0] for table in tables]
 
     def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
         """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
@@ -74,3 +149,17 @@ class LinuxNetstatCollector(NetstatCollector):
         )
         with open(path, "rb") as handle:
             reader.read(handle)
+
+
+def _primed(generator):
+    """The generator's items, with its first step (where a refused request raises) already taken."""
+    try:
+        first = next(generator)
+    except StopIteration:
+        return []
+    return _chain_first(first, generator)
+
+
+def _chain_first(first, generator):
+    yield first
+    yield from generator

@@ -9,8 +9,10 @@ number of sockets (a million-row table costs the same few megabytes as a hundred
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections import namedtuple
+from itertools import repeat
 
 WILDCARD = "*"
 
@@ -170,6 +172,13 @@ def service_port_of(local_port, remote_port, listening_ports):
     return "outbound", remote_port
 
 
+# Default caps of the lists whose length grows with the host (every other list is bounded by the contract's states
+# or by max_connections): the result travels through Ansible, which scrubs and tags every value, so a host with
+# 100,000 distinct peers must not return 100,000 dictionaries. Counts beside the lists stay complete.
+DEFAULT_MAX_PEERS = 100  # established_by_peer entries per (direction, service port)
+DEFAULT_MAX_LISTENERS = 1000
+
+
 def summarize(records, selection=None, max_connections=None, listening_ports=None, owners_mapped=False):
     """Aggregate a stream of SocketRecord into the contract's ``netdiag.netstat`` dictionary.
 
@@ -202,8 +211,23 @@ class Summary:
     result for the same sockets.
     """
 
-    def __init__(self, selection=None, max_connections=None, listening_ports=None, owners_mapped=False):
+    def __init__(
+        self,
+        selection=None,
+        max_connections=None,
+        listening_ports=None,
+        owners_mapped=False,
+        max_peers=None,
+        max_listeners=None,
+    ):
+        """max_peers: established_by_peer entries kept per (direction, service port), the busiest first; the others
+        are summed per port in ``established_by_peer_rest``. max_listeners: listeners kept (in listener order).
+        None means no cap (the parse filter's default: pasted text is already bounded)."""
         self.selection = selection
+        self.max_peers = max_peers
+        self.max_listeners = max_listeners
+        self.listeners_seen = 0
+        self.peer_tables = []
         self.selects_all = selection is None or selection.selects_all
         self.listening = set(listening_ports or ())
         self.cap = max_connections
@@ -257,11 +281,11 @@ class Summary:
                     elif keepalive is None:
                         self.keepalive_unknown += 1
                 elif state == "LISTEN":
-                    self.listeners.append(_listener(record))
+                    self._keep_listener(_listener(record))
             elif record[5] is None and record[4] == WILDCARD and record[3] is not None:
                 # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener;
                 # one without a local port (Solaris `Unbound *.*`) listens on nothing.
-                self.listeners.append(_listener(record))
+                self._keep_listener(_listener(record))
             self.add_connection(record)
 
     def add_connection(self, record):
@@ -276,7 +300,25 @@ class Summary:
         return None if self.cap is None else max(self.cap - len(self.connections), 0)
 
     def add_listener(self, record):
-        self.listeners.append(_listener(record))
+        self._keep_listener(_listener(record))
+
+    def _keep_listener(self, listener):
+        """Keep a listener; past twice the cap, trim to the cap's first listeners in result order (memory stays
+        bounded with 15,000 bound UDP sockets, and the kept ones are those result() would keep)."""
+        self.listeners_seen += 1
+        listeners = self.listeners
+        listeners.append(listener)
+        cap = self.max_listeners
+        if cap is not None and len(listeners) >= 2 * cap + 64:
+            listeners.sort(key=_listener_sort_key)
+            del listeners[cap:]
+
+    def add_peer_table(self, table):
+        """Merge a reader's raw peer table (linux_sock_diag.PeerTable: per-peer counts on raw keys, decoded only for
+        the peers result() keeps) and its keepalive totals."""
+        self.peer_tables.append(table)
+        self.without_keepalive += table.without_keepalive_total
+        self.keepalive_unknown += table.keepalive_unknown_total
 
     def add_counts(self, total, selected, protocol, states, peers, unmapped=0):
         """Merge counts made elsewhere (a fast path) for ``total`` sockets of which ``selected`` were selected.
@@ -306,23 +348,19 @@ class Summary:
                 self.keepalive_unknown += count
 
     def result(self):
-        peer_without_keepalive = self.peer_without_keepalive
-        established_by_peer = [
-            {
-                "direction": direction,
-                "service_port": service_port,
-                "peer": peer,
-                "count": count,
-                "without_keepalive": peer_without_keepalive.get((direction, service_port, peer), 0),
-            }
-            for (direction, service_port, peer), count in self.peer_counts.items()
-        ]
-        established_by_peer.sort(key=_peer_sort_key)
+        established_by_peer, rest, distinct = self._peer_lists()
         listeners = sorted(self.listeners, key=_listener_sort_key)
+        if self.max_listeners is not None:
+            del listeners[self.max_listeners :]
         result = {
             "state_counts": self.state_counts,
             "established_by_peer": established_by_peer,
+            "established_by_peer_total": distinct,
+            "established_by_peer_truncated": bool(rest),
+            "established_by_peer_rest": rest,
             "listeners": listeners,
+            "listeners_total": self.listeners_seen,
+            "listeners_truncated": self.listeners_seen > len(listeners),
             "connections": self.connections,
             "truncated": self.truncated,
             "total_sockets": self.total,
@@ -334,6 +372,111 @@ class Summary:
         if self.owners_mapped:
             result["unmapped_sockets"] = self.unmapped
         return result
+
+    def _peer_lists(self):
+        """(established_by_peer, established_by_peer_rest, distinct peer entries): per (direction, service port) the ``max_peers`` peers
+        with the most connections (ties: the lower address first, IPv4 before IPv6), and one entry per port summing
+        the others.
+
+        Python runs a few steps per distinct peer and builds dictionaries only for the kept ones: a host with
+        96,000 distinct (peer, port) pairs costs tens of milliseconds here, not a dictionary each."""
+        if self.peer_tables and (self.peer_counts or len(self.peer_tables) > 1):
+            self._merge_peer_tables()  # raw and text counts of one peer must add up: decode everything (rare)
+        if self.peer_tables:
+            table = self.peer_tables[0]
+            groups = table.groups()
+            raw_without = table.without_keepalive
+            order = None
+            peer_of = table.peer
+        else:
+            groups = {}
+            for (direction, service_port, peer), count in self.peer_counts.items():
+                group = groups.get((direction, service_port))
+                if group is None:
+                    group = groups[(direction, service_port)] = []
+                group.append((-count, peer))
+            raw_without = {}
+            for (direction, service_port, peer), count in self.peer_without_keepalive.items():
+                raw_without.setdefault((direction, service_port), {})[peer] = count
+            order = address_order
+            peer_of = str
+        cap = self.max_peers
+        kept = []
+        rest = []
+        for (direction, service_port), group in groups.items():
+            lookup = raw_without if order is None else raw_without.get((direction, service_port), {})
+            if cap is not None and len(group) > cap:
+                top = _top(group, cap, order)
+                others_without = 0
+                if lookup:
+                    others_without = sum(map(lookup.get, (key for _count, key in group), repeat(0))) - sum(
+                        lookup.get(key, 0) for _count, key in top
+                    )
+                rest.append(
+                    {
+                        "direction": direction,
+                        "service_port": service_port,
+                        "peers": len(group) - cap,
+                        "count": sum(count for count, _key in top) - sum(count for count, _key in group),
+                        "without_keepalive": others_without,
+                    }
+                )
+                group = top
+            for count, key in group:
+                kept.append(
+                    {
+                        "direction": direction,
+                        "service_port": service_port,
+                        "peer": peer_of(key),
+                        "count": -count,
+                        "without_keepalive": lookup.get(key, 0),
+                    }
+                )
+        kept.sort(key=_peer_sort_key)
+        rest.sort(key=_rest_sort_key)
+        return kept, rest, sum(len(group) for group in groups.values())
+
+    def _merge_peer_tables(self):
+        peer_counts = self.peer_counts
+        peer_without_keepalive = self.peer_without_keepalive
+        for table in self.peer_tables:
+            for (direction, service_port), group in table.groups().items():
+                for count, key in group:
+                    peer_key = (direction, service_port, table.peer(key))
+                    peer_counts[peer_key] = peer_counts.get(peer_key, 0) - count
+                    without = table.without_keepalive.get(key)
+                    if without:
+                        peer_without_keepalive[peer_key] = peer_without_keepalive.get(peer_key, 0) + without
+        self.peer_tables = []
+
+
+def address_order(text):
+    """Sort key of a canonical address text in numeric order, IPv4 before IPv6, "*" first; raw-key readers
+    (linux_sock_diag) order their keys the same way."""
+    if text == WILDCARD:
+        return (0, 0)
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return (9, text)
+    return (parsed.version, int(parsed))
+
+
+def _top(group, cap, order):
+    """The ``cap`` first (-count, key) items of a group: most connections first, ties by ``order`` of the key
+    (None: the keys' own order). Only the ties at the cut are put in order, so ``order`` runs on few keys."""
+    if order is None:
+        return heapq.nsmallest(cap, group)
+    cut = heapq.nsmallest(cap, group)[-1][0]
+    above = [item for item in group if item[0] < cut]
+    ties = [item for item in group if item[0] == cut]
+    ties.sort(key=lambda item: order(item[1]))
+    return above + ties[: cap - len(above)]
+
+
+def _rest_sort_key(item):
+    service_port = item["service_port"]
+    return (-item["count"], item["direction"], -1 if service_port is None else service_port)
 
 
 def _listener(record):
