@@ -37,6 +37,7 @@ import socket
 import struct
 from collections import Counter
 from itertools import compress
+from operator import itemgetter
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import socket_table_fast as fast
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
@@ -91,7 +92,7 @@ STATE_NAMES = {
 _KEEPALIVE_STATES = frozenset((1, 8))  # ESTABLISHED, CLOSE_WAIT: see linux_proc_net_tcp
 _KEEPALIVE_BY_TIMER = {0: False, 2: True}
 _MAX_CACHED_ADDRESSES = 200000
-_RECEIVE_BYTES = 1 << 20
+_RECEIVE_BYTES = 1 << 16  # the kernel fills about 32 KB per datagram whatever the buffer
 _FAMILIES = (("inet", socket.AF_INET), ("inet6", socket.AF_INET6))
 
 
@@ -189,33 +190,103 @@ class _AddressCache(dict):
 
 
 class PeerTable:
-    """ESTABLISHED sockets counted per raw peer key, turned into established_by_peer by Summary.result().
+    """ESTABLISHED sockets counted per raw peer key; Summary.result() asks it for established_by_peer (lists()).
 
     A raw key is 20 bytes: inbound flag, service port (big-endian), address family (AF_INET for IPv4 and IPv4-mapped
-    peers), the peer address as 16 bytes (IPv4 right-aligned after 12 zero bytes). Byte order of the keys is the
-    numeric order of (family, address), the tie-break Summary uses, so the top peers of a port are chosen on the raw
-    keys and only the kept ones are turned into text.
+    peers), the peer address as 16 bytes (IPv4 right-aligned after 12 zero bytes). The byte order of keys of one
+    port is the numeric order of (family, address), the tie-break Summary uses. Inbound rows are counted per
+    listening port at the row level (one C-level pass per port), so choosing a port's top peers runs over that
+    port's Counter with C-level sorts, and Python builds text and dictionaries only for the kept peers.
     """
 
     def __init__(self, addresses):
         self.addresses = addresses
-        self.counts = Counter()
-        self.without_keepalive = Counter()
+        self.by_port = {}  # 3-byte prefix (inbound flag, port) -> Counter of keys
+        self.without_keepalive_keys = []  # the key of every ESTABLISHED row known to have no keepalive
         self.without_keepalive_total = 0
         self.keepalive_unknown_total = 0
 
+    def __bool__(self):
+        return any(self.by_port.values())
+
+    def count(self, prefix, keys):
+        counter = self.by_port.get(prefix)
+        if counter is None:
+            counter = self.by_port[prefix] = Counter()
+        counter.update(keys)
+
     def groups(self):
-        """{(direction, service_port): [(-count, raw key)]} (one step per distinct key)."""
+        """{(direction, service_port): Counter of raw keys}; outbound keys are split by their port here."""
         groups = {}
-        for key, count in self.counts.items():
-            group = groups.get(key[:3])
-            if group is None:
-                group = groups[key[:3]] = []
-            group.append((-count, key))
-        return {
-            ("inbound" if port[0] else "outbound", int.from_bytes(port[1:3], "big") or None): group
-            for port, group in groups.items()
-        }
+        for prefix, counter in self.by_port.items():
+            if prefix != b"\0":
+                groups[_port_of(prefix)] = counter
+                continue
+            for key, count in counter.items():  # outbound: one Counter for every remote service port
+                split = groups.get(_port_of(key[:3]))
+                if split is None:
+                    split = groups[_port_of(key[:3])] = Counter()
+                split[key] = count
+        return {port: counter for port, counter in groups.items() if counter}
+
+    def lists(self, cap):
+        """(established_by_peer, established_by_peer_rest, distinct entries) as Summary.result() returns them."""
+        kept_keys = []
+        rest = []
+        distinct = 0
+        for (direction, service_port), counter in self.groups().items():
+            distinct += len(counter)
+            if cap is None or len(counter) <= cap:
+                kept_keys.extend(counter.items())
+                continue
+            cut = sorted(counter.values(), reverse=True)[cap - 1]
+            above = [item for item in counter.items() if item[1] > cut]
+            ties = sorted(key for key, count in counter.items() if count == cut)
+            top = above + [(key, cut) for key in ties[: cap - len(above)]]
+            kept_keys.extend(top)
+            rest.append(
+                {
+                    "direction": direction,
+                    "service_port": service_port,
+                    "peers": len(counter) - cap,
+                    "count": sum(counter.values()) - sum(count for _key, count in top),
+                    "without_keepalive": 0,
+                    "_keys": {key for key, _count in top},
+                }
+            )
+        kept_set = {key for key, _count in kept_keys}
+        without = Counter(filter(kept_set.__contains__, self.without_keepalive_keys))
+        if rest:
+            without_by_port = Counter(map(_PREFIX, self.without_keepalive_keys))
+            for others in rest:
+                prefix = _prefix_of(others["direction"], others["service_port"])
+                kept_without = sum(without.get(key, 0) for key in others.pop("_keys"))
+                others["without_keepalive"] = without_by_port.get(prefix, 0) - kept_without
+        kept = []
+        for key, count in kept_keys:
+            direction, service_port = _port_of(key[:3])
+            kept.append(
+                {
+                    "direction": direction,
+                    "service_port": service_port,
+                    "peer": self.peer(key),
+                    "count": count,
+                    "without_keepalive": without.get(key, 0),
+                }
+            )
+        return kept, rest, distinct
+
+    def text_counts(self):
+        """((direction, service_port, peer): count, same: without keepalive) of every key (to merge with text)."""
+        counts = {}
+        for (direction, service_port), counter in self.groups().items():
+            for key, count in counter.items():
+                counts[(direction, service_port, self.peer(key))] = count
+        without = {}
+        for key, count in Counter(self.without_keepalive_keys).items():
+            peer_key = _port_of(key[:3]) + (self.peer(key),)
+            without[peer_key] = without.get(peer_key, 0) + count
+        return counts, without
 
     def peer(self, key):
         """Canonical text of a raw key's peer address."""
@@ -223,6 +294,17 @@ class PeerTable:
         if key[3] == socket.AF_INET:
             return socket.inet_ntop(socket.AF_INET, raw[12:]) if raw[12:] != b"\0\0\0\0" else WILDCARD
         return self.addresses[raw + key[3:4]][0]
+
+
+_PREFIX = itemgetter(slice(0, 3))
+
+
+def _port_of(prefix):
+    return ("inbound" if prefix[0] else "outbound", int.from_bytes(prefix[1:3], "big") or None)
+
+
+def _prefix_of(direction, service_port):
+    return (b"\1" if direction == "inbound" else b"\0") + (service_port or 0).to_bytes(2, "big")
 
 
 class DiagReader:
@@ -274,7 +356,7 @@ class DiagReader:
 
     def finish(self):
         """Hand the peer counts over to the summary (once, after every dump)."""
-        if self.peers.counts:
+        if self.peers:
             self.summary.add_peer_table(self.peers)
         self.peers = PeerTable(self.addresses)
 
@@ -436,11 +518,19 @@ class DiagReader:
             columns += [matrix.column(_DST + index) for index in range(12, 16)]
         keys = _row_keys(columns, rows)
         table = self.peers
-        table.counts.update(compress(keys, fast.mask_bytes(established, rows)))
+        outbound = established
+        for port in self.summary.listening:
+            if port:
+                on_port = established & fast.equals(matrix, _SPORT, port.to_bytes(2, "big"))
+                if on_port:
+                    outbound &= on_port ^ fast.ones(rows)
+                    table.count(b"\1" + port.to_bytes(2, "big"), compress(keys, fast.mask_bytes(on_port, rows)))
+        if outbound:
+            table.count(b"\0", compress(keys, fast.mask_bytes(outbound, rows)))
         without = established & fast.equals(matrix, _TIMER, b"\0")
         if without:
             flags = fast.mask_bytes(without, rows)
-            table.without_keepalive.update(compress(keys, flags))
+            table.without_keepalive_keys.extend(compress(keys, flags))
             table.without_keepalive_total += flags.count(1)
         unknown = established & ((without | fast.equals(matrix, _TIMER, b"\2")) ^ fast.ones(rows))
         table.keepalive_unknown_total += fast.count(unknown, rows)

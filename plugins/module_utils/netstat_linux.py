@@ -34,6 +34,7 @@ READERS = ("auto", "sock_diag", "proc")
 
 class LinuxNetstatCollector(NetstatCollector):
     platform = "Linux"
+    takes_bounds = True  # collect() takes owner_budget and limits (see netstat_facts)
 
     def __init__(self, proc_root="/proc", byteorder=sys.byteorder, reader="auto"):
         """reader: "auto" (sock_diag, /proc where it is refused), "sock_diag" or "proc" (tests compare the two).

@@ -12,7 +12,6 @@ from __future__ import annotations
 import heapq
 import ipaddress
 from collections import namedtuple
-from itertools import repeat
 
 WILDCARD = "*"
 
@@ -374,80 +373,59 @@ class Summary:
         return result
 
     def _peer_lists(self):
-        """(established_by_peer, established_by_peer_rest, distinct peer entries): per (direction, service port) the ``max_peers`` peers
-        with the most connections (ties: the lower address first, IPv4 before IPv6), and one entry per port summing
-        the others.
+        """(established_by_peer, established_by_peer_rest, distinct peer entries).
 
-        Python runs a few steps per distinct peer and builds dictionaries only for the kept ones: a host with
-        96,000 distinct (peer, port) pairs costs tens of milliseconds here, not a dictionary each."""
-        if self.peer_tables and (self.peer_counts or len(self.peer_tables) > 1):
-            self._merge_peer_tables()  # raw and text counts of one peer must add up: decode everything (rare)
-        if self.peer_tables:
-            table = self.peer_tables[0]
-            groups = table.groups()
-            raw_without = table.without_keepalive
-            order = None
-            peer_of = table.peer
-        else:
-            groups = {}
-            for (direction, service_port, peer), count in self.peer_counts.items():
-                group = groups.get((direction, service_port))
-                if group is None:
-                    group = groups[(direction, service_port)] = []
-                group.append((-count, peer))
-            raw_without = {}
-            for (direction, service_port, peer), count in self.peer_without_keepalive.items():
-                raw_without.setdefault((direction, service_port), {})[peer] = count
-            order = address_order
-            peer_of = str
+        Per (direction, service port) the ``max_peers`` peers with the most connections (ties: the lower address
+        first, IPv4 before IPv6), and one entry per port summing the others. Python runs a few steps per distinct
+        peer and builds dictionaries only for the kept ones."""
+        if len(self.peer_tables) == 1 and not self.peer_counts:
+            return self.peer_tables[0].lists(self.max_peers)
+        for table in self.peer_tables:  # raw and text counts of one peer must add up: decode everything (rare)
+            counts, without = table.text_counts()
+            for key, count in counts.items():
+                self.peer_counts[key] = self.peer_counts.get(key, 0) + count
+            for key, count in without.items():
+                self.peer_without_keepalive[key] = self.peer_without_keepalive.get(key, 0) + count
+        self.peer_tables = []
+        groups = {}
+        for (direction, service_port, peer), count in self.peer_counts.items():
+            group = groups.get((direction, service_port))
+            if group is None:
+                group = groups[(direction, service_port)] = []
+            group.append((-count, peer))
+        without_keepalive = self.peer_without_keepalive
         cap = self.max_peers
         kept = []
         rest = []
         for (direction, service_port), group in groups.items():
-            lookup = raw_without if order is None else raw_without.get((direction, service_port), {})
             if cap is not None and len(group) > cap:
-                top = _top(group, cap, order)
-                others_without = 0
-                if lookup:
-                    others_without = sum(map(lookup.get, (key for _count, key in group), repeat(0))) - sum(
-                        lookup.get(key, 0) for _count, key in top
-                    )
+                top = _top(group, cap)
+                others = {peer for _count, peer in group} - {peer for _count, peer in top}
                 rest.append(
                     {
                         "direction": direction,
                         "service_port": service_port,
-                        "peers": len(group) - cap,
-                        "count": sum(count for count, _key in top) - sum(count for count, _key in group),
-                        "without_keepalive": others_without,
+                        "peers": len(others),
+                        "count": sum(count for count, _peer in top) - sum(count for count, _peer in group),
+                        "without_keepalive": sum(
+                            without_keepalive.get((direction, service_port, peer), 0) for peer in others
+                        ),
                     }
                 )
                 group = top
-            for count, key in group:
+            for count, peer in group:
                 kept.append(
                     {
                         "direction": direction,
                         "service_port": service_port,
-                        "peer": peer_of(key),
+                        "peer": peer,
                         "count": -count,
-                        "without_keepalive": lookup.get(key, 0),
+                        "without_keepalive": without_keepalive.get((direction, service_port, peer), 0),
                     }
                 )
         kept.sort(key=_peer_sort_key)
         rest.sort(key=_rest_sort_key)
         return kept, rest, sum(len(group) for group in groups.values())
-
-    def _merge_peer_tables(self):
-        peer_counts = self.peer_counts
-        peer_without_keepalive = self.peer_without_keepalive
-        for table in self.peer_tables:
-            for (direction, service_port), group in table.groups().items():
-                for count, key in group:
-                    peer_key = (direction, service_port, table.peer(key))
-                    peer_counts[peer_key] = peer_counts.get(peer_key, 0) - count
-                    without = table.without_keepalive.get(key)
-                    if without:
-                        peer_without_keepalive[peer_key] = peer_without_keepalive.get(peer_key, 0) + without
-        self.peer_tables = []
 
 
 def address_order(text):
@@ -462,21 +440,63 @@ def address_order(text):
     return (parsed.version, int(parsed))
 
 
-def _top(group, cap, order):
-    """The ``cap`` first (-count, key) items of a group: most connections first, ties by ``order`` of the key
-    (None: the keys' own order). Only the ties at the cut are put in order, so ``order`` runs on few keys."""
-    if order is None:
-        return heapq.nsmallest(cap, group)
+def _top(group, cap):
+    """The ``cap`` first (-count, peer) items of a group: most connections first, ties by address_order(peer).
+    Only the ties at the cut are put in that order, so addresses are parsed for few peers."""
     cut = heapq.nsmallest(cap, group)[-1][0]
     above = [item for item in group if item[0] < cut]
     ties = [item for item in group if item[0] == cut]
-    ties.sort(key=lambda item: order(item[1]))
+    ties.sort(key=lambda item: address_order(item[1]))
     return above + ties[: cap - len(above)]
 
 
 def _rest_sort_key(item):
     service_port = item["service_port"]
     return (-item["count"], item["direction"], -1 if service_port is None else service_port)
+
+
+def bound_result(netstat, max_peers=None, max_listeners=None):
+    """Apply the caps of ``max_peers`` and ``max_listeners`` to a ``netdiag.netstat`` dictionary in place, the way
+    Summary applies them while counting (a no-op on a result already within them). For results of collectors that
+    do not take the bounds themselves; adds the ``*_total``/``*_truncated``/``established_by_peer_rest`` fields
+    when missing."""
+    entries = netstat.get("established_by_peer") or []
+    netstat.setdefault("established_by_peer_total", len(entries))
+    rest = netstat.setdefault("established_by_peer_rest", [])
+    if max_peers is not None:
+        groups = {}
+        for entry in entries:
+            groups.setdefault((entry["direction"], entry["service_port"]), []).append(entry)
+        if any(len(group) > max_peers for group in groups.values()):
+            kept = []
+            for (direction, service_port), group in groups.items():
+                if len(group) > max_peers:
+                    indexed = [
+                        (-entry["count"], address_order(entry["peer"]), index) for index, entry in enumerate(group)
+                    ]
+                    top = {index for _count, _order, index in heapq.nsmallest(max_peers, indexed)}
+                    others = [entry for index, entry in enumerate(group) if index not in top]
+                    group = [entry for index, entry in enumerate(group) if index in top]
+                    rest.append(
+                        {
+                            "direction": direction,
+                            "service_port": service_port,
+                            "peers": len(others),
+                            "count": sum(entry["count"] for entry in others),
+                            "without_keepalive": sum(entry.get("without_keepalive") or 0 for entry in others),
+                        }
+                    )
+                kept.extend(group)
+            kept.sort(key=_peer_sort_key)
+            netstat["established_by_peer"] = kept
+            rest.sort(key=_rest_sort_key)
+    netstat["established_by_peer_truncated"] = bool(rest)
+    listeners = netstat.get("listeners") or []
+    netstat.setdefault("listeners_total", len(listeners))
+    if max_listeners is not None and len(listeners) > max_listeners:
+        netstat["listeners"] = listeners[:max_listeners]
+    netstat["listeners_truncated"] = netstat["listeners_total"] > len(netstat.get("listeners") or [])
+    return netstat
 
 
 def _listener(record):
