@@ -230,7 +230,8 @@ class PeerTable:
         return {port: counter for port, counter in groups.items() if counter}
 
     def lists(self, cap):
-        """(established_by_peer, established_by_peer_rest, distinct entries) as Summary.result() returns them."""
+        """(established_by_peer, established_by_peer_rest, distinct entries) as Summary.result() returns them, but
+        in no particular order (Summary sorts them)."""
         kept_keys = []
         rest = []
         distinct = 0

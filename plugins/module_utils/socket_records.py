@@ -379,7 +379,10 @@ class Summary:
         first, IPv4 before IPv6), and one entry per port summing the others. Python runs a few steps per distinct
         peer and builds dictionaries only for the kept ones."""
         if len(self.peer_tables) == 1 and not self.peer_counts:
-            return self.peer_tables[0].lists(self.max_peers)
+            kept, rest, distinct = self.peer_tables[0].lists(self.max_peers)
+            kept.sort(key=_peer_sort_key)
+            rest.sort(key=_rest_sort_key)
+            return kept, rest, distinct
         for table in self.peer_tables:  # raw and text counts of one peer must add up: decode everything (rare)
             counts, without = table.text_counts()
             for key, count in counts.items():
