@@ -324,7 +324,6 @@ class DiagReader:
         self.addresses = _AddressCache()
         self.peers = PeerTable(self.addresses)
         self.listener_uids = {}
-        self.owner_inodes = None
 
     # -- reading -------------------------------------------------------------------------------------------------
 
@@ -467,14 +466,14 @@ class DiagReader:
 
         unmapped = 0
         if summary.owners_mapped:  # sockets with an inode that no process was found for
-            inode_keys = _row_keys([matrix.column(_INODE + index) for index in range(4)], rows)
             with_inode = fast.equals(matrix, _INODE, b"\0\0\0\0") ^ every
             if selected is not None:
                 with_inode &= selected
             flags = fast.mask_bytes(with_inode, rows)
             unmapped = flags.count(1)
             if self.owners and unmapped:
-                unmapped -= sum(map(self._owner_inodes().__contains__, compress(inode_keys, flags)))
+                inodes = _column_integers(matrix, _INODE)
+                unmapped -= sum(map(self.owners.__contains__, compress(inodes, flags)))
         summary.add_counts(rows, counted, "tcp", states, {}, unmapped)
 
         # The few records kept whole: the first selected rows (connections) and the selected LISTEN rows.
@@ -536,12 +535,6 @@ class DiagReader:
         unknown = established & ((without | fast.equals(matrix, _TIMER, b"\2")) ^ fast.ones(rows))
         table.keepalive_unknown_total += fast.count(unknown, rows)
 
-    def _owner_inodes(self):
-        """The owner map's inodes packed as the kernel's host-order u32, to test row keys without converting them."""
-        if self.owner_inodes is None:
-            self.owner_inodes = {struct.pack("=I", inode) for inode in self.owners if 0 <= inode < 1 << 32}
-        return self.owner_inodes
-
     def _selection_mask(self, matrix):
         """Row mask of the rows the summary's selection selects, or None when it selects everything."""
         selection = self.summary.selection
@@ -577,6 +570,15 @@ def _row_keys(columns, rows):
         buffer[index::stride] = column
     data = bytes(buffer)
     return [data[start : start + stride] for start in range(0, stride * rows, stride)]
+
+
+def _column_integers(matrix, offset):
+    """The host-order u32 at ``offset`` of every row, as a tuple of ints (4 column slices and one unpack)."""
+    rows = matrix.rows
+    buffer = bytearray(4 * rows)
+    for index in range(4):
+        buffer[index::4] = matrix.column(offset + index)
+    return struct.unpack("=%dI" % rows, buffer)
 
 
 def _first_set(flags, limit):

@@ -61,9 +61,11 @@ def scan_socket_owners(proc_root="/proc", budget_seconds=DEFAULT_BUDGET_SECONDS,
     processes = unreadable = scanned = descriptors_read = 0
     stopped_short = False
     try:
-        entries = sorted((entry for entry in os.scandir(proc_root) if entry.name.isdigit()), key=_pid_of)
+        # Highest pid first: a socket shared by several processes ends up with the lowest pid, written last.
+        entries = sorted((entry for entry in os.scandir(proc_root) if entry.name.isdigit()), key=_pid_of, reverse=True)
     except OSError:
         entries = []
+    readlink = os.readlink
     for entry in entries:
         processes += 1
         if stopped_short or (deadline is not None and clock() > deadline):
@@ -77,7 +79,7 @@ def scan_socket_owners(proc_root="/proc", budget_seconds=DEFAULT_BUDGET_SECONDS,
             continue
         except OSError:
             continue  # the process exited during the scan
-        inodes = []
+        links = []
         try:
             try:
                 descriptors = os.listdir(directory)
@@ -87,28 +89,25 @@ def scan_socket_owners(proc_root="/proc", budget_seconds=DEFAULT_BUDGET_SECONDS,
             except OSError:
                 continue
             descriptors_read += len(descriptors)
-            readlink = os.readlink
             for descriptor in descriptors:
                 try:
                     link = readlink(descriptor, dir_fd=directory)
                 except OSError:
-                    continue
-                if link.startswith("socket:["):
-                    inode = socket_inode(link)
-                    if inode is not None and inode not in owners:
-                        inodes.append(inode)
+                    continue  # closed meanwhile
+                if link[:8] == "socket:[":
+                    links.append(link)
         finally:
             os.close(directory)
-        if not inodes:
+        if not links:
             continue
+        inodes = [inode for inode in map(socket_inode, links) if inode is not None]
         pid = int(entry.name)
         process = _read_text(os.path.join(entry.path, "comm"))
         try:
             user = user_name(os.stat(entry.path).st_uid)
         except OSError:
             user = None
-        for inode in inodes:
-            owners[inode] = (pid, process, user)
+        owners.update(dict.fromkeys(inodes, (pid, process, user)))
     facts = {
         "processes": processes,
         "unreadable_processes": unreadable,

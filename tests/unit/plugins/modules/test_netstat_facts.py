@@ -109,7 +109,7 @@ def test_owner_scan_stops_at_its_budget(proc):
     assert scan["stopped_short"] is True
     assert scan["processes"] == 2
     assert scan["scanned_processes"] == 1
-    assert set(owners) == {1137}  # pid 1 is scanned first, pid 20407 was not reached
+    assert set(owners) == {25000, 25001, 25007}  # the highest pid is scanned first, pid 1 was not reached
     owners, scan = linux_socket_owners.scan_socket_owners(str(proc), budget_seconds=None)
     assert scan["stopped_short"] is False
     assert set(owners) == {1137, 25000, 25001, 25007}
@@ -216,3 +216,11 @@ def test_module_other_platforms_not_supported_yet(system, monkeypatch, run_modul
     outcome = run_module({}, monkeypatch, system=system)
     assert outcome.failed is True
     assert outcome.result["msg"] == "netstat_facts: platform %s is not supported yet (supported: Linux)" % system
+
+
+def test_owner_of_a_shared_socket_is_the_lowest_pid(proc):
+    add_process(proc, 30000, "forked_child", [25000, 26000])
+    owners, scan = linux_socket_owners.scan_socket_owners(str(proc))
+    assert owners[25000] == (20407, "python3", owners[25000][2])
+    assert owners[26000][:2] == (30000, "forked_child")
+    assert scan["processes"] == 3
