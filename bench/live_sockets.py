@@ -159,8 +159,10 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     started = time.monotonic()
     with LiveSockets(arguments[0], int(arguments[1]), int(arguments[2]) if len(arguments) > 2 else 12) as live:
-        print("%d connections in %.1f s; conntrack entries: %d" % (live.connections, time.monotonic() - started,
-                                                                   live.conntrack_count()))
+        print(
+            "%d connections in %.1f s; conntrack entries: %d"
+            % (live.connections, time.monotonic() - started, live.conntrack_count())
+        )
         print("holding; interrupt to remove (namespace %s, pid %d)" % (live.namespace, os.getpid()), flush=True)
         try:
             while True:
