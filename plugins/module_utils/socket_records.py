@@ -171,13 +171,6 @@ def service_port_of(local_port, remote_port, listening_ports):
     return "outbound", remote_port
 
 
-# Default caps of the lists whose length grows with the host (every other list is bounded by the contract's states
-# or by max_connections): the result travels through Ansible, which scrubs and tags every value, so a host with
-# 100,000 distinct peers must not return 100,000 dictionaries. Counts beside the lists stay complete.
-DEFAULT_MAX_PEERS = 100  # established_by_peer entries per (direction, service port)
-DEFAULT_MAX_LISTENERS = 1000
-
-
 def summarize(records, selection=None, max_connections=None, listening_ports=None, owners_mapped=False):
     """Aggregate a stream of SocketRecord into the contract's ``netdiag.netstat`` dictionary.
 

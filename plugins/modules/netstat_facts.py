@@ -101,7 +101,7 @@ options:
         first. The other peers of that port are summed in C(established_by_peer_rest); counts stay complete.
       - V(0) means no limit (the result then grows with the number of distinct peers).
     type: int
-    default: 100
+    default: 10
   max_listeners:
     description:
       - Most entries in C(listeners); C(listeners_total) counts them all.
@@ -418,7 +418,7 @@ def main():
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
             "owner_scan_budget": {"type": "float", "default": 20},
-            "max_peers": {"type": "int", "default": 100},
+            "max_peers": {"type": "int", "default": 10},
             "max_listeners": {"type": "int", "default": 1000},
         },
         supports_check_mode=True,
