@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -154,8 +155,13 @@ def _raise_descriptor_limit():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _interrupt(_signal_number, _frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
-    # A quick look by hand: python bench/live_sockets.py NAMESPACE CLIENTS [PORTS]
+    # A quick look by hand: python bench/live_sockets.py NAMESPACE CLIENTS [PORTS]; SIGTERM or ^C removes it all.
+    signal.signal(signal.SIGTERM, _interrupt)
     arguments = sys.argv[1:]
     started = time.monotonic()
     with LiveSockets(arguments[0], int(arguments[1]), int(arguments[2]) if len(arguments) > 2 else 12) as live:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import linux_sock_diag
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
@@ -67,14 +68,14 @@ class LinuxNetstatCollector(NetstatCollector):
         limits=None,
     ):
         """limits: the result caps of socket_records.Summary (max_peers, max_listeners), None for its defaults."""
-        owner_map, owner_scan = scan_socket_owners(self.proc_root, owner_budget) if owners else ({}, None)
+        scan = _BackgroundScan(self.proc_root, owner_budget) if owners else None
         summary = None
         used = "sock_diag"
         fallback_reason = None
         if self.reader != "proc":
             try:
                 summary, sources = self._collect_sock_diag(
-                    selection, max_connections, protocols, families, owners, owner_map, limits
+                    selection, max_connections, protocols, families, scan, limits
                 )
             except linux_sock_diag.SockDiagUnavailableError as error:
                 if self.reader == "sock_diag":
@@ -82,58 +83,72 @@ class LinuxNetstatCollector(NetstatCollector):
                 fallback_reason = str(error)
         if summary is None:
             used = "proc"
-            summary, sources = self._collect_proc(
-                selection, max_connections, protocols, families, owners, owner_map, limits
-            )
+            summary, sources = self._collect_proc(selection, max_connections, protocols, families, scan, limits)
         netstat = summary.result()
         netstat["platform"] = self.platform
         netstat["reader"] = used
         netstat["sources"] = sources
         if fallback_reason is not None:
             netstat["reader_fallback"] = fallback_reason
-        if owner_scan is not None:
-            netstat["owner_scan"] = owner_scan
+        if scan is not None:
+            netstat["owner_scan"] = scan.result()[1]
         return netstat, read_keepalive_settings(self.proc_root)
 
-    def _collect_sock_diag(self, selection, max_connections, protocols, families, owners, owner_map, limits):
+    def _collect_sock_diag(self, selection, max_connections, protocols, families, scan, limits):
         """(summary, sources) through sock_diag; SockDiagUnavailableError before anything is counted when TCP is
-        refused. UDP alone refused (no udp_diag module) is read from /proc/net/udp* instead."""
+        refused. UDP alone refused (no udp_diag module) is read from /proc/net/udp* instead.
+
+        While the owner scan runs in its threads, the dumps are received whole (about 24 MB for 192,000 sockets):
+        the kernel fills them while the scan waits for readlink, and counting needs the owners anyway. Without
+        the scan they are counted as they arrive (memory stays at one datagram). The first datagram of each dump
+        is received before anything is counted, so a refused dump changes nothing."""
         listening, listener_uids = set(), {}
         if "tcp" in protocols:
             listening, listener_uids = linux_sock_diag.listening_ports(families)
-        summary = Summary(selection, max_connections, listening, owners_mapped=owners, **(limits or {}))
-        reader = linux_sock_diag.DiagReader(summary, owner_map, user_name, families)
-        reader.listener_uids = listener_uids
-        sources = []
+        dumps = []
         for protocol in ("tcp", "udp"):
             if protocol not in protocols:
                 continue
-            dumps = []
+            received = []
             try:
                 for name, family in linux_sock_diag.dump_families(families):
-                    dumps.append((name, _primed(linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol]))))
+                    datagrams = _primed(linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol]))
+                    if scan is not None:
+                        datagrams = list(datagrams)
+                    received.append((protocol, name, datagrams))
             except linux_sock_diag.SockDiagUnavailableError:
                 if protocol == "tcp":
                     raise
+                received = [("udp", None, None)]  # read from /proc below
+            dumps.extend(received)
+        owner_map = scan.result()[0] if scan is not None else {}
+        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **(limits or {}))
+        reader = linux_sock_diag.DiagReader(summary, owner_map, user_name, families)
+        reader.listener_uids = listener_uids
+        sources = []
+        while dumps:
+            protocol, name, datagrams = dumps.pop(0)  # no reference left: memory back once a dump is counted
+            if datagrams is None:
                 for path, table_protocol in self.tables(("udp",), families):
                     if os.path.exists(path):
                         self.read_table(path, table_protocol, summary, owner_map, families)
                         sources.append(path)
                 continue
-            for name, datagrams in dumps:
-                reader.read(datagrams, protocol)
-                sources.append("sock_diag %s %s" % (protocol, name))
+            reader.read(datagrams, protocol)
+            datagrams = None
+            sources.append("sock_diag %s %s" % (protocol, name))
         reader.finish()
         return summary, sources
 
-    def _collect_proc(self, selection, max_connections, protocols, families, owners, owner_map, limits):
+    def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if os.path.exists(path)]
         listening = set()
         for path, protocol in tables:
             if protocol == "tcp":
                 with open(path, encoding="ascii") as handle:
                     listening |= leading_listening_ports(handle)
-        summary = Summary(selection, max_connections, listening, owners_mapped=owners, **(limits or {}))
+        owner_map = scan.result()[0] if scan is not None else {}
+        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **(limits or {}))
         for path, protocol in tables:
             self.read_table(path, protocol, summary, owner_map, families)
         return summary, [table[0] for table in tables]
@@ -164,3 +179,26 @@ def _primed(generator):
 def _chain_first(first, generator):
     yield first
     yield from generator
+
+
+class _BackgroundScan:
+    """The owner scan (linux_socket_owners) in a thread, started at once; result() waits for it."""
+
+    def __init__(self, proc_root, budget):
+        self._result = None
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(proc_root, budget), name="owner scan", daemon=True)
+        self._thread.start()
+
+    def _run(self, proc_root, budget):
+        try:
+            self._result = scan_socket_owners(proc_root, budget)
+        except BaseException as error:  # handed to the caller by result()
+            self._error = error
+
+    def result(self):
+        """(owner map, scan facts)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result

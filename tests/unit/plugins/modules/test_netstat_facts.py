@@ -105,7 +105,9 @@ def test_collector_counts_unreadable_processes(proc, monkeypatch):
 def test_owner_scan_stops_at_its_budget(proc):
     # A clock that jumps 5 s per reading: the budget of 6 s is spent after the first process.
     ticks = iter(range(0, 1000, 5))
-    owners, scan = linux_socket_owners.scan_socket_owners(str(proc), budget_seconds=6, clock=lambda: next(ticks))
+    owners, scan = linux_socket_owners.scan_socket_owners(
+        str(proc), budget_seconds=6, clock=lambda: next(ticks), workers=1
+    )
     assert scan["stopped_short"] is True
     assert scan["processes"] == 2
     assert scan["scanned_processes"] == 1
@@ -218,9 +220,14 @@ def test_module_other_platforms_not_supported_yet(system, monkeypatch, run_modul
     assert outcome.result["msg"] == "netstat_facts: platform %s is not supported yet (supported: Linux)" % system
 
 
-def test_owner_of_a_shared_socket_is_the_lowest_pid(proc):
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_owner_of_a_shared_socket_is_the_lowest_pid(proc, workers):
     add_process(proc, 30000, "forked_child", [25000, 26000])
-    owners, scan = linux_socket_owners.scan_socket_owners(str(proc))
+    add_process(proc, 15, "other", [26000, 27000])
+    owners, scan = linux_socket_owners.scan_socket_owners(str(proc), workers=workers)
+    assert owners[26000][:2] == (15, "other")
+    assert owners[27000][:2] == (15, "other")
+    assert scan["processes"] == 4
+    assert scan["descriptors"] == 5 + 3 + 4 + 4  # 0 and 1 of each process, and its sockets
     assert owners[25000] == (20407, "python3", owners[25000][2])
-    assert owners[26000][:2] == (30000, "forked_child")
-    assert scan["processes"] == 3
+    assert owners[1137][:2] == (1, "process_api")
