@@ -65,7 +65,8 @@ options:
     description:
       - Most sockets to list in C(connections); C(truncated) is V(true) when more were selected.
       - V(0) returns counts only. Counts are always over all selected sockets.
-      - A small sample by default: every record costs time on its way through Ansible (about 15 values each).
+      - A small sample by default, because every record costs time on its way through Ansible (about 15 values
+        each).
     type: int
     default: 100
   protocols:
