@@ -98,6 +98,8 @@ class ActionModule(ActionBase):
             )
             gathered[host] = {
                 "status": outcome.get("status"),
+                "mode": outcome.get("mode"),
+                "mode_reason": outcome.get("mode_reason"),
                 "errors": errors,
                 "facts": facts,
                 "addresses": [to_text(hint)] if hint else [],

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What raw mode runs on a host without Python, per platform, and how the output becomes facts.
+
+Every command only reads: ``cat`` of /proc files, ``ls``/``grep`` over /proc, ``netstat``, ``no -a``, ``ndd -get``,
+``getconf``. Never rmsock, kdb, pfiles or anything that changes a socket or stops a process (REFUSED is checked
+before anything runs). Commands are constant strings (no user input reaches a shell); each runs with a C locale.
+A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections, commands run, errors).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
+
+C_LOCALE = "LC_ALL=C LANG=C; export LC_ALL LANG; "
+# Programs raw mode must never run: rmsock removes sockets no process holds, kdb can write kernel memory, pfiles
+# stops each process it inspects.
+REFUSED = re.compile(r"(^|[\s;|&/])(rmsock|kdb|pfiles)(\s|$)")
+
+LINUX_SYSCTL = (
+    "grep -H '' /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl"
+    " /proc/sys/net/ipv4/tcp_keepalive_probes /proc/sys/net/netfilter/nf_conntrack_*"
+    " /proc/sys/net/ipv4/netfilter/ip_conntrack_* 2>/dev/null"
+)
+LINUX_OWNERS = {
+    "processes": "ls -lnd /proc/[0-9]*",
+    "fds": "ls -ln /proc/[0-9]*/fd/",
+    "comm": "grep -H '' /proc/[0-9]*/comm 2>/dev/null",
+    "passwd": "getent passwd 2>/dev/null || cat /etc/passwd",
+}
+
+
+def checked(command):
+    if REFUSED.search(command):
+        raise ValueError("raw mode refuses to run %r: it is not read-only" % command)
+    return C_LOCALE + command
+
+
+class Runner:
+    """Runs commands through a transport callable and keeps the list of what ran."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.commands = []
+
+    def __call__(self, command):
+        self.commands.append(command)
+        return self.transport(checked(command))
+
+    def text(self, command):
+        """stdout when the command succeeded, else None."""
+        rc, stdout, _stderr = self(command)
+        return stdout if rc == 0 else None
+
+
+def gather_linux(run, selection, max_connections, owners=True, conntrack=True, slabinfo=True, top=10):
+    errors = []
+    tables = {path: run.text("cat %s" % path) for path in linux.PROC_NET_TABLES}
+    sysctl_values = {}
+    rc, stdout, _stderr = run(LINUX_SYSCTL)
+    try:
+        sysctl_values = linux.parse_sysctl(stdout)
+    except ParseError as error:
+        errors.append("sysctl values: %s" % error)
+    owner_listing = users = None
+    if owners:
+        _rc, processes, _err = run(LINUX_OWNERS["processes"])
+        _rc, fds, fd_errors = run(LINUX_OWNERS["fds"])
+        _rc, comm, _err = run(LINUX_OWNERS["comm"])
+        _rc, passwd, _err = run(LINUX_OWNERS["passwd"])
+        owner_listing = linux.owners_from_listings(processes, fds, fd_errors, comm)
+        users = linux.parse_passwd(passwd)
+    sections = {}
+    if not any(text is not None for text in tables.values()):
+        errors.append("netstat: none of %s could be read" % ", ".join(linux.PROC_NET_TABLES))
+    else:
+        collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
+        sections["netstat"], sections["keepalive"] = collector.collect(
+            Selection(**selection), max_connections=max_connections, owners=owners
+        )
+    if conntrack:
+        table_text = table_source = stats_text = None
+        for path in ("/proc/net/nf_conntrack", "/proc/net/ip_conntrack"):
+            table_text = run.text("cat %s" % path)
+            if table_text is not None:
+                table_source = path
+                break
+        style = "ip_conntrack" if "net.ipv4.netfilter.ip_conntrack_max" in sysctl_values else "nf_conntrack"
+        stats_source = "/proc/net/stat/%s" % style
+        stats_text = run.text("cat %s" % stats_source)
+        try:
+            sections["conntrack"] = linux.conntrack_section(
+                sysctl_values, table_text, table_source, stats_text, stats_source, top, Selection(**selection)
+            )
+        except ParseError as error:
+            errors.append("conntrack: %s" % error)
+    if slabinfo:
+        rc, text, stderr = run("cat /proc/slabinfo")
+        if rc == 0:
+            page_size = run.text("getconf PAGESIZE")
+            try:
+                sections["slabinfo"] = linux.slabinfo_section(text, int(page_size) if page_size else 4096)
+            except ParseError as error:
+                errors.append("slabinfo: %s" % error)
+        else:
+            reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in stderr else stderr.strip()
+            sections["slabinfo"] = {"available": False, "reason": reason or "cannot read /proc/slabinfo"}
+    return sections, errors
+
+
+def gather_aix(run, selection, max_connections, **_ignored):
+    errors = []
+    sections = {}
+    text = run.text("netstat -Aan")
+    if text is None:
+        errors.append("netstat: netstat -Aan failed")
+    else:
+        try:
+            sections["netstat"] = aix.netstat_section(text, selection, max_connections)
+        except ParseError as error:
+            errors.append("netstat -Aan: %s" % error)
+    tunables = run.text("no -a")
+    if tunables is not None:
+        try:
+            parsed = aix.no_section(tunables)["tunables"]
+            sections["keepalive"] = aix.keepalive_from_no(parsed)
+        except ParseError as error:
+            errors.append("no -a: %s" % error)
+    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
+    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
+    return sections, errors
+
+
+def gather_sunos(run, selection, max_connections, **_ignored):
+    errors = []
+    sections = {}
+    text = run.text("netstat -an")
+    if text is None:
+        errors.append("netstat: netstat -an failed")
+    else:
+        try:
+            sections["netstat"] = sunos.netstat_section(text, selection, max_connections)
+        except ParseError as error:
+            errors.append("netstat -an: %s" % error)
+    interval = run.text("ndd -get /dev/tcp tcp_keepalive_interval")
+    if interval is not None:
+        try:
+            sections["keepalive"] = sunos.keepalive_from_ndd(interval)
+        except ParseError as error:
+            errors.append("ndd: %s" % error)
+    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
+    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
+    return sections, errors
+
+
+def not_linux(section, reason, system):
+    return {"available": False, "reason": "%s; this host runs %s" % (reason, system)}
+
+
+GATHERERS = {"Linux": gather_linux, "AIX": gather_aix, "SunOS": gather_sunos}
