@@ -19,7 +19,11 @@ def host_overview_row(name, host):
     states = (
         netstat.get("state_counts") or {} if netstat else {"ESTABLISHED": None, "CLOSE_WAIT": None, "TIME_WAIT": None}
     )
-    if conntrack.get("available"):
+    if conntrack.get("available") and conntrack.get("max") is None:
+        # A captured table without its sysctl values: entries known, limits not.
+        conntrack_text = "%s entries (max unknown)" % conntrack.get("entries_parsed")
+        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+    elif conntrack.get("available"):
         conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
         timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
     else:

@@ -64,19 +64,30 @@ def keepalive_from_sysctl(values, source=KEEPALIVE_DIRECTORY):
 
 
 def conntrack_section(
-    values, table_text=None, table_source=None, stats_text=None, stats_source=None, top=10, selection=None
+    values,
+    table_text=None,
+    table_source=None,
+    stats_text=None,
+    stats_source=None,
+    top=10,
+    selection=None,
+    key_style_hint=None,
 ):
     """The ``netdiag.conntrack`` section from sysctl values and, when given, the table and statistics text.
 
     Keys as conntrack_facts returns them; ``persisted`` (the boot configuration) is not read from text and is null.
+    Without the sysctl values (a capture of the table alone) the section holds the table analysis with count, max
+    and timeouts null, and key_style from key_style_hint.
     """
     facts = {"available": False, "reason": None, "table": table_text is not None, "source": "none", "persisted": None}
     facts["source_reason"] = None if table_text is not None else "no table text (/proc/net/nf_conntrack) given"
     found = [entry for entry in CONNTRACK_KEY_STYLES if isinstance(values.get(entry[1] + "max"), int)]
-    if not found:
+    if not found and table_text is None:
         facts["reason"] = "conntrack is not loaded: neither net.netfilter.nf_conntrack_max nor "
         facts["reason"] += "net.ipv4.netfilter.ip_conntrack_max was read"
         return facts
+    if not found:
+        found = [entry for entry in CONNTRACK_KEY_STYLES if entry[0] == (key_style_hint or "nf_conntrack")]
     style, prefix, default_stats = found[0]
     limits = {name: values.get(prefix + name) for name in ("count", "max", "buckets")}
     limits = {name: value if isinstance(value, int) else None for name, value in limits.items()}
