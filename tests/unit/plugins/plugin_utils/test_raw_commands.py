@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Raw mode's gatherers at the command boundary: the exact commands, read-only, and the facts of real captured
+output (tests/unit/fixtures) equal to what the parsers give."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import aix_netstat, linux_proc_net_tcp, sunos_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import linux
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.raw_commands import (
+    C_LOCALE,
+    GATHERERS,
+    LINUX_SYSCTL,
+    Runner,
+    checked,
+)
+
+NO_SELECTION = {"ports": [], "states": [], "peers": []}
+
+
+class FakeHost:
+    """Answers commands from a table {command: (rc, stdout, stderr)}; anything else fails like a missing file."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.seen = []
+
+    def __call__(self, command):
+        assert command.startswith(C_LOCALE)
+        command = command[len(C_LOCALE) :]
+        self.seen.append(command)
+        return self.answers.get(command, (1, "", "No such file or directory"))
+
+
+@pytest.mark.parametrize("command", ["rmsock f1000 tcpcb", "echo x | kdb", "/usr/bin/pfiles 123", "ls; rmsock x"])
+def test_side_effect_commands_are_refused(command):
+    with pytest.raises(ValueError, match="not read-only"):
+        checked(command)
+
+
+def test_aix_runs_netstat_and_no_only(fixture_text):
+    host = FakeHost(
+        {
+            "netstat -Aan": (0, fixture_text("aix/netstat-Aan-1.txt"), ""),
+            "no -a": (0, fixture_text("aix/no-a-1.txt"), ""),
+        }
+    )
+    sections, errors = GATHERERS["AIX"](Runner(host), NO_SELECTION, 1000)
+    assert host.seen == ["netstat -Aan", "no -a"]
+    assert errors == []
+    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000)
+    assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
+    assert sections["keepalive"]["time"] == sections["keepalive"]["raw"]["tcp_keepidle"] / 2
+    assert sections["conntrack"]["available"] is False
+
+
+def test_sunos_runs_netstat_and_ndd(fixture_text):
+    host = FakeHost(
+        {
+            "netstat -an": (0, fixture_text("solaris/netstat-an-2.txt"), ""),
+            "ndd -get /dev/tcp tcp_keepalive_interval": (0, fixture_text("solaris/ndd-keepalive-1.txt"), ""),
+        }
+    )
+    sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 1000)
+    assert host.seen == ["netstat -an", "ndd -get /dev/tcp tcp_keepalive_interval"]
+    assert errors == []
+    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000)
+    assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
+    assert sections["keepalive"]["time"] == 7200
+
+
+def test_linux_tables_owners_and_sysctls(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    listen_inode = next(int(line.split()[9]) for line in tcp.splitlines()[1:] if line.split()[3] == "0A")
+    host = FakeHost(
+        {
+            "cat /proc/net/tcp": (0, tcp, ""),
+            LINUX_SYSCTL: (
+                2,
+                "/proc/sys/net/ipv4/tcp_keepalive_time:7200\n/proc/sys/net/ipv4/tcp_keepalive_intvl:75\n"
+                "/proc/sys/net/ipv4/tcp_keepalive_probes:9\n/proc/sys/net/netfilter/nf_conntrack_max:262144\n"
+                "/proc/sys/net/netfilter/nf_conntrack_count:3\n"
+                "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established:432000\n",
+                "grep: /proc/sys/net/ipv4/netfilter/ip_conntrack_*: No such file or directory\n",
+            ),
+            "ls -lnd /proc/[0-9]*": (0, "dr-xr-xr-x  9 1000 1000 0 Dec  4 23:00 /proc/20407\n", ""),
+            "ls -ln /proc/[0-9]*/fd/": (
+                0,
+                "/proc/20407/fd/:\ntotal 0\nlrwx------ 1 1000 1000 64 Dec  4 23:00 3 -> socket:[%d]\n" % listen_inode,
+                "ls: cannot open directory '/proc/1/fd/': Permission denied\n",
+            ),
+            "grep -H '' /proc/[0-9]*/comm 2>/dev/null": (0, "/proc/20407/comm:python3\n", ""),
+            "getent passwd 2>/dev/null || cat /etc/passwd": (0, "alice:x:1000:1000::/home/alice:/bin/sh\n", ""),
+        }
+    )
+    sections, errors = GATHERERS["Linux"](Runner(host), NO_SELECTION, 1000, slabinfo=False)
+    assert errors == []
+    assert host.seen[:4] == ["cat /proc/net/tcp", "cat /proc/net/tcp6", "cat /proc/net/udp", "cat /proc/net/udp6"]
+    netstat = sections["netstat"]
+    expected = linux_proc_net_tcp.parse(tcp)
+    assert netstat["state_counts"] == expected["state_counts"]
+    assert netstat["established_by_peer"] == expected["established_by_peer"]
+    assert netstat["sources"] == ["/proc/net/tcp"]
+    assert netstat["owner_scan"] == {"processes": 1, "unreadable_processes": 1}
+    owned = [c for c in netstat["connections"] if c.get("pid")]
+    assert [(c["pid"], c["process"], c["user"]) for c in owned] == [(20407, "python3", "alice")]
+    assert sections["keepalive"] == {"time": 7200, "intvl": 75, "probes": 9, "source": "/proc/sys/net/ipv4"}
+    conntrack = sections["conntrack"]
+    assert (conntrack["available"], conntrack["count"], conntrack["max"]) == (True, 3, 262144)
+    assert conntrack["timeouts"] == {"tcp_timeout_established": 432000}
+
+
+def test_parse_sysctl_both_shapes_and_bad_line():
+    values = linux.parse_sysctl(
+        "net.netfilter.nf_conntrack_max = 65536\n/proc/sys/net/ipv4/tcp_keepalive_time:7200\nkernel.x = a b\n"
+    )
+    assert values == {"net.netfilter.nf_conntrack_max": 65536, "net.ipv4.tcp_keepalive_time": 7200, "kernel.x": "a b"}
+    with pytest.raises(ParseError) as raised:
+        linux.parse_sysctl("ok.key = 1\n!!! nonsense\n")
+    assert raised.value.line_number == 2
