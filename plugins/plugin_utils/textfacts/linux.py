@@ -123,7 +123,7 @@ def slabinfo_section(text, page_size=4096, names=None):
 # --- socket owners from `ls` and `grep` output --------------------------------------------------------------------
 
 _FD_DIRECTORY = re.compile(r"^/proc/(\d+)/fd/?:$")
-_SOCKET_LINK = re.compile(r"\s\d+ -> socket:\[(\d+)\]$")
+_SOCKET_LINK = re.compile(r"\s\d+ -> '?socket:\[(\d+)\]'?$")  # GNU ls quotes the target on a terminal
 _PROCESS_DIRECTORY = re.compile(r"^\S+\s+\d+\s+(\d+)\s+\d+\s.*\s/proc/(\d+)$")
 _COMM = re.compile(r"^/proc/(\d+)/comm:(.*)$")
 
@@ -186,7 +186,8 @@ def owners_from_listings(process_listing, fd_listing, fd_errors, comm_text):
         for inode in sockets[pid]:
             if inode not in owners:
                 owners[inode] = (pid, names.get(pid), uids.get(pid))
-    unreadable = len(re.findall(r"Permission denied", fd_errors or ""))
+    # Over SSH with a terminal the error lines arrive in stdout, interleaved with the listing.
+    unreadable = len(re.findall(r"^ls: .*Permission denied", (fd_listing or "") + "\n" + (fd_errors or ""), re.M))
     return owners, {"processes": len(uids), "unreadable_processes": unreadable}
 
 

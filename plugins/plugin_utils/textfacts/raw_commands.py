@@ -27,7 +27,8 @@ LINUX_SYSCTL = (
 )
 LINUX_OWNERS = {
     "processes": "ls -lnd /proc/[0-9]*",
-    "fds": "ls -ln /proc/[0-9]*/fd/",
+    # Through cat: on a terminal (SSH allocates one for raw commands) GNU ls quotes 'socket:[123]'.
+    "fds": "ls -ln /proc/[0-9]*/fd/ | cat",
     "comm": "grep -H '' /proc/[0-9]*/comm 2>/dev/null",
     "passwd": "getent passwd 2>/dev/null || cat /etc/passwd",
 }
@@ -48,7 +49,9 @@ class Runner:
 
     def __call__(self, command):
         self.commands.append(command)
-        return self.transport(checked(command))
+        rc, stdout, stderr = self.transport(checked(command))
+        # With a terminal (SSH -tt) lines end in CR LF; the parsers expect the host's own LF.
+        return rc, stdout.replace("\r\n", "\n"), stderr.replace("\r\n", "\n")
 
     def text(self, command):
         """stdout when the command succeeded, else None."""
@@ -106,7 +109,8 @@ def gather_linux(run, selection, max_connections, owners=True, conntrack=True, s
             except ParseError as error:
                 errors.append("slabinfo: %s" % error)
         else:
-            reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in stderr else stderr.strip()
+            message = (stderr + text).strip()  # with a terminal, the error arrives in stdout
+            reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in message else message
             sections["slabinfo"] = {"available": False, "reason": reason or "cannot read /proc/slabinfo"}
     return sections, errors
 

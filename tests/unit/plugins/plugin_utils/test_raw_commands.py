@@ -86,7 +86,7 @@ def test_linux_tables_owners_and_sysctls(fixture_text):
                 "grep: /proc/sys/net/ipv4/netfilter/ip_conntrack_*: No such file or directory\n",
             ),
             "ls -lnd /proc/[0-9]*": (0, "dr-xr-xr-x  9 1000 1000 0 Dec  4 23:00 /proc/20407\n", ""),
-            "ls -ln /proc/[0-9]*/fd/": (
+            "ls -ln /proc/[0-9]*/fd/ | cat": (
                 0,
                 "/proc/20407/fd/:\ntotal 0\nlrwx------ 1 1000 1000 64 Dec  4 23:00 3 -> socket:[%d]\n" % listen_inode,
                 "ls: cannot open directory '/proc/1/fd/': Permission denied\n",
@@ -120,3 +120,21 @@ def test_parse_sysctl_both_shapes_and_bad_line():
     with pytest.raises(ParseError) as raised:
         linux.parse_sysctl("ok.key = 1\n!!! nonsense\n")
     assert raised.value.line_number == 2
+
+
+def test_owner_listing_through_a_terminal():
+    # SSH -tt: CR LF line ends, stderr inside stdout, GNU ls quoting the link target.
+    listing = (
+        "ls: cannot open directory '/proc/1/fd/': Permission denied\r\n/proc/36/fd/:\r\ntotal 0\r\n"
+        "lrwx------ 1 0 0 64 Dec  4 23:56 3 -> 'socket:[529008]'\r\n"
+    )
+    host = FakeHost({"ls -ln /proc/[0-9]*/fd/ | cat": (0, listing, "")})
+    _rc, stdout, _stderr = Runner(host)("ls -ln /proc/[0-9]*/fd/ | cat")
+    owners, scan = linux.owners_from_listings(
+        "dr-xr-xr-x 9 0 0 0 Dec  4 23:56 /proc/1\ndr-xr-xr-x 9 0 0 0 Dec  4 23:56 /proc/36\n",
+        stdout,
+        "",
+        "/proc/36/comm:python3\n",
+    )
+    assert owners == {529008: (36, "python3", 0)}
+    assert scan == {"processes": 2, "unreadable_processes": 1}
