@@ -37,8 +37,8 @@ class ActionModule(ActionBase):
     _supports_async = False
     _VALID_ARGS = frozenset(("ports", "states", "peers", "max_connections", "owners", "conntrack", "slabinfo", "top"))
 
-    def _transport(self, command):
-        outcome = self._low_level_execute_command(command, sudoable=True)
+    def _transport(self, command, data=None):
+        outcome = self._low_level_execute_command(command, sudoable=True, in_data=data)
         return outcome.get("rc"), to_text(outcome.get("stdout", "")), to_text(outcome.get("stderr", ""))
 
     def run(self, tmp=None, task_vars=None):

@@ -9,16 +9,25 @@ A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections,
 
 from __future__ import annotations
 
+import importlib
 import re
+import shlex
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
 
 C_LOCALE = "LC_ALL=C LANG=C; export LC_ALL LANG; "
-# Programs raw mode must never run: rmsock removes sockets no process holds, kdb can write kernel memory, pfiles
-# stops each process it inspects.
-REFUSED = re.compile(r"(^|[\s;|&/])(rmsock|kdb|pfiles)(\s|$)")
+# Programs raw mode must never run: rmsock removes sockets no process holds, pfiles stops each process it inspects.
+REFUSED = re.compile(r"(^|[\s;|&/])(rmsock|pfiles)(\s|$)")
+# kdb can write kernel memory; it may only read sockets: its standard input must be nothing but these lines.
+KDB = re.compile(r"(^|[\s;|&/'])kdb'?(\s|$)")
+KDB_READ_ONLY = re.compile(r"^(?:sockinfo (?:0x)?[0-9A-Fa-f]+ tcpcb|q|quit)$")
+# Platform collectors that run commands through run_command(argv, data=None) and get_bin_path(name) (see
+# netstat_facts.new_collector): raw mode drives them over the connection, so their facts are module mode's.
+# Imported when present in this collection.
+COMMAND_COLLECTORS = {"AIX": ("netstat_aix", "AixNetstatCollector")}
+BIN_DIRECTORIES = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
 
 LINUX_SYSCTL = (
     "grep -H '' /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl"
@@ -34,22 +43,41 @@ LINUX_OWNERS = {
 }
 
 
-def checked(command):
+def checked(command, data=None):
     if REFUSED.search(command):
         raise ValueError("raw mode refuses to run %r: it is not read-only" % command)
+    if KDB.search(command):
+        lines = [line.strip() for line in (data or "").splitlines() if line.strip()]
+        if not lines or not all(KDB_READ_ONLY.match(line) for line in lines):
+            raise ValueError("raw mode runs kdb only to read sockets (sockinfo ADDRESS tcpcb), not %r" % data)
     return C_LOCALE + command
 
 
 class Runner:
-    """Runs commands through a transport callable and keeps the list of what ran."""
+    """Runs commands through a transport callable (command, data) and keeps the list of what ran."""
 
     def __init__(self, transport):
         self.transport = transport
         self.commands = []
 
-    def __call__(self, command):
-        self.commands.append(command)
-        rc, stdout, stderr = self.transport(checked(command))
+    def argv(self, argv, data=None):
+        """run_command for the platform collectors: an argv list quoted for the shell, optional standard input."""
+        command = " ".join(shlex.quote(str(argument)) for argument in argv)
+        return self(command, data)
+
+    def which(self, name):
+        """get_bin_path for the platform collectors: the first executable NAME in the usual directories."""
+        if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+            return None
+        found = self.text(
+            'for d in %s; do [ -x "$d/%s" ] && { echo "$d/%s"; exit 0; }; done; exit 1'
+            % (" ".join(BIN_DIRECTORIES), name, name)
+        )
+        return found.strip() or None if found else None
+
+    def __call__(self, command, data=None):
+        self.commands.append(command if data is None else "%s < (%d lines)" % (command, len(data.splitlines())))
+        rc, stdout, stderr = self.transport(checked(command, data), data)
         # With a terminal (SSH -tt) lines end in CR LF; the parsers expect the host's own LF.
         return rc, stdout.replace("\r\n", "\n"), stderr.replace("\r\n", "\n")
 
@@ -115,7 +143,51 @@ def gather_linux(run, selection, max_connections, owners=True, conntrack=True, s
     return sections, errors
 
 
-def gather_aix(run, selection, max_connections, **_ignored):
+def command_collector(system):
+    """The platform's command-running collector class, or None when this collection has none."""
+    module_name, class_name = COMMAND_COLLECTORS.get(system, (None, None))
+    if module_name is None:
+        return None
+    try:
+        module = importlib.import_module("ansible_collections.netdiag.tcp.plugins.module_utils." + module_name)
+    except ImportError:
+        return None
+    return getattr(module, class_name, None)
+
+
+def gather_with_collector(collector_class, run, selection, max_connections, owners=True):
+    """The platform collector of module mode, its commands sent over the connection (never rmsock: the side-effect
+    options stay off, and check mode is on as in the audit)."""
+    errors = []
+    sections = {}
+    uid = run.text("id -u")
+    collector = collector_class(
+        run.argv,
+        run.which,
+        options={"aix_rmsock": False, "sunos_pfiles": False, "sunos_connstat": False},
+        check_mode=True,
+        is_root=(uid or "").strip() == "0",
+    )
+    try:
+        netstat, keepalive = collector.collect(Selection(**selection), max_connections=max_connections, owners=owners)
+    except (OSError, ValueError) as error:
+        errors.append("netstat: %s" % error)
+        return sections, errors
+    sections["netstat"] = netstat
+    if keepalive is not None:
+        sections["keepalive"] = keepalive
+    if getattr(collector, "aix", None):
+        sections["aix"] = collector.aix
+    return sections, errors
+
+
+def gather_aix(run, selection, max_connections, owners=True, **_ignored):
+    collector_class = command_collector("AIX")
+    if collector_class is not None:
+        sections, errors = gather_with_collector(collector_class, run, selection, max_connections, owners)
+        sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
+        sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
+        return sections, errors
     errors = []
     sections = {}
     text = run.text("netstat -Aan")

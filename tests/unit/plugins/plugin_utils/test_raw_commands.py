@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import aix_netstat, linux_proc_net_tcp, sunos_netstat
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import linux
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import linux, raw_commands
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.raw_commands import (
     C_LOCALE,
     GATHERERS,
@@ -27,20 +27,28 @@ class FakeHost:
         self.answers = answers
         self.seen = []
 
-    def __call__(self, command):
+    def __call__(self, command, data=None):
         assert command.startswith(C_LOCALE)
         command = command[len(C_LOCALE) :]
         self.seen.append(command)
         return self.answers.get(command, (1, "", "No such file or directory"))
 
 
-@pytest.mark.parametrize("command", ["rmsock f1000 tcpcb", "echo x | kdb", "/usr/bin/pfiles 123", "ls; rmsock x"])
+@pytest.mark.parametrize("command", ["rmsock f1000 tcpcb", "/usr/bin/pfiles 123", "ls; rmsock x"])
 def test_side_effect_commands_are_refused(command):
     with pytest.raises(ValueError, match="not read-only"):
         checked(command)
 
 
-def test_aix_runs_netstat_and_no_only(fixture_text):
+@pytest.mark.parametrize("data", [None, "", "mw f1000 0\n", "sockinfo f1000f00 tcpcb\nmw f1000 0\nquit\n"])
+def test_kdb_only_reads_sockets(data):
+    with pytest.raises(ValueError, match="kdb only to read sockets"):
+        checked("/usr/sbin/kdb", data)
+    assert checked("/usr/sbin/kdb", "sockinfo f1000f0076f3358 tcpcb\nquit\n").endswith("/usr/sbin/kdb")
+
+
+def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
+    monkeypatch.setattr(raw_commands, "command_collector", lambda system: None)  # the text path
     host = FakeHost(
         {
             "netstat -Aan": (0, fixture_text("aix/netstat-Aan-1.txt"), ""),
