@@ -14,8 +14,10 @@ description:
     M(ansible.builtin.raw) does (become applies). Linux - C(cat) of C(/proc/net/tcp), C(tcp6), C(udp), C(udp6),
     C(/proc/net/nf_conntrack), C(/proc/net/stat/nf_conntrack), C(/proc/slabinfo); C(grep -H) over the keepalive and
     conntrack sysctls; C(ls -ln) and C(grep) over C(/proc/<pid>) for socket owners; C(getent passwd). AIX -
-    C(netstat -Aan), C(no -a). SunOS - C(netstat -an), C(ndd -get /dev/tcp tcp_keepalive_interval). Every command
-    runs with C(LC_ALL=C). It never runs C(rmsock), C(kdb) or C(pfiles).
+    the AIX collector's commands (C(netstat -Aan), as root C(kdb) with only C(sockinfo <PCB> tcpcb) lines on its
+    input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - C(netstat -an),
+    C(ndd -get /dev/tcp tcp_keepalive_interval). Every command runs with C(LC_ALL=C). It never runs C(rmsock) or
+    C(pfiles), and C(kdb) only to read sockets.
   - Parses the output on the controller with the parsers the fact modules use and returns the same sections under
     C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), merged into the host's existing
     C(ansible_facts.netdiag). For the same sockets, the facts equal those of M(netdiag.tcp.netstat_facts),
