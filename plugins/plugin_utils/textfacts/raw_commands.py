@@ -10,6 +10,7 @@ A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections,
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import shlex
 
@@ -26,7 +27,10 @@ KDB_READ_ONLY = re.compile(r"^(?:sockinfo (?:0x)?[0-9A-Fa-f]+ tcpcb|q|quit)$")
 # Platform collectors that run commands through run_command(argv, data=None) and get_bin_path(name) (see
 # netstat_facts.new_collector): raw mode drives them over the connection, so their facts are module mode's.
 # Imported when present in this collection.
-COMMAND_COLLECTORS = {"AIX": ("netstat_aix", "AixNetstatCollector")}
+COMMAND_COLLECTORS = {
+    "AIX": ("netstat_aix", "AixNetstatCollector"),
+    "SunOS": ("netstat_sunos", "SunosNetstatCollector"),
+}
 BIN_DIRECTORIES = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
 
 LINUX_SYSCTL = (
@@ -160,13 +164,21 @@ def gather_with_collector(collector_class, run, selection, max_connections, owne
     options stay off, and check mode is on as in the audit)."""
     errors = []
     sections = {}
-    uid = run.text("id -u")
+    uid = (run.text("id -u") or "").strip()
+    # Who runs the commands is the remote user, not the controller's: the collectors take it as is_root (AIX) or
+    # euid (SunOS), whichever their constructor has.
+    identity = {}
+    parameters = inspect.signature(collector_class).parameters
+    if "is_root" in parameters:
+        identity["is_root"] = uid == "0"
+    if "euid" in parameters:
+        identity["euid"] = int(uid) if uid.isdigit() else -1
     collector = collector_class(
         run.argv,
         run.which,
         options={"aix_rmsock": False, "sunos_pfiles": False, "sunos_connstat": False},
         check_mode=True,
-        is_root=(uid or "").strip() == "0",
+        **identity,
     )
     try:
         netstat, keepalive = collector.collect(Selection(**selection), max_connections=max_connections, owners=owners)
@@ -176,8 +188,9 @@ def gather_with_collector(collector_class, run, selection, max_connections, owne
     sections["netstat"] = netstat
     if keepalive is not None:
         sections["keepalive"] = keepalive
-    if getattr(collector, "aix", None):
-        sections["aix"] = collector.aix
+    for platform_section in ("aix", "sunos"):
+        if getattr(collector, platform_section, None):
+            sections[platform_section] = getattr(collector, platform_section)
     return sections, errors
 
 
@@ -210,7 +223,13 @@ def gather_aix(run, selection, max_connections, owners=True, **_ignored):
     return sections, errors
 
 
-def gather_sunos(run, selection, max_connections, **_ignored):
+def gather_sunos(run, selection, max_connections, owners=True, **_ignored):
+    collector_class = command_collector("SunOS")
+    if collector_class is not None:
+        sections, errors = gather_with_collector(collector_class, run, selection, max_connections, owners)
+        sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
+        sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
+        return sections, errors
     errors = []
     sections = {}
     text = run.text("netstat -an")

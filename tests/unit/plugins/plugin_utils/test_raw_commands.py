@@ -64,7 +64,8 @@ def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
     assert sections["conntrack"]["available"] is False
 
 
-def test_sunos_runs_netstat_and_ndd(fixture_text):
+def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
+    monkeypatch.setattr(raw_commands, "command_collector", lambda system: None)  # the text path
     host = FakeHost(
         {
             "netstat -an": (0, fixture_text("solaris/netstat-an-2.txt"), ""),
@@ -146,3 +147,46 @@ def test_owner_listing_through_a_terminal():
     )
     assert owners == {529008: (36, "python3", 0)}
     assert scan == {"processes": 2, "unreadable_processes": 1}
+
+
+class RecordingCollector:
+    """Stands in for a platform collector of netstat_facts (interface: run_command(argv, data), get_bin_path)."""
+
+    runs_commands = True
+    made = []
+
+    def __init__(self, run_command, get_bin_path, options=None, check_mode=False, euid=None):
+        self.run_command, self.get_bin_path = run_command, get_bin_path
+        self.options, self.check_mode, self.euid = options, check_mode, euid
+        self.sunos = {"root": euid == 0}
+        RecordingCollector.made.append(self)
+
+    def collect(self, selection, max_connections=1000, owners=True):
+        netstat = self.get_bin_path("netstat")
+        rc, stdout, _stderr = self.run_command([netstat, "-an", "-f", "inet; x"])
+        kdb_rc, _out, _err = self.run_command(["/usr/sbin/kdb"], data="sockinfo f1000f0076f3358 tcpcb\nquit\n")
+        return {"rc": rc, "text": stdout, "kdb_rc": kdb_rc, "max": max_connections}, {"time": 7200}
+
+
+def test_collector_driven_over_the_connection(monkeypatch):
+    monkeypatch.setattr(raw_commands, "command_collector", lambda system: RecordingCollector)
+    which = 'for d in %s; do [ -x "$d/netstat" ] && { echo "$d/netstat"; exit 0; }; done; exit 1' % " ".join(
+        raw_commands.BIN_DIRECTORIES
+    )
+    host = FakeHost(
+        {
+            "id -u": (0, "0\n", ""),
+            which: (0, "/usr/bin/netstat\n", ""),
+            "/usr/bin/netstat -an -f 'inet; x'": (0, "the table\r\n", ""),
+            "/usr/sbin/kdb": (0, "", ""),
+        }
+    )
+    sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 7)
+    assert errors == []
+    collector = RecordingCollector.made[-1]
+    assert (collector.euid, collector.check_mode) == (0, True)
+    assert not any(collector.options.values())  # rmsock, pfiles, connstat stay off
+    assert sections["netstat"] == {"rc": 0, "text": "the table\n", "kdb_rc": 0, "max": 7}
+    assert sections["keepalive"] == {"time": 7200}
+    assert sections["sunos"] == {"root": True}
+    assert host.seen == ["id -u", which, "/usr/bin/netstat -an -f 'inet; x'", "/usr/sbin/kdb"]
