@@ -297,6 +297,7 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES
@@ -304,7 +305,12 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 # platform.system() -> collector class. AIX and SunOS collectors will be added here.
 COLLECTORS = {
     "Linux": LinuxNetstatCollector,
+    "AIX": AixNetstatCollector,
 }
+# Every command a collector runs gets a parsable C locale.
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+# Where AIX keeps kdb, rmsock and no (/usr/sbin) and the AIX Toolbox its tools, when PATH lacks them.
+EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
 
 # States a Linux socket table can show, besides the contract's TCP states.
 PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",)}
@@ -326,6 +332,20 @@ def validated_selection(params, system):
     return selection
 
 
+def new_collector(collector_class, module):
+    """A collector of the platform. One that runs commands gets small callables, never the module object."""
+    if not getattr(collector_class, "runs_commands", False):
+        return collector_class()
+
+    def run_command(argv, data=None):
+        return module.run_command(argv, data=data, environ_update=C_LOCALE, check_rc=False)
+
+    def get_bin_path(name):
+        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
+
+    return collector_class(run_command, get_bin_path, options=module.params, check_mode=module.check_mode)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -336,6 +356,7 @@ def main():
             "protocols": {"type": "list", "elements": "str", "choices": ["tcp", "udp"], "default": ["tcp", "udp"]},
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
+            "aix_rmsock": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -350,8 +371,11 @@ def main():
         selection = validated_selection(module.params, system)
     except ValueError as error:
         module.fail_json(msg="netstat_facts: %s" % error)
+    if module.params["aix_rmsock"] and system != "AIX":
+        module.warn("aix_rmsock applies to AIX hosts only; ignored on %s" % system)
+    collector = new_collector(collector_class, module)
     try:
-        netstat, keepalive = collector_class().collect(
+        netstat, keepalive = collector.collect(
             selection,
             max_connections=module.params["max_connections"],
             protocols=tuple(module.params["protocols"]),
@@ -363,7 +387,11 @@ def main():
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive
-    module.exit_json(changed=False, ansible_facts={"netdiag": sections})
+    platform_facts = getattr(collector, "aix", None)
+    if platform_facts:
+        sections["aix"] = platform_facts
+    # Only an explicit side-effect switch (aix_rmsock removing a socket) ever changes a host.
+    module.exit_json(changed=bool(getattr(collector, "changed", False)), ansible_facts={"netdiag": sections})
 
 
 if __name__ == "__main__":
