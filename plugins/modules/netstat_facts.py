@@ -22,6 +22,14 @@ description:
     reported as unknown (V(null)).
   - Also returns the host's C(net.ipv4.tcp_keepalive_time), C(tcp_keepalive_intvl) and C(tcp_keepalive_probes) under
     C(ansible_facts.netdiag.keepalive).
+  - On AIX it runs C(netstat -Aan) (every socket with its PCB address in C(pcb)), then, as root, one C(kdb) process
+    that is asked C(sockinfo <pcb> tcpcb) for each selected TCP socket (at most O(max_connections)) - the process
+    holding each socket and its keepalive (the socket's C(opts) KEEPALIVE, else an armed TCPT_KEEP timer). kdb only
+    reads kernel memory. Without root, owners and keepalive are unknown and C(owner_method.reason) says why.
+    Keepalive defaults come from C(no -o tcp_keepidle -o tcp_keepintvl -o tcp_keepcnt) (C(no -a) as fallback),
+    converted from AIX half-seconds to seconds. See C(docs/aix.md).
+  - Old AIX prints C(address.port) in 18-character columns and cuts longer text; such a port is reported unknown
+    (V(null) with C(local_port_cut)/C(remote_port_cut)), never guessed.
   - The same parsers are available offline through the P(netdiag.tcp.parse#filter) filter (formats
     C(linux_proc_net_tcp), C(linux_netstat) and C(linux_ss)).
 author:
@@ -32,8 +40,13 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: full
-    platforms: Linux
-    details: AIX and Solaris collectors are planned; on them the module fails with a clear message for now.
+    platforms: [Linux, AIX]
+    details: Solaris is planned; on other platforms the module fails with a clear message naming the platform.
+  check_mode:
+    support: full
+    details:
+      - The module only reads, except with O(aix_rmsock=true) on AIX. In check mode rmsock is never run; the result
+        lists the commands it would have run under C(ansible_facts.netdiag.aix.rmsock.would_run).
 options:
   ports:
     description:
@@ -79,10 +92,22 @@ options:
     default: [inet, inet6]
   owners:
     description:
-      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd).
+      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), or with one
+        read-only C(kdb) run as root (AIX, pid and process, plus per-socket keepalive).
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
+  aix_rmsock:
+    description:
+      - AIX only, B(changes the host). Give each selected TCP socket (at most O(max_connections), after O(ports),
+        O(states) and O(peers)) to IBM's C(rmsock <pcb> tcpcb). rmsock names the process that holds a socket and
+        B(removes a socket that no process holds), freeing its port.
+      - Each answer lands on its connection (C(rmsock) V(process), V(kernel), V(removed) or V(error); the holder's
+        C(pid)/C(process)); every removed socket is listed in C(ansible_facts.netdiag.aix.rmsock.removed) and makes
+        the result C(changed). Never run in check mode. The audit playbook never sets it.
+      - Ignored, with a warning, on other platforms.
+    type: bool
+    default: false
 notes:
   - The module reads the tables once; counts are a snapshot and sockets may change while they are read.
   - Direction of an ESTABLISHED socket is V(inbound) when its local port is a port this host listens on (then
@@ -112,6 +137,13 @@ EXAMPLES = r"""
   netdiag.tcp.netstat_facts:
     peers: [192.0.2.0/24]
     owners: false
+
+- name: On AIX, name the holders of the sockets to port 5555 and remove those that no process holds
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    aix_rmsock: true
+  become: true
+  when: ansible_facts.system == 'AIX'
 
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
@@ -212,6 +244,8 @@ ansible_facts:
               returned: always
               type: list
               elements: dict
+                - On AIX C(pcb) (the PCB address of C(netstat -Aan)), C(rmsock) (with O(aix_rmsock)), and
+                  C(local_port_cut)/C(remote_port_cut) (V(true) where old AIX cut the port; the port is V(null)).
               sample:
                 - {"protocol": "tcp", "family": "inet", "local_address": "192.168.10.20", "local_port": 5555,
                    "remote_address": "192.168.10.1", "remote_port": 40770, "state": "ESTABLISHED",
@@ -259,6 +293,15 @@ ansible_facts:
               returned: when O(owners=true)
               type: dict
               sample: {"processes": 212, "unreadable_processes": 0}
+            owner_method:
+              description:
+                - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), or V(null) when no method
+                  could run; C(ran), C(sockets) (asked), C(sockets_found) (answered), C(reason) (why not, or why
+                  nothing was found).
+              returned: on AIX when O(owners=true)
+              type: dict
+              sample: {"name": "kdb", "ran": true, "sockets": 212, "sockets_found": 212, "reason": null,
+                       "command": "kdb (stdin: sockinfo <pcb> tcpcb for 212 sockets)"}
             platform:
               description: The collector's platform.
               returned: always
@@ -288,9 +331,33 @@ ansible_facts:
               type: int
               sample: 9
             source:
-              description: Where the values were read.
+              description: Where the values were read (on AIX the C(no) command that answered).
               type: str
               sample: /proc/sys/net/ipv4
+            tcp_keepidle:
+              description: AIX, the raw C(no) value in half-seconds (C(tcp_keepintvl) and C(tcp_keepcnt) likewise).
+              returned: on AIX
+              type: int
+              sample: 14400
+            error:
+              description: AIX, why the values could not be read (the C(no) command missing or failing).
+              returned: on AIX when no value could be read
+              type: str
+        aix:
+          description: AIX results.
+          returned: on AIX with O(aix_rmsock=true)
+          type: complex
+          contains:
+            rmsock:
+              description:
+                - C(ran) (V(false) in check mode, then C(would_run) lists each argv), C(results) (one per socket -
+                  C(pcb), C(socket), C(held_by) V(process)/V(kernel)/V(removed)/V(error), C(pid), C(process),
+                  C(error), C(errno)), C(removed) (PCBs of removed sockets) and C(held_by_counts).
+              type: dict
+              sample: {"ran": true, "removed": ["f1000f000017f3c0"], "held_by_counts": {"process": 3, "kernel": 0,
+                       "removed": 1, "error": 0}, "results": [{"pcb": "f1000f000017f3c0",
+                       "socket": "0xf1000f000017f008", "held_by": "removed", "pid": null, "process": null,
+                       "error": null, "errno": null}]}
 """
 
 import platform
