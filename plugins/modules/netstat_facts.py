@@ -241,11 +241,11 @@ ansible_facts:
                   C(pid), C(process), C(user) when the owner is known; C(uid), C(inode), C(send_queue) and
                   C(receive_queue) from the kernel table.
                 - Wildcard addresses are V(*) and wildcard ports V(null).
+                - On AIX C(pcb) (the PCB address of C(netstat -Aan)), C(rmsock) (with O(aix_rmsock)), and
+                  C(local_port_cut)/C(remote_port_cut) (V(true) where old AIX cut the port; the port is V(null)).
               returned: always
               type: list
               elements: dict
-                - On AIX C(pcb) (the PCB address of C(netstat -Aan)), C(rmsock) (with O(aix_rmsock)), and
-                  C(local_port_cut)/C(remote_port_cut) (V(true) where old AIX cut the port; the port is V(null)).
               sample:
                 - {"protocol": "tcp", "family": "inet", "local_address": "192.168.10.20", "local_port": 5555,
                    "remote_address": "192.168.10.1", "remote_port": 40770, "state": "ESTABLISHED",
