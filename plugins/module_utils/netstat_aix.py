@@ -15,7 +15,8 @@ Owners, read-only (``owners: true``, the default). What exists on AIX 6.1-7.3 (s
 * ``procfiles -n`` and the AIX Toolbox ``lsof`` are not used yet (per-process, and optional software).
 
 The selected TCP sockets (at most ``max_connections`` of them, TIME_WAIT and CLOSED left out: no process holds
-them) are looked up; the rest keep an unknown owner and keepalive.
+them) are looked up; the rest keep an unknown owner and keepalive. rmsock gets the selected TCP sockets but the
+CLOSED ones (IBM technote isg3T1019570), at most ``max_connections``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import Par
 
 NETSTAT_ARGS = ("-Aan",)
 KEEPALIVE_TUNABLES = ("tcp_keepidle", "tcp_keepintvl", "tcp_keepcnt")
-# States in which no process can hold a socket any more: nothing for kdb or rmsock to find.
+# States in which no process holds a socket any more: kdb has no owner to show.
 UNHELD_STATES = frozenset(("TIME_WAIT", "CLOSED"))
+# IBM technote isg3T1019570: FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT and CLOSING are rmsock's candidates; CLOSED is not
+# (nor CLOSE_WAIT, which a process still holds: rmsock only names it).
+RMSOCK_SKIPPED_STATES = frozenset(("CLOSED",))
 
 
 class CommandError(OSError):
@@ -86,11 +90,14 @@ class AixNetstatCollector(NetstatCollector):
             raise CommandError("%s: %s" % (" ".join(argv), error)) from None
         listening = {row[0].local_port for row in rows if row[0].state == "LISTEN"}
         listening.discard(None)
-        looked_up = self.sockets_to_look_up(rows, selection, max_connections)
         facts = {}
-        owner_method = self.read_owners(looked_up, facts) if owners else None
+        owner_method = None
+        if owners:
+            owner_method = self.read_owners(
+                self.sockets_to_look_up(rows, selection, max_connections, UNHELD_STATES), facts
+            )
         if self.aix_rmsock:
-            self.remove_unheld(looked_up, facts)
+            self.remove_unheld(self.sockets_to_look_up(rows, selection, max_connections, RMSOCK_SKIPPED_STATES), facts)
         rows = [self.with_facts(row, facts) for row in rows]
         netstat = summarize_with_pcb(rows, selection, max_connections, listening)
         for connection in netstat["connections"]:
@@ -103,14 +110,15 @@ class AixNetstatCollector(NetstatCollector):
             netstat["owner_method"] = owner_method
         return netstat, self.read_keepalive()
 
-    def sockets_to_look_up(self, rows, selection, max_connections):
-        """PCBs of the selected TCP sockets that a process may hold, in table order, at most max_connections."""
+    @staticmethod
+    def sockets_to_look_up(rows, selection, max_connections, skipped_states):
+        """PCBs of the selected TCP sockets not in skipped_states, in table order, at most max_connections."""
         selects_all = selection is None or selection.selects_all
         found = []
         for record, pcb, _cut in rows:
             if max_connections is not None and len(found) >= max_connections:
                 break
-            if record.protocol != "tcp" or pcb is None or record.state in UNHELD_STATES:
+            if record.protocol != "tcp" or pcb is None or record.state in skipped_states:
                 continue
             if selects_all or (
                 selection.state_selected(record.state)

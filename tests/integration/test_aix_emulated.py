@@ -234,7 +234,7 @@ def test_aix_rmsock_on_selected_sockets_removes_the_orphan(incident):
     connections = facts["netstat"]["connections"]
     given = [line.split() for line in rmsock_calls()]
     # rmsock got exactly the selected port-23 sockets (not sshd's port-22 socket), each once, as tcpcb.
-    assert sorted(given) == sorted([c["pcb"], "tcpcb"] for c in connections if c["state"] != "TIME_WAIT")
+    assert sorted(given) == sorted([c["pcb"], "tcpcb"] for c in connections if c["state"] != "CLOSED")
     assert facts["aix"]["rmsock"]["removed"] == [orphan[0]["pcb"]]
     assert facts["aix"]["rmsock"]["held_by_counts"]["process"] == OPENED
     for connection in connections:

@@ -281,3 +281,35 @@ def test_protocol_and_family_filters(fixture_text):
 @pytest.mark.parametrize(("value", "seconds"), [(14400, 7200), (150, 75), (15, 7.5), ("{}", None), (None, None)])
 def test_half_seconds(value, seconds):
     assert netstat_aix.half_seconds(value) == seconds
+
+
+def test_ibm_technote_fin_wait_1_socket_is_removed(fixture_text):
+    # The real pair of IBM technote isg3T1019570: the FIN_WAIT_1 row and rmsock's answer for its PCB.
+    host = FakeHost(
+        fixture_text,
+        answers={
+            ("/usr/bin/netstat", "-Aan"): (0, fixture_text("aix/netstat-Aan-4.txt"), ""),
+            ("/usr/sbin/rmsock", "f1000e000258d3b8"): (0, fixture_text("aix/rmsock-3.txt"), ""),
+        },
+    )
+    collector = host.collector(aix_rmsock=True)
+    netstat, _keepalive = collector.collect(Selection(ports=[23]), owners=False)
+    assert [argv for argv in host.argvs() if argv[0] == "/usr/sbin/rmsock"] == [
+        ["/usr/sbin/rmsock", "f1000e000258d3b8", "tcpcb"]
+    ]
+    [connection] = netstat["connections"]
+    assert (connection["state"], connection["remote_port"], connection["rmsock"]) == ("FIN_WAIT_1", 23, "removed")
+    assert collector.aix["rmsock"]["removed"] == ["f1000e000258d3b8"]
+    assert collector.aix["rmsock"]["results"][0]["socket"] == "0x258d008"
+    assert collector.changed is True
+
+
+def test_time_wait_goes_to_rmsock_but_not_to_kdb(fixture_text):
+    # TIME_WAIT is one of rmsock's candidates (IBM technote isg3T1019570); no process holds it, kdb has no owner.
+    text = fixture_text("aix/netstat-Aan-4.txt").replace("FIN_WAIT_1", "TIME_WAIT")
+    host = FakeHost(fixture_text, answers={("/usr/bin/netstat", "-Aan"): (0, text, "")})
+    collector = host.collector(aix_rmsock=True, check_mode=True)
+    netstat, _keepalive = collector.collect(Selection())
+    assert ["/usr/sbin/kdb"] not in host.argvs()
+    assert netstat["owner_method"]["reason"] == "no selected TCP socket that a process can hold"
+    assert collector.aix["rmsock"]["would_run"] == [["/usr/sbin/rmsock", "f1000e000258d3b8", "tcpcb"]]
