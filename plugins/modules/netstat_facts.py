@@ -22,6 +22,11 @@ description:
     reported as unknown (V(null)).
   - Also returns the host's C(net.ipv4.tcp_keepalive_time), C(tcp_keepalive_intvl) and C(tcp_keepalive_probes) under
     C(ansible_facts.netdiag.keepalive).
+  - On Solaris and illumos (SunOS) it runs C(netstat -anu), which prints the owning user, pid and command of each
+    socket on Solaris 11.2+ and illumos; where C(-u) is rejected (Solaris 10) it runs C(netstat -an) and returns
+    owners as unknown with the reason in C(ansible_facts.netdiag.sunos.owners). Keepalive defaults come from
+    C(ipadm show-prop -p _keepalive_interval tcp) or C(ndd -get /dev/tcp tcp_keepalive_interval) (milliseconds,
+    returned in seconds). See O(sunos_pfiles) and O(sunos_connstat) for the optional extras.
   - The same parsers are available offline through the P(netdiag.tcp.parse#filter) filter (formats
     C(linux_proc_net_tcp), C(linux_netstat) and C(linux_ss)).
 author:
@@ -32,8 +37,8 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: full
-    platforms: Linux
-    details: AIX and Solaris collectors are planned; on them the module fails with a clear message for now.
+    platforms: [Linux, Solaris]
+    details: Linux reads /proc; Solaris 10, 11.x and illumos (OmniOS, SmartOS) run netstat. AIX is planned.
 options:
   ports:
     description:
@@ -83,6 +88,25 @@ options:
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
+  sunos_pfiles:
+    description:
+      - On SunOS, run C(pfiles) on the processes that hold the selected sockets (at most O(max_connections) of
+        them) to learn C(SO_KEEPALIVE) per socket, and the owners where C(netstat -u) is missing (Solaris 10).
+      - C(pfiles) stops each process it inspects while it reads its descriptors. It therefore never runs unless
+        this is V(true), never in check mode, and the audit playbook never sets it.
+      - Without C(netstat -u) (Solaris 10) the holders are not known beforehand, so C(pfiles) inspects the host's
+        processes in pid order, at most O(max_connections) of them.
+      - Ignored on other platforms.
+    type: bool
+    default: false
+  sunos_connstat:
+    description:
+      - On SunOS hosts that have C(connstat) (illumos, Solaris 11.4), return its per-connection counters (bytes,
+        retransmissions, unacknowledged and unsent bytes, windows, RTO, RTT) for the selected sockets under
+        C(ansible_facts.netdiag.sunos.connstat), at most O(max_connections) of them. Read-only.
+      - Ignored on other platforms.
+    type: bool
+    default: false
 notes:
   - The module reads the tables once; counts are a snapshot and sockets may change while they are read.
   - Direction of an ESTABLISHED socket is V(inbound) when its local port is a port this host listens on (then
@@ -112,6 +136,11 @@ EXAMPLES = r"""
   netdiag.tcp.netstat_facts:
     peers: [192.0.2.0/24]
     owners: false
+
+- name: On a Solaris host, also read SO_KEEPALIVE per socket with pfiles (stops each inspected process briefly)
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    sunos_pfiles: true
 
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
@@ -276,21 +305,74 @@ ansible_facts:
           type: dict
           contains:
             time:
-              description: C(net.ipv4.tcp_keepalive_time), seconds of idleness before the first probe.
+              description:
+                - Seconds of idleness before the first probe. Linux C(net.ipv4.tcp_keepalive_time); SunOS
+                  C(_keepalive_interval) / C(tcp_keepalive_interval) converted from milliseconds.
               type: int
               sample: 7200
             intvl:
-              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes.
+              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes (V(null) on SunOS, which has none).
               type: int
               sample: 75
             probes:
-              description: C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped.
+              description:
+                - C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped (V(null) on
+                  SunOS, which has none).
               type: int
               sample: 9
+            abort_interval:
+              description: SunOS C(tcp_keepalive_abort_interval), seconds of unanswered probing before the drop.
+              type: int
+              returned: on SunOS
+              sample: 480
+            time_ms:
+              description: SunOS raw value of RV(ansible_facts.netdiag.keepalive.time) in milliseconds.
+              type: int
+              returned: on SunOS, when read
+              sample: 7200000
             source:
               description: Where the values were read.
               type: str
               sample: /proc/sys/net/ipv4
+            reason:
+              description: Why the values are null.
+              type: str
+              returned: when no value could be read
+        sunos:
+          description: What the SunOS collector did besides the socket table.
+          returned: on SunOS
+          type: dict
+          contains:
+            root:
+              description: Whether the module ran as root.
+              type: bool
+            owners:
+              description:
+                - C(available), C(source) (V(netstat -u) or V(null)), C(reason) when owners are unknown or partial,
+                  C(sockets_without_owner).
+              type: dict
+              sample: {"available": true, "source": "netstat -u", "reason": null, "sockets_without_owner": 3}
+            shared_socket_rows:
+              description:
+                - Rows of C(netstat -u) that repeated a connected TCP socket for another process holding it; the
+                  socket is counted once.
+              type: int
+              sample: 1
+            pfiles:
+              description:
+                - C(ran) (bool), C(reason) when it did not run, C(scope), C(pids) inspected, C(errors) (first 20
+                  lines pfiles printed on stderr), C(sockets) (Internet sockets pfiles reported).
+              type: dict
+              sample: {"ran": false, "reason": "sunos_pfiles is false (pfiles stops each process it inspects)",
+                       "pids": [], "errors": [], "sockets": 0}
+            connstat:
+              description:
+                - With O(sunos_connstat=true), C(available), C(reason) when not, C(connections) (each with
+                  C(laddr), C(lport), C(raddr), C(rport), C(state), C(inbytes), C(outbytes), C(retranssegs),
+                  C(suna), C(unsent), C(swnd), C(cwnd), C(rwnd), C(rto) in ms, C(rtt) in microseconds), C(count)
+                  and C(truncated).
+              type: dict
+              returned: when O(sunos_connstat=true)
 """
 
 import platform
@@ -298,16 +380,23 @@ import platform
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES
 
-# platform.system() -> collector class. AIX and SunOS collectors will be added here.
+# platform.system() -> collector class.
 COLLECTORS = {
     "Linux": LinuxNetstatCollector,
+    "SunOS": SunosNetstatCollector,
 }
 
-# States a Linux socket table can show, besides the contract's TCP states.
-PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",)}
+# States a platform's socket table can show, besides the contract's TCP states.
+PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
+
+# Commands run with a parsable C locale.
+C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
+# Solaris keeps netstat in /usr/bin and ipadm, ndd in /usr/sbin; a non-login PATH may lack either.
+EXTRA_BIN_DIRS = ["/usr/bin", "/usr/sbin", "/sbin"]
 
 
 def validated_selection(params, system):
@@ -336,6 +425,8 @@ def main():
             "protocols": {"type": "list", "elements": "str", "choices": ["tcp", "udp"], "default": ["tcp", "udp"]},
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
+            "sunos_pfiles": {"type": "bool", "default": False},
+            "sunos_connstat": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -350,8 +441,16 @@ def main():
         selection = validated_selection(module.params, system)
     except ValueError as error:
         module.fail_json(msg="netstat_facts: %s" % error)
+
+    def run_command(argv):
+        return module.run_command(argv, environ_update=C_LOCALE)
+
+    def get_bin_path(name):
+        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
+
+    collector = collector_class.for_module(module.params, run_command, get_bin_path, module.check_mode)
     try:
-        netstat, keepalive = collector_class().collect(
+        netstat, keepalive = collector.collect(
             selection,
             max_connections=module.params["max_connections"],
             protocols=tuple(module.params["protocols"]),
@@ -363,6 +462,7 @@ def main():
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive
+    sections.update(collector.extra_sections())
     module.exit_json(changed=False, ansible_facts={"netdiag": sections})
 
 
