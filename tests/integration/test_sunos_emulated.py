@@ -12,12 +12,10 @@ in the unit tests.
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
 import time
 
 import pytest
-
 from conftest import REPO, VENV_BIN, ansible_json_environment, needs_root, run_audit
 
 TESTHOSTS = [str(REPO / "tools" / "testhosts" / "testhosts.py")]

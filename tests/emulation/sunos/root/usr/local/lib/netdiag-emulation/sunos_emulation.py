@@ -101,7 +101,7 @@ def sockets():
 def processes():
     """[(pid, command name, user name, {fd: inode})] of this host's PID namespace, in pid order."""
     found = []
-    names = sorted((int(name) for name in os.listdir("/proc") if name.isdigit()))
+    names = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
     for pid in names:
         try:
             with open("/proc/%d/comm" % pid) as handle:

@@ -74,7 +74,8 @@ HEADERS = {
     ),
     ("tcp", "inet6", False): (
         "   Local Address                     Remote Address                 Swind Send-Q Rwind Recv-Q   State      If",
-        "--------------------------------- --------------------------------- ----- ------ ----- ------ ----------- -----",
+        "--------------------------------- --------------------------------- ----- ------ ----- ------ "
+        "----------- -----",
     ),
     ("udp", "inet", True): (
         "   Local Address        Remote Address      User    Pid      Command      State       Send Buf     "
@@ -89,7 +90,8 @@ HEADERS = {
         "---------- ----- ------------ --------------- ------------ ---------------",
     ),
     ("tcp", "inet", True): (
-        "   Local Address        Remote Address      User     Pid     Command     Swind  Send-Q  Rwind  Recv-Q    State",
+        "   Local Address        Remote Address      User     Pid     Command     Swind  Send-Q  Rwind  Recv-Q"
+        "    State",
         "-------------------- -------------------- -------- ------ ------------- ------- ------ ------- ------ "
         "-----------",
     ),
