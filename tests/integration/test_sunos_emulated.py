@@ -185,3 +185,27 @@ def test_pfiles_runs_when_asked_and_reads_so_keepalive(sunos_pair):
     assert pfiles_ran()
     marker = in_host(SERVER, "cat", PFILES_MARKER).stdout.split()
     assert marker == [str(pid) for pid in pfiles["pids"]]
+
+
+@needs_root
+def test_solaris_10_without_netstat_u_falls_back_and_pfiles_finds_the_owners(sunos_pair):
+    # The emulated netstat refuses -u as Solaris 10's does while its release file says 5.10.
+    release = "/var/lib/netdiag-emulation/sunos/release"
+    in_host(SERVER, "/bin/sh", "-c", "mkdir -p /var/lib/netdiag-emulation/sunos && echo 5.10 > %s" % release)
+    try:
+        plain = ansible_on(sunos_pair, SERVER, "netdiag.tcp.netstat_facts", {"ports": [5555]})
+        with_pfiles = ansible_on(
+            sunos_pair, SERVER, "netdiag.tcp.netstat_facts", {"ports": [5555], "sunos_pfiles": True}
+        )
+    finally:
+        in_host(SERVER, "rm", "-f", release)
+    netdiag = plain["ansible_facts"]["netdiag"]
+    assert netdiag["netstat"]["sources"] == ["/usr/bin/netstat -an"]
+    owners = netdiag["sunos"]["owners"]
+    assert owners["available"] is False and "illegal option -- u" in owners["reason"]
+    established = [item for item in netdiag["netstat"]["connections"] if item["state"] == "ESTABLISHED"]
+    assert len(established) == CONNECTIONS and all("pid" not in item for item in established)
+    netdiag = with_pfiles["ansible_facts"]["netdiag"]
+    assert netdiag["sunos"]["pfiles"]["scope"].startswith("processes in pid order")
+    established = [item for item in netdiag["netstat"]["connections"] if item["state"] == "ESTABLISHED"]
+    assert {(item["process"], item["keepalive"]) for item in established} == {("python3", True)}
