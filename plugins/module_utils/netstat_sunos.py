@@ -157,7 +157,7 @@ class SunosNetstatCollector(NetstatCollector):
         else:
             report["scope"] = "holders of the selected sockets"
         if not holders:
-            report["reason"] = "no process holds a selected socket"
+            report["reason"] = "max_connections is 0" if max_connections == 0 else "no process holds a selected socket"
             return {}
         found = {}
         for start in range(0, len(holders), PFILES_BATCH):
@@ -174,9 +174,7 @@ class SunosNetstatCollector(NetstatCollector):
                 report["errors"].append(str(error))
                 continue
             for socket in parsed["sockets"]:
-                key = _key(socket["protocol"], socket["local_address"], socket["local_port"])
-                key += (socket["remote_address"], socket["remote_port"])
-                found.setdefault(key, socket)
+                found.setdefault(_address_pair(socket["protocol"], socket), socket)
         report["ran"] = True
         report["errors"] = report["errors"][:20]
         report["sockets"] = len(found)
@@ -225,8 +223,9 @@ def _selected(selection, record):
     )
 
 
-def _key(protocol, local_address, local_port):
-    return (protocol, local_address, local_port)
+def _address_pair(protocol, item):
+    """What matches a pfiles socket with a netstat row: protocol, local and remote address and port."""
+    return (protocol, item["local_address"], item["local_port"], item["remote_address"], item["remote_port"])
 
 
 def _with_pfiles(records, found):
@@ -236,7 +235,7 @@ def _with_pfiles(records, found):
         yield from records
         return
     for record in records:
-        socket = found.get(_key(record.protocol, record.local_address, record.local_port) + record[4:6])
+        socket = found.get(record[:1] + record[2:6])  # protocol, local address/port, remote address/port
         if socket is None:
             yield record
             continue

@@ -84,7 +84,8 @@ options:
     default: [inet, inet6]
   owners:
     description:
-      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd).
+      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), or with
+        C(netstat -anu) (SunOS; C(netstat -an) where C(-u) is refused).
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
