@@ -259,3 +259,22 @@ def test_not_root_says_owners_may_be_partial(fixture_text):
     facts = sunos.extra_sections()["sunos"]
     assert facts["root"] is False
     assert facts["owners"]["reason"].startswith("not root")
+
+
+def test_pfiles_holders_are_capped_by_max_connections(fixture_text):
+    answers = {
+        ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
+        ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
+    }
+    answers.update(keepalive_by_ipadm())
+    host = FakeHost(answers)
+    sunos = collector(host, pfiles=True)
+    netstat, _keepalive = sunos.collect(Selection(), max_connections=1)  # two holders, 4242 and 4343
+    assert host.ran("pfiles") == [["/usr/bin/pfiles", "4242"]]
+    assert netstat["truncated"] is True
+
+    host = FakeHost(answers)
+    sunos = collector(host, pfiles=True)
+    sunos.collect(Selection(), max_connections=0)
+    assert host.ran("pfiles") == []
+    assert sunos.extra_sections()["sunos"]["pfiles"]["reason"] == "max_connections is 0"
