@@ -14,17 +14,6 @@ class NetstatCollector:
 
     platform = None
 
-    @classmethod
-    def for_module(cls, params, run_command, get_bin_path, check_mode):
-        """The collector for one module run. params are the module's options; run_command(argv) -> (rc, stdout,
-        stderr) runs a command in the C locale and get_bin_path(name) finds a binary (None when missing), for
-        platforms whose tables come from commands; check_mode forbids anything with a side effect."""
-        return cls()
-
-    def extra_sections(self):
-        """Platform sections of ``netdiag`` besides netstat and keepalive (``{"sunos": {...}}``), after collect()."""
-        return {}
-
     def collect(
         self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
     ):

@@ -42,32 +42,21 @@ def _first_line(text):
 
 
 class SunosNetstatCollector(NetstatCollector):
-    platform = "SunOS"
+    """After collect(), ``sunos`` holds the ``netdiag.sunos`` section (owners, pfiles, connstat, root)."""
 
-    def __init__(
-        self, run_command, get_bin_path, pfiles=False, connstat=False, check_mode=False, proc_root="/proc", euid=None
-    ):
+    platform = "SunOS"
+    runs_commands = True  # the module passes run_command/get_bin_path (see netstat_facts.new_collector)
+
+    def __init__(self, run_command, get_bin_path, options=None, check_mode=False, proc_root="/proc", euid=None):
+        options = options or {}
         self.run_command = run_command
         self.get_bin_path = get_bin_path
-        self.pfiles = pfiles
-        self.connstat = connstat
+        self.pfiles = bool(options.get("sunos_pfiles"))
+        self.connstat = bool(options.get("sunos_connstat"))
         self.check_mode = check_mode
         self.proc_root = proc_root
         self.euid = os.geteuid() if euid is None else euid
-        self.platform_facts = {}
-
-    @classmethod
-    def for_module(cls, params, run_command, get_bin_path, check_mode):
-        return cls(
-            run_command,
-            get_bin_path,
-            pfiles=bool(params.get("sunos_pfiles")),
-            connstat=bool(params.get("sunos_connstat")),
-            check_mode=check_mode,
-        )
-
-    def extra_sections(self):
-        return {"sunos": self.platform_facts}
+        self.sunos = {}
 
     def collect(
         self,
@@ -78,7 +67,7 @@ class SunosNetstatCollector(NetstatCollector):
         owners=True,
         **summary_options,
     ):
-        facts = self.platform_facts = {"root": self.euid == 0}
+        facts = self.sunos = {"root": self.euid == 0}
         netstat = self.get_bin_path("netstat")
         if not netstat:
             raise OSError("netstat not found in PATH, /usr/bin or /usr/sbin")

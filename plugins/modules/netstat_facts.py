@@ -391,13 +391,30 @@ COLLECTORS = {
     "SunOS": SunosNetstatCollector,
 }
 
+# Every command a collector runs gets a parsable C locale.
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+# Where AIX and Solaris keep their tools (kdb, rmsock, no, ipadm, ndd in /usr/sbin; netstat, pfiles in /usr/bin) and
+# the AIX Toolbox its own, when PATH lacks them.
+EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
+# Platform sections a collector may add beside netstat and keepalive (an attribute of that name on the collector).
+PLATFORM_SECTIONS = ("aix", "sunos")
+
 # States a platform's socket table can show, besides the contract's TCP states.
 PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
 
-# Commands run with a parsable C locale.
-C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
-# Solaris keeps netstat in /usr/bin and ipadm, ndd in /usr/sbin; a non-login PATH may lack either.
-EXTRA_BIN_DIRS = ["/usr/bin", "/usr/sbin", "/sbin"]
+
+def new_collector(collector_class, module):
+    """A collector of the platform. One that runs commands gets small callables, never the module object."""
+    if not getattr(collector_class, "runs_commands", False):
+        return collector_class()
+
+    def run_command(argv, data=None):
+        return module.run_command(argv, data=data, environ_update=C_LOCALE, check_rc=False)
+
+    def get_bin_path(name):
+        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
+
+    return collector_class(run_command, get_bin_path, options=module.params, check_mode=module.check_mode)
 
 
 def validated_selection(params, system):
@@ -442,14 +459,7 @@ def main():
         selection = validated_selection(module.params, system)
     except ValueError as error:
         module.fail_json(msg="netstat_facts: %s" % error)
-
-    def run_command(argv):
-        return module.run_command(argv, environ_update=C_LOCALE)
-
-    def get_bin_path(name):
-        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
-
-    collector = collector_class.for_module(module.params, run_command, get_bin_path, module.check_mode)
+    collector = new_collector(collector_class, module)
     try:
         netstat, keepalive = collector.collect(
             selection,
@@ -463,7 +473,10 @@ def main():
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive
-    sections.update(collector.extra_sections())
+    for section in PLATFORM_SECTIONS:
+        platform_facts = getattr(collector, section, None)
+        if platform_facts:
+            sections[section] = platform_facts
     module.exit_json(changed=False, ansible_facts={"netdiag": sections})
 
 

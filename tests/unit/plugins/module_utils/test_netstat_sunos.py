@@ -83,7 +83,7 @@ def test_solaris_11_4_owners_and_keepalive_from_ipadm(fixture_text):
         "time_ms": 600000,
         "abort_interval_ms": 480000,
     }
-    facts = sunos.extra_sections()["sunos"]
+    facts = sunos.sunos
     assert facts["owners"] == {"available": True, "source": "netstat -u", "reason": None, "sockets_without_owner": 0}
     assert facts["pfiles"]["ran"] is False and "sunos_pfiles is false" in facts["pfiles"]["reason"]
     assert host.ran("pfiles") == []
@@ -109,7 +109,7 @@ def test_solaris_10_falls_back_to_an_and_ndd(fixture_text):
     assert netstat["sources"] == ["/usr/bin/netstat -an"]
     assert netstat["state_counts"]["TIME_WAIT"] == 8 and netstat["state_counts"]["IDLE"] == 3
     assert all("pid" not in item for item in netstat["connections"])
-    owners = sunos.extra_sections()["sunos"]["owners"]
+    owners = sunos.sunos["owners"]
     assert owners["available"] is False
     assert owners["reason"] == "netstat -u not supported here (rc 1: netstat: illegal option -- u)"
     assert (keepalive["time"], keepalive["time_ms"], keepalive["source"]) == (7200, 7200000, "ndd /dev/tcp")
@@ -125,7 +125,7 @@ def test_only_tcp_narrows_netstat_and_owners_false_skips_u(fixture_text):
     netstat, keepalive = sunos.collect(Selection(), protocols=("tcp",), owners=False)
     assert host.calls == [["/usr/bin/netstat", "-an", "-P", "tcp"]]
     assert netstat["protocol_counts"] == {"tcp": 14, "udp": 0}
-    assert sunos.extra_sections()["sunos"]["owners"]["reason"] == "owners: false"
+    assert sunos.sunos["owners"]["reason"] == "owners: false"
     assert keepalive["time"] is None and keepalive["reason"] == "ipadm not found; ndd not found"
 
 
@@ -160,19 +160,19 @@ def test_pfiles_runs_only_when_asked_and_only_on_holders_of_selected_sockets(fix
     }
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
-    sunos = collector(host, pfiles=True)
+    sunos = collector(host, options={"sunos_pfiles": True})
     netstat, _keepalive = sunos.collect(Selection(ports=[22]))
     assert host.ran("pfiles") == [["/usr/bin/pfiles", "4242"]]
     (connection,) = netstat["connections"]
     assert (connection["keepalive"], connection["pid"]) == (True, 4242)
     assert netstat["established_keepalive_unknown"] == 0 and netstat["established_without_keepalive"] == 0
-    report = sunos.extra_sections()["sunos"]["pfiles"]
+    report = sunos.sunos["pfiles"]
     assert (report["ran"], report["pids"], report["sockets"], report["errors"]) == (True, [4242], 1, [])
 
 
 @pytest.mark.parametrize(
     ("options", "reason"),
-    [({}, "sunos_pfiles is false"), ({"pfiles": True, "check_mode": True}, "check mode")],
+    [({}, "sunos_pfiles is false"), ({"options": {"sunos_pfiles": True}, "check_mode": True}, "check mode")],
 )
 def test_pfiles_never_runs_by_default_or_in_check_mode(options, reason):
     answers = {("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, "")}
@@ -181,7 +181,7 @@ def test_pfiles_never_runs_by_default_or_in_check_mode(options, reason):
     sunos = collector(host, **options)
     sunos.collect(Selection())
     assert host.ran("pfiles") == []
-    assert reason in sunos.extra_sections()["sunos"]["pfiles"]["reason"]
+    assert reason in sunos.sunos["pfiles"]["reason"]
 
 
 # Synthetic -an row (Solaris 10 layout, as in netstat-an-1.txt) for the listener pfiles-1.txt (real) shows.
@@ -204,14 +204,14 @@ def test_solaris_10_pfiles_inspects_processes_in_pid_order_within_the_cap(tmp_pa
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
     sunos = netstat_sunos.SunosNetstatCollector(
-        host.run_command, host.get_bin_path, pfiles=True, proc_root=str(tmp_path), euid=0
+        host.run_command, host.get_bin_path, options={"sunos_pfiles": True}, proc_root=str(tmp_path), euid=0
     )
     netstat, _keepalive = sunos.collect(Selection(), max_connections=2)
     assert host.ran("pfiles") == [["/usr/bin/pfiles", "1", "3"]]
     (listener,) = netstat["listeners"]
     assert (listener["local_port"], listener["pid"], listener["process"]) == (1980, 12284, "main")
     assert netstat["connections"][0]["keepalive"] is True
-    report = sunos.extra_sections()["sunos"]["pfiles"]
+    report = sunos.sunos["pfiles"]
     assert report["errors"] == ["pfiles: cannot examine 3"]
     assert report["scope"].startswith("processes in pid order")
 
@@ -230,9 +230,9 @@ def test_connstat_when_asked(fixture_text):
     }
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
-    sunos = collector(host, connstat=True)
+    sunos = collector(host, options={"sunos_connstat": True})
     sunos.collect(Selection(ports=[5555]))
-    connstat = sunos.extra_sections()["sunos"]["connstat"]
+    connstat = sunos.sunos["connstat"]
     assert (connstat["available"], connstat["count"], connstat["truncated"]) == (True, 1, False)
     assert connstat["connections"][0]["raddr"] == "198.51.100.11"
     assert connstat["connections"][0]["inbytes"] == 100
@@ -242,9 +242,9 @@ def test_connstat_missing_is_a_reason():
     answers = {("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, "")}
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers, binaries={key: value for key, value in BINARIES.items() if key != "connstat"})
-    sunos = collector(host, connstat=True)
+    sunos = collector(host, options={"sunos_connstat": True})
     sunos.collect(Selection())
-    assert sunos.extra_sections()["sunos"]["connstat"] == {
+    assert sunos.sunos["connstat"] == {
         "available": False,
         "reason": "connstat not found (illumos, Solaris 11.4)",
     }
@@ -256,7 +256,7 @@ def test_not_root_says_owners_may_be_partial(fixture_text):
     host = FakeHost(answers)
     sunos = netstat_sunos.SunosNetstatCollector(host.run_command, host.get_bin_path, euid=1000)
     sunos.collect(Selection())
-    facts = sunos.extra_sections()["sunos"]
+    facts = sunos.sunos
     assert facts["root"] is False
     assert facts["owners"]["reason"].startswith("not root")
 
@@ -268,13 +268,13 @@ def test_pfiles_holders_are_capped_by_max_connections(fixture_text):
     }
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
-    sunos = collector(host, pfiles=True)
+    sunos = collector(host, options={"sunos_pfiles": True})
     netstat, _keepalive = sunos.collect(Selection(), max_connections=1)  # two holders, 4242 and 4343
     assert host.ran("pfiles") == [["/usr/bin/pfiles", "4242"]]
     assert netstat["truncated"] is True
 
     host = FakeHost(answers)
-    sunos = collector(host, pfiles=True)
+    sunos = collector(host, options={"sunos_pfiles": True})
     sunos.collect(Selection(), max_connections=0)
     assert host.ran("pfiles") == []
-    assert sunos.extra_sections()["sunos"]["pfiles"]["reason"] == "max_connections is 0"
+    assert sunos.sunos["pfiles"]["reason"] == "max_connections is 0"

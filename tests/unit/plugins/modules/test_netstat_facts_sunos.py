@@ -44,9 +44,10 @@ def sunos_host(monkeypatch, call_main, fixture_text):
         table.update(answers)
         calls = []
 
-        def run_command(self, argv, environ_update=None, **kwargs):
+        def run_command(self, argv, data=None, environ_update=None, check_rc=False, **kwargs):
             calls.append(list(argv))
-            assert environ_update == {"LANG": "C", "LC_ALL": "C"}
+            assert environ_update == {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+            assert data is None and check_rc is False
             if tuple(argv) not in table:
                 raise AssertionError("unexpected command %r" % (argv,))
             return table[tuple(argv)]
