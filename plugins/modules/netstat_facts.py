@@ -30,6 +30,11 @@ description:
     converted from AIX half-seconds to seconds. See C(docs/aix.md).
   - Old AIX prints C(address.port) in 18-character columns and cuts longer text; such a port is reported unknown
     (V(null) with C(local_port_cut)/C(remote_port_cut)), never guessed.
+  - On Solaris and illumos (SunOS) it runs C(netstat -anu), which prints the owning user, pid and command of each
+    socket on Solaris 11.2+ and illumos; where C(-u) is rejected (Solaris 10) it runs C(netstat -an) and returns
+    owners as unknown with the reason in C(ansible_facts.netdiag.sunos.owners). Keepalive defaults come from
+    C(ipadm show-prop -p _keepalive_interval tcp) or C(ndd -get /dev/tcp tcp_keepalive_interval) (milliseconds,
+    returned in seconds). See O(sunos_pfiles) and O(sunos_connstat) for the optional extras.
   - The same parsers are available offline through the P(netdiag.tcp.parse#filter) filter (formats
     C(linux_proc_net_tcp), C(linux_netstat) and C(linux_ss)).
 author:
@@ -40,8 +45,8 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: full
-    platforms: [Linux, AIX]
-    details: Solaris is planned; on other platforms the module fails with a clear message naming the platform.
+    platforms: [Linux, AIX, Solaris]
+    details: Linux reads /proc; AIX runs netstat -Aan (and kdb as root); Solaris 10, 11.x and illumos (OmniOS, SmartOS) run netstat.
   check_mode:
     support: full
     details:
@@ -92,8 +97,9 @@ options:
     default: [inet, inet6]
   owners:
     description:
-      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), or with one
-        read-only C(kdb) run as root (AIX, pid and process, plus per-socket keepalive).
+      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), with one
+        read-only C(kdb) run as root (AIX, pid and process, plus per-socket keepalive), or with C(netstat -anu)
+        (SunOS; C(netstat -an) where C(-u) is refused).
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
@@ -106,6 +112,25 @@ options:
         C(pid)/C(process)); every removed socket is listed in C(ansible_facts.netdiag.aix.rmsock.removed) and makes
         the result C(changed). Never run in check mode. The audit playbook never sets it.
       - Ignored, with a warning, on other platforms.
+    type: bool
+    default: false
+  sunos_pfiles:
+    description:
+      - On SunOS, run C(pfiles) on the processes that hold the selected sockets (at most O(max_connections) of
+        them) to learn C(SO_KEEPALIVE) per socket, and the owners where C(netstat -u) is missing (Solaris 10).
+      - C(pfiles) stops each process it inspects while it reads its descriptors. It therefore never runs unless
+        this is V(true), never in check mode, and the audit playbook never sets it.
+      - Without C(netstat -u) (Solaris 10) the holders are not known beforehand, so C(pfiles) inspects the host's
+        processes in pid order, at most O(max_connections) of them.
+      - Ignored on other platforms.
+    type: bool
+    default: false
+  sunos_connstat:
+    description:
+      - On SunOS hosts that have C(connstat) (illumos, Solaris 11.4), return its per-connection counters (bytes,
+        retransmissions, unacknowledged and unsent bytes, windows, RTO, RTT) for the selected sockets under
+        C(ansible_facts.netdiag.sunos.connstat), at most O(max_connections) of them. Read-only.
+      - Ignored on other platforms.
     type: bool
     default: false
 notes:
@@ -144,6 +169,10 @@ EXAMPLES = r"""
     aix_rmsock: true
   become: true
   when: ansible_facts.system == 'AIX'
+- name: On a Solaris host, also read SO_KEEPALIVE per socket with pfiles (stops each inspected process briefly)
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    sunos_pfiles: true
 
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
@@ -319,17 +348,31 @@ ansible_facts:
           type: dict
           contains:
             time:
-              description: C(net.ipv4.tcp_keepalive_time), seconds of idleness before the first probe.
+              description:
+                - Seconds of idleness before the first probe. Linux C(net.ipv4.tcp_keepalive_time); SunOS
+                  C(_keepalive_interval) / C(tcp_keepalive_interval) converted from milliseconds.
               type: int
               sample: 7200
             intvl:
-              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes.
+              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes (V(null) on SunOS, which has none).
               type: int
               sample: 75
             probes:
-              description: C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped.
+              description:
+                - C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped (V(null) on
+                  SunOS, which has none).
               type: int
               sample: 9
+            abort_interval:
+              description: SunOS C(tcp_keepalive_abort_interval), seconds of unanswered probing before the drop.
+              type: int
+              returned: on SunOS
+              sample: 480
+            time_ms:
+              description: SunOS raw value of RV(ansible_facts.netdiag.keepalive.time) in milliseconds.
+              type: int
+              returned: on SunOS, when read
+              sample: 7200000
             source:
               description: Where the values were read (on AIX the C(no) command that answered).
               type: str
@@ -343,6 +386,10 @@ ansible_facts:
               description: AIX, why the values could not be read (the C(no) command missing or failing).
               returned: on AIX when no value could be read
               type: str
+            reason:
+              description: Why the values are null.
+              type: str
+              returned: when no value could be read
         aix:
           description: AIX results.
           returned: on AIX with O(aix_rmsock=true)
@@ -358,6 +405,41 @@ ansible_facts:
                        "removed": 1, "error": 0}, "results": [{"pcb": "f1000f000017f3c0",
                        "socket": "0xf1000f000017f008", "held_by": "removed", "pid": null, "process": null,
                        "error": null, "errno": null}]}
+        sunos:
+          description: What the SunOS collector did besides the socket table.
+          returned: on SunOS
+          type: dict
+          contains:
+            root:
+              description: Whether the module ran as root.
+              type: bool
+            owners:
+              description:
+                - C(available), C(source) (V(netstat -u) or V(null)), C(reason) when owners are unknown or partial,
+                  C(sockets_without_owner).
+              type: dict
+              sample: {"available": true, "source": "netstat -u", "reason": null, "sockets_without_owner": 3}
+            shared_socket_rows:
+              description:
+                - Rows of C(netstat -u) that repeated a connected TCP socket for another process holding it; the
+                  socket is counted once.
+              type: int
+              sample: 1
+            pfiles:
+              description:
+                - C(ran) (bool), C(reason) when it did not run, C(scope), C(pids) inspected, C(errors) (first 20
+                  lines pfiles printed on stderr), C(sockets) (Internet sockets pfiles reported).
+              type: dict
+              sample: {"ran": false, "reason": "sunos_pfiles is false (pfiles stops each process it inspects)",
+                       "pids": [], "errors": [], "sockets": 0}
+            connstat:
+              description:
+                - With O(sunos_connstat=true), C(available), C(reason) when not, C(connections) (each with
+                  C(laddr), C(lport), C(raddr), C(rport), C(state), C(inbytes), C(outbytes), C(retranssegs),
+                  C(suna), C(unsent), C(swnd), C(cwnd), C(rwnd), C(rto) in ms, C(rtt) in microseconds), C(count)
+                  and C(truncated).
+              type: dict
+              returned: when O(sunos_connstat=true)
 """
 
 import platform
@@ -366,21 +448,40 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES
 
-# platform.system() -> collector class. AIX and SunOS collectors will be added here.
+# platform.system() -> collector class.
 COLLECTORS = {
     "Linux": LinuxNetstatCollector,
     "AIX": AixNetstatCollector,
+    "SunOS": SunosNetstatCollector,
 }
 # Every command a collector runs gets a parsable C locale.
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
-# Where AIX keeps kdb, rmsock and no (/usr/sbin) and the AIX Toolbox its tools, when PATH lacks them.
+# Where AIX and Solaris keep their tools (kdb, rmsock, no, ipadm, ndd in /usr/sbin; netstat, pfiles in /usr/bin) and
+# the AIX Toolbox its own, when PATH lacks them.
 EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
+# Platform sections a collector may add beside netstat and keepalive (an attribute of that name on the collector).
+PLATFORM_SECTIONS = ("aix", "sunos")
 
-# States a Linux socket table can show, besides the contract's TCP states.
-PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",)}
+# States a platform's socket table can show, besides the contract's TCP states.
+PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
+
+
+def new_collector(collector_class, module):
+    """A collector of the platform. One that runs commands gets small callables, never the module object."""
+    if not getattr(collector_class, "runs_commands", False):
+        return collector_class()
+
+    def run_command(argv, data=None):
+        return module.run_command(argv, data=data, environ_update=C_LOCALE, check_rc=False)
+
+    def get_bin_path(name):
+        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
+
+    return collector_class(run_command, get_bin_path, options=module.params, check_mode=module.check_mode)
 
 
 def validated_selection(params, system):
@@ -399,20 +500,6 @@ def validated_selection(params, system):
     return selection
 
 
-def new_collector(collector_class, module):
-    """A collector of the platform. One that runs commands gets small callables, never the module object."""
-    if not getattr(collector_class, "runs_commands", False):
-        return collector_class()
-
-    def run_command(argv, data=None):
-        return module.run_command(argv, data=data, environ_update=C_LOCALE, check_rc=False)
-
-    def get_bin_path(name):
-        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
-
-    return collector_class(run_command, get_bin_path, options=module.params, check_mode=module.check_mode)
-
-
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -424,6 +511,8 @@ def main():
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
             "aix_rmsock": {"type": "bool", "default": False},
+            "sunos_pfiles": {"type": "bool", "default": False},
+            "sunos_connstat": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -454,9 +543,10 @@ def main():
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive
-    platform_facts = getattr(collector, "aix", None)
-    if platform_facts:
-        sections["aix"] = platform_facts
+    for section in PLATFORM_SECTIONS:
+        platform_facts = getattr(collector, section, None)
+        if platform_facts:
+            sections[section] = platform_facts
     # Only an explicit side-effect switch (aix_rmsock removing a socket) ever changes a host.
     module.exit_json(changed=bool(getattr(collector, "changed", False)), ansible_facts={"netdiag": sections})
 
