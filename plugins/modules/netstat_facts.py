@@ -46,7 +46,9 @@ attributes:
     description: Target OS/families that can be operated against.
     support: full
     platforms: [Linux, AIX, Solaris]
-    details: Linux reads /proc; AIX runs netstat -Aan (and kdb as root); Solaris 10, 11.x and illumos (OmniOS, SmartOS) run netstat.
+    details:
+      - Linux reads /proc; AIX runs netstat -Aan (and kdb as root); Solaris 10, 11.x and illumos (OmniOS,
+        SmartOS) run netstat.
   check_mode:
     support: full
     details:
