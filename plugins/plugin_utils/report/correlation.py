@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import local_addresses
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import DECLARED_ONLY, local_addresses
 
 
 def host_addresses(report, extra=()):
@@ -143,6 +143,22 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
                 continue
             pair[side + "_matched"] += numbers["matched"]
             pair[side + "_half_open"] += numbers["half_open"]
+    declared_only = {}  # (host, port, direction) -> sockets not matched for want of an audited NAT
+    for key, group in (groups or {}).items():
+        if group.unjudged.get(DECLARED_ONLY):
+            declared_only[key] = group.unjudged[DECLARED_ONLY]
+    for (client, server, port), pair in counts.items():
+        unmatched = sum(declared_only.get((name, port, "outbound"), 0) for name in client) + sum(
+            declared_only.get((name, port, "inbound"), 0) for name in server
+        )
+        if pair["per_connection"] and unmatched:
+            for key in ("client_matched", "server_matched", "client_half_open", "server_half_open"):
+                del pair[key]
+            pair["per_connection"] = False
+            pair["matching_reason"] = (
+                "%d sockets of the two ends go through an address declared in netdiag_addresses that no audited NAT "
+                "translates (audit the NAT box to match them one to one): compared by counts only" % unmatched
+            )
 
     pairs = sorted(counts.values(), key=lambda pair: (pair["client"], pair["server"], pair["service_port"] or 0))
     findings = []
@@ -172,9 +188,10 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
         evidence = dict(pair)
         if not pair["per_connection"]:
             evidence["matching"] = "counts"
-            evidence["matching_reason"] = (
+            evidence.setdefault(
+                "matching_reason",
                 "not every host of %s and %s listed its ESTABLISHED sockets (netstat_facts tuples), so the "
-                "connections were compared by counts only" % (pair["client"], pair["server"])
+                "connections were compared by counts only" % (pair["client"], pair["server"]),
             )
         findings.append(
             finding(

@@ -116,9 +116,11 @@ class Matcher:
             del owner[address]
         self.owner = owner
         self.declared = {}
+        self.behind_nat = {}
         for name in sorted(aliases_by_host or {}):
             for address in (aliases_by_host or {})[name] or ():
                 self.declared.setdefault(address, []).append(name)
+                self.behind_nat.setdefault(name, set()).add(address)
 
     def peer_of(self, name, address):
         """The audited host a socket's peer address belongs to (the host itself for its own or loopback ones)."""
@@ -149,11 +151,17 @@ class Matcher:
                 else:
                     mirror, through = translated
                 peer = self.peer_of(name, mirror[0])
+                if peer is not None and peer in self.index and mirror in self.index[peer]:
+                    group.matched(peer, through)
+                    continue
+                if translated is None and name in self.behind_nat and peer != name:
+                    # This host's connections may leave through a NAT (netdiag_addresses): without an entry of an
+                    # audited NAT, the peer's 4-tuple is unknown. An audited NAT that has none forgot it.
+                    self._behind_nat(group, row, name)
+                    continue
                 if peer is not None:
                     if peer not in self.index:
                         group.not_judged(PEER_NOT_LISTED)
-                    elif mirror in self.index[peer]:
-                        group.matched(peer, through)
                     elif not self.complete[peer]:
                         group.not_judged(PEER_TRUNCATED)
                     else:
@@ -173,6 +181,17 @@ class Matcher:
                 key = (name, port, direction, mirror[0])
                 outside[key] = outside.get(key, 0) + 1
         return groups, outside
+
+    def _behind_nat(self, group, row, name):
+        nats = sorted(
+            {self.nat_of_address[address] for address in self.behind_nat[name] if address in self.nat_of_address}
+        )
+        if not nats:
+            group.not_judged(DECLARED_ONLY)
+        elif not all(self.nat_complete[nat] for nat in nats):
+            group.not_judged(NAT_TRUNCATED)
+        else:
+            group.half_open(row, None, nats[0], "no-nat-entry")
 
 
 class _Group:
