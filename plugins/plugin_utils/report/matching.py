@@ -35,6 +35,7 @@ PEER_NOT_LISTED = "peer-sockets-not-gathered"
 PEER_TRUNCATED = "peer-sockets-truncated"
 NAT_TRUNCATED = "nat-table-truncated"
 DECLARED_ONLY = "declared-address-without-audited-nat"
+PEER_HAS_UNKNOWN_PEERS = "peer-has-connections-from-unknown-addresses"
 
 
 def local_addresses(established_tuples):
@@ -131,6 +132,7 @@ class Matcher:
     def run(self):
         groups = {}
         outside = {}
+        pending = []  # (group, row, peer, through): no mirror on the peer, judged once every host was read
         for name in sorted(self.rows):
             netstat = self.hosts[name].get("netstat") or {}
             listening = {
@@ -165,7 +167,7 @@ class Matcher:
                     elif not self.complete[peer]:
                         group.not_judged(PEER_TRUNCATED)
                     else:
-                        group.half_open(row, peer, through, "no-peer-socket")
+                        pending.append((group, row, peer, through))
                     continue
                 nat = self.nat_of_address.get(mirror[0])
                 if nat is not None:
@@ -180,6 +182,17 @@ class Matcher:
                     continue
                 key = (name, port, direction, mirror[0])
                 outside[key] = outside.get(key, 0) + 1
+        # A peer that holds connections for the same service port from addresses no audited host is known by may
+        # see these very connections through a NAT nobody declared: they cannot be judged one to one.
+        unknown = set()
+        for host, port, direction, _address in outside:
+            unknown.add((host, port, direction))
+        for group, row, peer, through in pending:
+            opposite = "outbound" if group.direction == "inbound" else "inbound"
+            if (peer, group.port, opposite) in unknown:
+                group.not_judged(PEER_HAS_UNKNOWN_PEERS)
+            else:
+                group.half_open(row, peer, through, "no-peer-socket")
         return groups, outside
 
     def _behind_nat(self, group, row, name):

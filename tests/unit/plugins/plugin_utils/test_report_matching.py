@@ -110,13 +110,13 @@ def test_peers_outside_the_inventory_are_listed_not_judged():
     ]
 
 
-def nat_fleet(audit_nat=True, forgotten=46):
+def nat_fleet(audit_nat=True, forgotten=46, declare=True):
     """web1/web2 behind SNAT to 198.51.100.129; 12 live connections each; app holds those 24 and 46 more."""
     fleet = {}
     app_rows, entries = [], []
     for index, (name, address) in enumerate((("web1", "198.51.100.11"), ("web2", "198.51.100.12"))):
         rows = [(address, 41000 + port, "198.51.100.130", 5555, 700 + index, "1") for port in range(12)]
-        fleet[name] = host({"netstat": netstat(rows, direction="outbound")}, aliases=[NAT_ADDRESS])
+        fleet[name] = host({"netstat": netstat(rows, direction="outbound")}, aliases=[NAT_ADDRESS] if declare else [])
         for port in range(12):
             translated = 60000 + 100 * index + port
             app_rows.append(("198.51.100.130", 5555, NAT_ADDRESS, translated, 4242, "0"))
@@ -192,3 +192,15 @@ def test_declared_nat_that_is_not_audited_falls_back_to_counts():
         "94 sockets of the two ends go through an address declared in netdiag_addresses that no audited NAT"
     )
     assert report["pairs"][0]["per_connection"] is False
+
+
+def test_undeclared_nat_outside_the_audit_judges_nothing():
+    """app holds connections from an unknown address (the NAT nobody declared or audited): the web servers' sockets
+    it seems to lack may be those, so neither end is judged one to one."""
+    report = build_report(nat_fleet(audit_nat=False, declare=False), "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    web1 = [group for group in report["matching"]["groups"] if group["host"] == "web1"][0]
+    assert web1["not_judged"] == {"peer-has-connections-from-unknown-addresses": 12}
+    assert report["matching"]["outside"] == [
+        {"host": "app", "service_port": 5555, "direction": "inbound", "peer": NAT_ADDRESS, "count": 70}
+    ]
