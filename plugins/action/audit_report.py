@@ -18,10 +18,17 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import DEFAULT_CORRELATION, build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import DEFAULT_THRESHOLDS
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
+    QueryError,
+    check_fail_on,
+    compile_query,
+    failing_findings,
+    run_query,
+)
 
 RENDERERS = {
     "json": lambda report: json.dumps(report, indent=2, sort_keys=True) + "\n",
@@ -53,7 +60,9 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
-    _VALID_ARGS = frozenset(("hosts", "dest", "formats", "thresholds", "correlation", "generated_at"))
+    _VALID_ARGS = frozenset(
+        ("hosts", "dest", "formats", "thresholds", "correlation", "generated_at", "query", "fail_on")
+    )
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -76,6 +85,22 @@ class ActionModule(ActionBase):
         for name, value in thresholds.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise AnsibleActionFail("thresholds.%s must be a number >= 0, got %r" % (name, value))
+        correlation = plain(arguments.get("correlation") or {})
+        bad = sorted(set(correlation) - set(DEFAULT_CORRELATION))
+        if bad:
+            raise AnsibleActionFail(
+                "correlation: unknown %s; known: %s" % (", ".join(bad), ", ".join(sorted(DEFAULT_CORRELATION)))
+            )
+        for name, value in correlation.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise AnsibleActionFail("correlation.%s must be a number >= 0, got %r" % (name, value))
+        query = arguments.get("query") or None
+        try:
+            if query is not None:
+                compile_query(to_text(query))
+            fail_on = check_fail_on(arguments.get("fail_on"))
+        except (QueryError, ValueError) as error:
+            raise AnsibleActionFail(str(error)) from None
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         generated_at = arguments.get("generated_at") or now.strftime("%Y-%m-%dT%H:%M:%SZ")
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
@@ -103,7 +128,7 @@ class ActionModule(ActionBase):
                 "addresses": [to_text(hint)] if hint else [],
                 "aliases": aliases,
             }
-        report = build_report(gathered, generated_at, thresholds, plain(arguments.get("correlation") or {}))
+        report = build_report(gathered, generated_at, thresholds, correlation)
 
         stamp = generated_at.replace("-", "").replace(":", "")
         try:
@@ -118,6 +143,13 @@ class ActionModule(ActionBase):
         except OSError as error:
             raise AnsibleActionFail("cannot write the report under %s: %s" % (dest, error)) from error
 
+        if query is not None:
+            try:
+                # The report as written (JSON types), so the query sees exactly what the file holds.
+                result["query_result"] = run_query(json.loads(RENDERERS["json"](report)), to_text(query))
+            except QueryError as error:
+                raise AnsibleActionFail("%s (the report was written: %s)" % (error, ", ".join(files))) from None
+        result["failing_findings"] = failing_findings(report["findings"], fail_on)
         result.update(
             changed=True,
             report_files=files,

@@ -216,7 +216,7 @@ def iter_rows(lines):
         yield record, pcb, cut
 
 
-def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
+def summarize_with_pcb(pairs, selection, max_connections, listening_ports, **summary_options):
     """summarize() over (record, pcb) pairs or (record, pcb, cut) rows, then the PCB of each listed connection in
     its ``pcb`` field (and ``local_port_cut`` / ``remote_port_cut``: true where old AIX cut the port).
 
@@ -243,7 +243,9 @@ def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
                 pcbs.append((pcb, cut))
             yield record
 
-    result = summarize(records(), selection=selection, max_connections=cap, listening_ports=listening_ports)
+    result = summarize(
+        records(), selection=selection, max_connections=cap, listening_ports=listening_ports, **summary_options
+    )
     for connection, (pcb, cut) in zip(result["connections"], pcbs):
         if pcb is not None:
             connection["pcb"] = pcb

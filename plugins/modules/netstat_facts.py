@@ -135,6 +135,20 @@ options:
       - Ignored on other platforms.
     type: bool
     default: false
+  tuples:
+    description:
+      - Also return every selected ESTABLISHED TCP socket as one line of a compact text,
+        RV(ansible_facts.netdiag.netstat.established_tuples), and the processes holding them,
+        RV(ansible_facts.netdiag.netstat.holders). The audit report matches both ends of each connection with it.
+      - One string instead of a dictionary per socket, because Ansible copies and tags every value it carries.
+    type: bool
+    default: false
+  max_tuples:
+    description:
+      - Most sockets listed in RV(ansible_facts.netdiag.netstat.established_tuples) when O(tuples=true); its
+        C(truncated) is V(true) when more were selected (C(count) still counts them all).
+    type: int
+    default: 200000
 notes:
   - The module reads the tables once; counts are a snapshot and sockets may change while they are read.
   - Direction of an ESTABLISHED socket is V(inbound) when its local port is a port this host listens on (then
@@ -171,10 +185,17 @@ EXAMPLES = r"""
     aix_rmsock: true
   become: true
   when: ansible_facts.system == 'AIX'
+
 - name: On a Solaris host, also read SO_KEEPALIVE per socket with pfiles (stops each inspected process briefly)
   netdiag.tcp.netstat_facts:
     ports: [5555]
     sunos_pfiles: true
+
+- name: List every ESTABLISHED socket on port 5555 compactly, with the processes holding them
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    tuples: true
+    max_connections: 0
 
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
@@ -319,6 +340,24 @@ ansible_facts:
               returned: when O(owners=true)
               type: int
               sample: 0
+            established_tuples:
+              description:
+                - The selected ESTABLISHED TCP sockets, one per line of C(rows) with the C(columns)
+                  C(local_address local_port remote_address remote_port pid keepalive) separated by one blank;
+                  pid V(-) when unknown, keepalive V(1) (SO_KEEPALIVE set), V(0) (not set) or V(-) (unknown).
+                - C(count) is the number of sockets selected, C(truncated) says that more than O(max_tuples) were.
+              returned: when O(tuples=true)
+              type: dict
+              sample:
+                columns: [local_address, local_port, remote_address, remote_port, pid, keepalive]
+                rows: "198.51.100.20 5555 198.51.100.10 40770 3764 0\n198.51.100.20 5555 198.51.100.10 40772 3764 0"
+                count: 2
+                truncated: false
+            holders:
+              description: Process name and user of each pid in RV(ansible_facts.netdiag.netstat.established_tuples).
+              returned: when O(tuples=true)
+              type: dict
+              sample: {"3764": {"process": "app_srv", "user": "app"}}
             owner_scan:
               description: Processes scanned for socket owners and how many of them could not be read.
               returned: when O(owners=true)
@@ -499,6 +538,8 @@ def validated_selection(params, system):
         raise ValueError("protocols: give at least one of tcp, udp")
     if not params["families"]:
         raise ValueError("families: give at least one of inet, inet6")
+    if params["max_tuples"] < 0:
+        raise ValueError("max_tuples: %d is negative" % params["max_tuples"])
     return selection
 
 
@@ -515,6 +556,8 @@ def main():
             "aix_rmsock": {"type": "bool", "default": False},
             "sunos_pfiles": {"type": "bool", "default": False},
             "sunos_connstat": {"type": "bool", "default": False},
+            "tuples": {"type": "bool", "default": False},
+            "max_tuples": {"type": "int", "default": 200000},
         },
         supports_check_mode=True,
     )
@@ -539,6 +582,8 @@ def main():
             protocols=tuple(module.params["protocols"]),
             families=tuple(module.params["families"]),
             owners=module.params["owners"],
+            tuples=module.params["tuples"],
+            max_tuples=module.params["max_tuples"],
         )
     except (OSError, ValueError) as error:
         module.fail_json(msg="netstat_facts: could not read the socket tables: %s" % error)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import report_blocks
+import json
+
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 
 
 def _cell(value):
@@ -31,7 +33,26 @@ def render_block(block):
             "  - Recommendation: %s" % item["recommendation"],
             "",
         ]
+    if kind == "summary":
+        findings, statuses = block[1], block[2]
+        return [
+            "- Findings: " + ", ".join("%s %s" % (count, severity) for severity, count in findings.items()),
+            "- Hosts: " + ", ".join("%s %s" % (count, status) for status, count in statuses.items()),
+            "",
+        ]
+    if kind == "pair":
+        return ["- " + _cell(pair_text(block[1])), ""]
+    if kind == "evidence":
+        lines = ["  - %s: %s" % (_cell(key), _cell(_compact(value))) for key, value in sorted(block[1].items())]
+        return [*lines, ""]
     raise ValueError("unknown report block %r" % (kind,))
+
+
+def _compact(value):
+    """Evidence values on one line: JSON for lists and dictionaries."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def render(report):
