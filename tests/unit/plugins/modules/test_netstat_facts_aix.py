@@ -144,3 +144,16 @@ def test_the_audit_never_sets_aix_rmsock_and_gathers_in_check_mode():
     assert gathering, "no play of audit.yml runs netstat_facts"
     for play in gathering:
         assert play["check_mode"] is True, play["name"]  # rmsock would not run even if a task asked for it
+
+
+def test_tuples_come_through_the_aix_collector(aix_host, call_main):
+    """The audit asks every platform for tuples: the AIX collector hands them to the shared summary."""
+    exit_ = call_main(netstat_facts.main, {"tuples": True, "owners": False})
+    assert not exit_.failed, exit_.result
+    tuples = exit_.result["ansible_facts"]["netdiag"]["netstat"]["established_tuples"]
+    # The two ESTABLISHED rows of netstat-Aan-1.txt; no owner method ran, so pid and keepalive are unknown.
+    assert sorted(tuples["rows"].split("\n")) == [
+        "192.168.242.122 22 24.236.207.124 33236 - -",
+        "192.168.242.122 34898 34.120.255.184 443 - -",
+    ]
+    assert tuples["count"] == 2 and tuples["truncated"] is False
