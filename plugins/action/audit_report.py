@@ -76,7 +76,9 @@ def unreportable(name, gathered, generated_at, thresholds, correlation):
         report = build_report({name: gathered}, generated_at, thresholds, correlation)
         for render in RENDERERS.values():
             render(report)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+    except KeyError as error:
+        return "a field is missing: %s" % error
+    except (TypeError, ValueError, AttributeError, IndexError) as error:
         return "%s: %s" % (type(error).__name__, error)
     return None
 

@@ -28,7 +28,10 @@ def _load_text(name, value):
     try:
         return yaml.safe_load(value)
     except yaml.YAMLError as error:
-        raise AuditOptionError("%s: %r is not valid YAML or JSON (%s)" % (name, value, error.problem)) from None
+        raise AuditOptionError(
+            "%s: %r is not valid YAML or JSON (%s); with -e %s=VALUE the value ends at the first space, so give "
+            "it as JSON: -e '{\"%s\": ...}'" % (name, value, error.problem, name, name)
+        ) from None
 
 
 def _as_list(name, value):

@@ -34,7 +34,7 @@ def directory_problem(path):
     """Why `path` cannot hold the reports, or None. Changes nothing (a missing directory is created later)."""
     try:
         link = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return _missing_directory_problem(path)
     except OSError as error:
         return "%s cannot be examined: %s" % (path, error.strerror)
