@@ -12,8 +12,9 @@ description:
   - The first play of C(playbooks/audit.yml) runs this on the controller. A bad value fails the playbook once,
     with a message naming every bad variable and value, before any managed host is contacted and before any
     report file is written.
-  - Values given with C(-e name=value) arrive as text and are read as YAML or JSON, as the audit reads them
-    (V([5555]), V(5555,80) and V({"close_wait": 50}) all work).
+  - >-
+    Values given with C(-e name=value) arrive as text and are read as YAML or JSON, as the audit reads them
+    (V([5555]), V(5555,80) and V({"close_wait":50}) all work).
   - Options left out are not checked.
 options:
   target:
