@@ -61,6 +61,16 @@ options:
     description: How many conntrack top talkers to return.
     type: int
     default: 10
+  tuples:
+    description:
+      - Also return C(netstat.established_tuples) and C(netstat.holders), as O(netdiag.tcp.netstat_facts#module:tuples)
+        does (the audit sets it, to match both ends of each connection).
+    type: bool
+    default: false
+  max_tuples:
+    description: Most sockets listed in C(established_tuples) when O(tuples=true).
+    type: int
+    default: 200000
 extends_documentation_fragment:
   - netdiag.tcp.attributes.facts
 attributes:
