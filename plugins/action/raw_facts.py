@@ -47,6 +47,8 @@ class ActionModule(ActionBase):
             "top",
             "tuples",
             "max_tuples",
+            "nat_tuples",
+            "max_nat_tuples",
         )
     )
 
@@ -68,12 +70,15 @@ class ActionModule(ActionBase):
             max_connections = int(arguments.get("max_connections", 1000))
             top = int(arguments.get("top", 10))
             max_tuples = int(arguments.get("max_tuples", 200000))
+            max_nat_tuples = int(arguments.get("max_nat_tuples", 200000))
         except (TypeError, ValueError) as error:
             raise AnsibleActionFail("max_connections/top/max_tuples: %s" % error) from None
         if max_connections < 0:
             raise AnsibleActionFail("max_connections: %d is negative; use 0 for counts only" % max_connections)
-        if max_tuples < 0:
-            raise AnsibleActionFail("max_tuples: %d is negative" % max_tuples)
+        if max_tuples < 0 or max_nat_tuples < 0:
+            raise AnsibleActionFail(
+                "max_tuples/max_nat_tuples: %d/%d; give numbers >= 0" % (max_tuples, max_nat_tuples)
+            )
         # Options are checked by Selection before anything runs on the host (bad CIDR, unknown state).
         try:
             Selection(**selection)
@@ -100,6 +105,8 @@ class ActionModule(ActionBase):
             top=top,
             tuples=bool(arguments.get("tuples", False)),
             max_tuples=max_tuples,
+            nat_tuples=bool(arguments.get("nat_tuples", False)),
+            max_nat_tuples=max_nat_tuples,
         )
         known = task_vars.get("ansible_facts", {}).get("netdiag")
         merged = dict(known) if isinstance(known, dict) else {}

@@ -71,6 +71,15 @@ options:
     description: Most sockets listed in C(established_tuples) when O(tuples=true).
     type: int
     default: 200000
+  nat_tuples:
+    description:
+      - Also return C(conntrack.nat_tuples) (Linux), as O(netdiag.tcp.conntrack_facts#module:nat_tuples) does.
+    type: bool
+    default: false
+  max_nat_tuples:
+    description: Most entries listed in C(conntrack.nat_tuples) when O(nat_tuples=true).
+    type: int
+    default: 200000
 extends_documentation_fragment:
   - netdiag.tcp.attributes.facts
 attributes:

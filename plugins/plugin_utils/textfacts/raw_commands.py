@@ -92,7 +92,17 @@ class Runner:
 
 
 def gather_linux(
-    run, selection, max_connections, owners=True, conntrack=True, slabinfo=True, top=10, tuples=False, max_tuples=None
+    run,
+    selection,
+    max_connections,
+    owners=True,
+    conntrack=True,
+    slabinfo=True,
+    top=10,
+    tuples=False,
+    max_tuples=None,
+    nat_tuples=False,
+    max_nat_tuples=None,
 ):
     errors = []
     tables = {path: run.text("cat %s" % path) for path in linux.PROC_NET_TABLES}
@@ -130,7 +140,15 @@ def gather_linux(
         stats_text = run.text("cat %s" % stats_source)
         try:
             sections["conntrack"] = linux.conntrack_section(
-                sysctl_values, table_text, table_source, stats_text, stats_source, top, Selection(**selection)
+                sysctl_values,
+                table_text,
+                table_source,
+                stats_text,
+                stats_source,
+                top,
+                Selection(**selection),
+                nat_tuples=nat_tuples,
+                max_nat_tuples=max_nat_tuples,
             )
         except ParseError as error:
             errors.append("conntrack: %s" % error)
