@@ -25,7 +25,8 @@ description:
   - On AIX it runs C(netstat -Aan) (every socket with its PCB address in C(pcb)), then, as root, one C(kdb) process
     that is asked C(sockinfo <pcb> tcpcb) for each selected TCP socket (at most O(max_connections)) - the process
     holding each socket and its keepalive (the socket's C(opts) KEEPALIVE, else an armed TCPT_KEEP timer). kdb only
-    reads kernel memory. Without root, owners and keepalive are unknown and C(owner_method.reason) says why.
+    reads kernel memory. When kdb cannot run (not root, missing) and the AIX Toolbox C(lsof) is installed, one
+    C(lsof -nP -iTCP -FpcLnT) run gives the owners (no keepalive); C(owner_method) says which ran, or why none did.
     Keepalive defaults come from C(no -o tcp_keepidle -o tcp_keepintvl -o tcp_keepcnt) (C(no -a) as fallback),
     converted from AIX half-seconds to seconds. See C(docs/aix.md).
   - Old AIX prints C(address.port) in 18-character columns and cuts longer text; such a port is reported unknown
@@ -365,9 +366,9 @@ ansible_facts:
               sample: {"processes": 212, "unreadable_processes": 0}
             owner_method:
               description:
-                - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), or V(null) when no method
-                  could run; C(ran), C(sockets) (asked), C(sockets_found) (answered), C(reason) (why not, or why
-                  nothing was found).
+                - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), V(lsof), or V(null) when
+                  no method could run; C(ran), C(sockets) (asked), C(sockets_found) (answered), C(reason) (why
+                  kdb or lsof could not run).
               returned: on AIX when O(owners=true)
               type: dict
               sample: {"name": "kdb", "ran": true, "sockets": 212, "sockets_found": 212, "reason": null,
