@@ -63,6 +63,7 @@ class _Section:
         self.owner_columns = False  # -u: User Pid Command
         self.interface_column = False
         self.buffer_columns = False  # Solaris 11.4 UDP: Send Buf TxOverflows Recv Buf RxOverflows
+        self.from_header = False  # opened by a column header without a title (netstat -nuf inet on illumos)
 
     def read_header(self, line):
         words = line.split()
@@ -96,7 +97,11 @@ def _split_row(tokens, section):
         remote = tokens[1]
         position = 2
     user = pid = command = None
-    owner_columns = section.owner_columns and not (section.protocol == "tcp" and _without_owner(tokens, position))
+    if section.protocol == "tcp":
+        owner_columns = section.owner_columns and not _without_owner(tokens, position)
+    else:
+        # A UDP socket no process holds: its state follows the addresses directly.
+        owner_columns = section.owner_columns and not (len(tokens) > position and tokens[position] in UDP_STATE_NAMES)
     if owner_columns:
         if len(tokens) < position + 3:
             raise ValueError("expected User, Pid and Command columns")
@@ -147,6 +152,7 @@ def _header_section(line):
     words = line.split()
     section = _Section("tcp" if "Swind" in words else "udp", None)
     section.read_header(line)
+    section.from_header = True
     return section
 
 
@@ -187,7 +193,11 @@ def iter_records(lines, stats=None):
         if section.protocol is None:
             continue
         if "Local Address" in line:
-            section.read_header(line)
+            if section.from_header:
+                section = _header_section(line)  # another untitled table: its own header says TCP or UDP
+                previous = None
+            else:
+                section.read_header(line)
             continue
         if _DASHES.match(line):
             continue

@@ -220,3 +220,17 @@ def test_bare_title_and_rows_without_owner():
     assert (by_state["ESTABLISHED"]["pid"], by_state["ESTABLISHED"]["family"]) == (901, "inet")
     assert [c["family"] for c in result["connections"] if c["state"] == "IDLE"] == ["inet", "inet"]
     assert nonzero(result["state_counts"]) == {"LISTEN": 1, "ESTABLISHED": 1, "TIME_WAIT": 1, "IDLE": 2}
+
+
+def test_untitled_tables_each_take_their_protocol_from_their_header(fixture_text):
+    # The real untitled TCP table, then a synthetic untitled UDP table in the 11.4 -u layout with an ownerless row.
+    text = fixture_text("solaris/netstat-nuf-inet-1.txt") + (
+        "\n   Local Address        Remote Address      User    Pid      Command      State\n"
+        "-------------------- -------------------- -------- ------ ------------- ----------\n"
+        "      *.68                                netadm      511 dhcpagent      Idle\n"
+        "      *.*                                 Unbound\n"
+    )
+    result = sunos_netstat.parse(text)
+    assert result["protocol_counts"] == {"tcp": 1, "udp": 2}
+    udp = [c for c in result["connections"] if c["protocol"] == "udp"]
+    assert [(c["local_port"], c.get("pid"), c["state"]) for c in udp] == [(68, 511, "IDLE"), (None, None, "UNBOUND")]
