@@ -209,3 +209,33 @@ def test_solaris_10_without_netstat_u_falls_back_and_pfiles_finds_the_owners(sun
     assert netdiag["sunos"]["pfiles"]["scope"].startswith("processes in pid order")
     established = [item for item in netdiag["netstat"]["connections"] if item["state"] == "ESTABLISHED"]
     assert {(item["process"], item["keepalive"]) for item in established} == {("python3", True)}
+
+
+CLOSING_CLIENT_SCRIPT = (
+    """
+import socket
+for _ in range(3):
+    socket.create_connection(("%s", 5555), timeout=5).close()
+"""
+    % SERVER_ADDRESS
+)
+
+
+@needs_root
+def test_close_wait_on_the_sunos_end_is_a_finding_naming_its_owner(sunos_pair, tmp_path):
+    # The client closes 3 more connections at once; the server process never closes its side: CLOSE_WAIT there.
+    in_host(CLIENT, "python3", "-c", CLOSING_CLIENT_SCRIPT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        table = in_host(SERVER, "cat", "/proc/net/tcp").stdout
+        if sum(1 for line in table.splitlines() if ":15B3 " in line and " 08 " in line) >= 3:
+            break
+        time.sleep(0.5)
+    thresholds = json.dumps({"netdiag_audit_thresholds": {"close_wait": 3}, "netdiag_audit_ports": [5555]})
+    completed, report = run_audit(tmp_path, inventory=sunos_pair, extra=["-e", thresholds])
+    assert report["hosts"][SERVER]["netstat"]["state_counts"]["CLOSE_WAIT"] == 3, completed.stdout[-3000:]
+    (found,) = [item for item in report["findings"] if item["id"] == "close-wait-buildup"]
+    assert found["host"] == SERVER
+    (owner,) = found["evidence"]["owners"]
+    assert owner.startswith("python3 (pid ") and found["evidence"]["owners"][owner] == 3
+    assert not [item for item in report["findings"] if item["id"] == "asymmetric-established"]
