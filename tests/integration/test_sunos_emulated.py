@@ -54,15 +54,10 @@ def in_host(name, *command, check=True):
     return run_testhosts("shell", name, *command, check=check)
 
 
-def start_in_host(name, script):
+def start_in_host(name, script, path="/tmp/netdiag-test.py"):
     """Start a Python script in the host, detached (setsid -f), so it outlives the shell that started it."""
-    in_host(
-        name,
-        "/bin/sh",
-        "-c",
-        "cat > /tmp/netdiag-test.py <<'EOF'\n%sEOF\nsetsid -f python3 /tmp/netdiag-test.py "
-        ">/dev/null 2>&1 </dev/null" % script,
-    )
+    command = "cat > %s <<'EOF'\n%sEOF\nsetsid -f python3 %s >/dev/null 2>&1 </dev/null" % (path, script, path)
+    in_host(name, "/bin/sh", "-c", command)
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +234,42 @@ def test_close_wait_on_the_sunos_end_is_a_finding_naming_its_owner(sunos_pair, t
     (owner,) = found["evidence"]["owners"]
     assert owner.startswith("python3 (pid ") and found["evidence"]["owners"][owner] == 3
     assert not [item for item in report["findings"] if item["id"] == "asymmetric-established"]
+
+
+FORKING_SERVER_SCRIPT = """
+import os, socket, time
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 5556))
+server.listen(8)
+held = [server.accept()[0] for _ in range(2)]
+os.fork()  # parent and child now both hold the listener and the two connections
+time.sleep(3600)
+"""
+HOLDING_CLIENT_SCRIPT = (
+    """
+import socket, time
+held = [socket.create_connection(("%s", 5556), timeout=5) for _ in range(2)]
+time.sleep(3600)
+"""
+    % SERVER_ADDRESS
+)
+
+
+@needs_root
+def test_a_connection_held_by_two_processes_is_counted_once(sunos_pair):
+    start_in_host(SERVER, FORKING_SERVER_SCRIPT, "/tmp/netdiag-fork.py")
+    time.sleep(1)
+    start_in_host(CLIENT, HOLDING_CLIENT_SCRIPT, "/tmp/netdiag-hold.py")
+    deadline = time.monotonic() + 30
+    result = None
+    while time.monotonic() < deadline:
+        result = ansible_on(sunos_pair, SERVER, "netdiag.tcp.netstat_facts", {"ports": [5556]})
+        if result["ansible_facts"]["netdiag"]["sunos"]["shared_socket_rows"] == 2:
+            break
+        time.sleep(1)
+    netdiag = result["ansible_facts"]["netdiag"]
+    # netstat -u printed each connection once per holding process (4 rows); the module counts 2 sockets.
+    assert netdiag["sunos"]["shared_socket_rows"] == 2
+    assert netdiag["netstat"]["state_counts"]["ESTABLISHED"] == 2
+    assert [entry["count"] for entry in netdiag["netstat"]["established_by_peer"]] == [2]
