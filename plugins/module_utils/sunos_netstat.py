@@ -7,7 +7,21 @@ a column header and a line of dashes:
 * ``UDP: IPv4``: ``Local Address  Remote Address  State`` (remote empty when unconnected; states Idle, Unbound,
   Connected); ``UDP: IPv6`` adds an ``If`` column.
 * ``TCP: IPv4``: ``Local Address  Remote Address  Swind Send-Q Rwind Recv-Q  State``; ``TCP: IPv6`` adds ``If``.
-* With ``-u`` (Solaris 11.4) ``User Pid Command`` follow the addresses, and UDP rows end with buffer counters.
+* With ``-u`` (Solaris 11.4, illumos since 2018) ``User Pid Command`` follow the addresses, and Solaris 11.4 UDP
+  rows end with buffer counters.
+
+Variants read as well (illumos ``netstat.c``, OmniOS r151028 release notes):
+
+* A bare ``TCP`` / ``UDP`` title (illumos prints it for IPv4 when /etc/default/inet_type sets DEFAULT_IP=IP_VERSION4)
+  and tables without any title (``netstat -nuf inet`` as published by OmniOS): the column header alone opens the
+  table, TCP when it has a ``Swind`` column, UDP otherwise; the family then comes from the addresses (a wildcard
+  row is inet, or inet6 when the header has the IPv6 ``If`` column).
+* With ``-u``, a socket that no process holds (TIME_WAIT, kernel sockets) is printed without the User, Pid and
+  Command columns; its owner is null.
+* With ``-u``, a socket held by several processes (a forked server) is printed once per process, on consecutive
+  rows. For a connected TCP socket, whose address pair is unique on the host, such repeated rows are one socket:
+  it is counted once with the first process, and the repeats are counted in ``shared_socket_rows``. Rows of
+  unconnected sockets are never merged (several processes may each hold a ``*.*`` socket).
 
 Addresses are BSD style (``10.0.0.1.22``, ``*.22``, ``*.*``, ``::1.5999``). SCTP and UNIX domain sections are
 skipped. States are upper-cased contract names; Solaris' own TCP states IDLE and BOUND and the UDP states IDLE,
@@ -61,6 +75,18 @@ def _is_int(token):
     return token.isdigit()
 
 
+def _without_owner(tokens, position):
+    """True when a -u row has no User/Pid/Command (illumos prints none for a socket no process holds): the four
+    window/queue numbers and the state follow the addresses directly."""
+    window = tokens[position : position + 4]
+    return (
+        len(window) == 4
+        and all(_is_int(token) for token in window)
+        and len(tokens) > position + 4
+        and tokens[position + 4] in TCP_STATE_NAMES
+    )
+
+
 def _split_row(tokens, section):
     """(local, remote or None, user, pid, command, state, interface, send_queue, receive_queue) of a row's tokens."""
     local = tokens[0]
@@ -70,7 +96,8 @@ def _split_row(tokens, section):
         remote = tokens[1]
         position = 2
     user = pid = command = None
-    if section.owner_columns:
+    owner_columns = section.owner_columns and not (section.protocol == "tcp" and _without_owner(tokens, position))
+    if owner_columns:
         if len(tokens) < position + 3:
             raise ValueError("expected User, Pid and Command columns")
         user = tokens[position]
@@ -87,7 +114,7 @@ def _split_row(tokens, section):
                 break
         else:
             raise ValueError("expected Swind Send-Q Rwind Recv-Q State")
-        if section.owner_columns:
+        if owner_columns:
             command = " ".join(tokens[position:index]) or None
         elif index != position:
             raise ValueError("unexpected text before the window columns")
@@ -115,11 +142,24 @@ def _split_row(tokens, section):
     return local, remote, user, pid, command, state, interface, send_queue, receive_queue
 
 
-def iter_records(lines):
-    """Yield a SocketRecord per TCP and UDP row of Solaris netstat output. Raises ParseError naming the line on text
-    that is not a section title, header, separator, row of a known table or line of a skipped section."""
+def _header_section(line):
+    """The section a column header opens when no title came before it (``netstat -nuf inet`` on illumos)."""
+    words = line.split()
+    section = _Section("tcp" if "Swind" in words else "udp", None)
+    section.read_header(line)
+    return section
+
+
+def iter_records(lines, stats=None):
+    """Yield a SocketRecord per TCP and UDP socket of Solaris netstat output. Raises ParseError naming the line on
+    text that is not a section title, header, separator, row of a known table or line of a skipped section.
+
+    stats, when given, is a dict whose ``shared_socket_rows`` counts the -u rows that repeated the connected TCP
+    socket of the row before for another process (see the module docstring); those rows yield no record."""
     section = _Section()
     seen_section = False
+    previous = None
+    shared = 0
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped:
@@ -127,16 +167,22 @@ def iter_records(lines):
         title = _SECTION.match(stripped)
         if title:
             seen_section = True
+            previous = None
             protocol = title.group(1).lower()
             family = {"IPv4": "inet", "IPv6": "inet6"}.get(title.group(2))
-            # SCTP (and any section without a family) is skipped: the contract's records are TCP and UDP.
-            section = _Section(protocol, family) if protocol in ("tcp", "udp") and family else _Section()
+            # SCTP, RAWIP and ICMP are skipped: the contract's records are TCP and UDP. A bare TCP/UDP title has no
+            # family: the rows' addresses give it.
+            section = _Section(protocol, family) if protocol in ("tcp", "udp") else _Section()
             continue
         if stripped.startswith("Active "):
             seen_section = True
             section = _Section()
             continue
         if not seen_section:
+            if "Local Address" in line and "Remote Address" in line:
+                seen_section = True
+                section = _header_section(line)
+                continue
             raise ParseError(FORMAT_NAME, number, line, "expected a section title such as 'TCP: IPv4'")
         if section.protocol is None:
             continue
@@ -155,8 +201,9 @@ def iter_records(lines):
                 remote_address, remote_port = split_dotted_endpoint(remote)
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line, str(error)) from error
-        family = socket_family(local_address, remote_address, section.family)
-        yield SocketRecord(
+        wildcard_family = section.family or ("inet6" if section.interface_column else "inet")
+        family = socket_family(local_address, remote_address, wildcard_family)
+        record = SocketRecord(
             section.protocol,
             family,
             local_address,
@@ -174,6 +221,20 @@ def iter_records(lines):
             receive_queue,
             interface,
         )
+        if (
+            previous is not None
+            and pid is not None
+            and remote_port is not None
+            and record.protocol == "tcp"
+            and record[:7] == previous[:7]
+            and pid != previous.pid
+        ):
+            shared += 1
+            if stats is not None:
+                stats["shared_socket_rows"] = shared
+            continue
+        previous = record
+        yield record
 
 
 def parse(text, ports=None, states=None, peers=None, max_connections=None):
@@ -182,6 +243,9 @@ def parse(text, ports=None, states=None, peers=None, max_connections=None):
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
     listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
-    return summarize(
-        iter_records(lines), selection=selection, max_connections=max_connections, listening_ports=listening
+    stats = {"shared_socket_rows": 0}
+    result = summarize(
+        iter_records(lines, stats), selection=selection, max_connections=max_connections, listening_ports=listening
     )
+    result["shared_socket_rows"] = stats["shared_socket_rows"]
+    return result

@@ -181,3 +181,42 @@ def test_unbound_udp_sockets_are_not_listeners(fixture_text):
     assert unbound and all(item["local_port"] is None for item in unbound)
     assert [item for item in result["listeners"] if item["local_port"] is None] == []
     assert any(item["protocol"] == "udp" for item in result["listeners"])
+
+
+def test_illumos_untitled_owner_table_counts_a_shared_socket_once(fixture_text):
+    # OmniOS r151028 `netstat -nuf inet`: no section title, one row per process holding the sshd socket.
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-nuf-inet-1.txt"))
+    assert result["total_sockets"] == 1
+    assert result["shared_socket_rows"] == 1
+    assert result["established_by_peer"] == [
+        {"direction": "inbound", "service_port": 22, "peer": "192.168.1.79", "count": 1, "without_keepalive": 0}
+    ]
+    (connection,) = result["connections"]
+    assert (connection["pid"], connection["user"], connection["process"]) == (531, "root", "sshd")
+    assert (connection["send_queue"], connection["family"]) == (51, "inet")
+
+
+# Synthetic rows in the layouts of illumos netstat.c (tcp_hdr_v4_compat "TCP" title; a -u row of a socket no
+# process holds is printed without the User/Pid/Command columns), not captured output.
+BARE_TITLE_OWNER_TABLE = (
+    "\nTCP\n"
+    "   Local Address        Remote Address      User    Pid     Command     Swind  Send-Q  Rwind  Recv-Q    State\n"
+    "-------------------- -------------------- -------- ------ ------------- ------- ------ ------- ------ ---------\n"
+    "      *.5555               *.*            app        901 app_srv              0      0  128000      0 LISTEN\n"
+    "198.51.100.80.5555   198.51.100.11.40001  app        901 app_srv         128000      0  128000      0 "
+    "ESTABLISHED\n"
+    "198.51.100.80.5555   198.51.100.11.40002  128000      0  128000      0 TIME_WAIT\n"
+    "      *.*                  *.*            root       105 in.mpathd            0      0  128000      0 IDLE\n"
+    "      *.*                  *.*            daemon    1066 rpcbind              0      0  128000      0 IDLE\n"
+)
+
+
+def test_bare_title_and_rows_without_owner():
+    result = sunos_netstat.parse(BARE_TITLE_OWNER_TABLE)
+    assert result["total_sockets"] == 5
+    assert result["shared_socket_rows"] == 0  # the two IDLE *.* rows are two sockets of two processes
+    by_state = {c["state"]: c for c in result["connections"] if c["state"] != "IDLE"}
+    assert by_state["TIME_WAIT"]["remote_port"] == 40002 and "pid" not in by_state["TIME_WAIT"]
+    assert (by_state["ESTABLISHED"]["pid"], by_state["ESTABLISHED"]["family"]) == (901, "inet")
+    assert [c["family"] for c in result["connections"] if c["state"] == "IDLE"] == ["inet", "inet"]
+    assert nonzero(result["state_counts"]) == {"LISTEN": 1, "ESTABLISHED": 1, "TIME_WAIT": 1, "IDLE": 2}
