@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Assemble the audit report (contract schema 1) from what each host returned. Pure functions, no I/O."""
+"""Assemble the audit report (schema 1, docs/facts_schema.md) from what each host returned. Pure functions, no I/O."""
 
 from __future__ import annotations
 

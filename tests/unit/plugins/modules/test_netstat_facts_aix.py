@@ -57,12 +57,20 @@ def argvs(calls):
 def test_default_reads_only_and_never_runs_rmsock(aix_host, call_main):
     exit_ = call_main(netstat_facts.main, {})
     assert not exit_.failed
-    assert argvs(aix_host) == [["/usr/bin/netstat", "-Aan"], ["/usr/sbin/kdb"], NO_ARGV]
+    # kdb answers with its banner only here (no sockinfo), so the collector tries lsof next (not installed here).
+    assert argvs(aix_host) == [
+        ["/usr/bin/netstat", "-Aan"],
+        ["/usr/sbin/kdb"],
+        ["/usr/sbin/lsof", "-nP", "-iTCP", "-FpcLnT"],
+        NO_ARGV,
+    ]
     assert all(environ == {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"} for _argv, _data, environ in aix_host)
     assert aix_host[1][1].startswith("sockinfo f1000f000017e3c0 tcpcb\n") and aix_host[1][1].endswith("quit\n")
     assert exit_.result["changed"] is False
     facts = exit_.result["ansible_facts"]["netdiag"]
     assert facts["netstat"]["platform"] == "AIX"
+    assert facts["netstat"]["owner_method"]["name"] is None
+    assert facts["netstat"]["owner_method"]["reason"].startswith("kdb printed no sockinfo")
     assert "aix" not in facts
     assert all(connection.get("pcb") for connection in facts["netstat"]["connections"])
     assert facts["keepalive"]["time"] == 7200 and facts["keepalive"]["intvl"] == 75
@@ -157,3 +165,14 @@ def test_tuples_come_through_the_aix_collector(aix_host, call_main):
         "192.168.242.122 34898 34.120.255.184 443 - -",
     ]
     assert tuples["count"] == 2 and tuples["truncated"] is False
+
+
+def test_tuples_list_the_established_sockets_compactly(aix_host, call_main):
+    """The per-connection correlation gets AIX ends too: established_tuples from the real netstat -Aan capture."""
+    exit_ = call_main(netstat_facts.main, {"tuples": True, "max_connections": 0})
+    netstat = exit_.result["ansible_facts"]["netdiag"]["netstat"]
+    tuples = netstat["established_tuples"]
+    assert tuples["count"] == netstat["state_counts"]["ESTABLISHED"] > 0
+    rows = tuples["rows"].split("\n")
+    assert len(rows) == tuples["count"] and all(len(row.split(" ")) == 6 for row in rows)
+    assert "established_tuples" not in call_main(netstat_facts.main, {}).result["ansible_facts"]["netdiag"]["netstat"]

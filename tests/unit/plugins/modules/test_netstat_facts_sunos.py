@@ -118,3 +118,14 @@ def test_netstat_failure_fails_the_module_with_the_command(sunos_host):
     assert outcome.result["msg"] == (
         "netstat_facts: could not read the socket tables: /usr/bin/netstat -an: rc 2: netstat: fatal"
     )
+
+
+def test_tuples_name_the_holders(sunos_host, fixture_text):
+    """The per-connection correlation gets Solaris ends too: established_tuples and holders from netstat -u."""
+    outcome, _calls = sunos_host(
+        {"tuples": True}, {("/usr/bin/netstat", "-anu"): (0, fixture_text("solaris/netstat-u-1.txt"), "")}
+    )
+    netstat = outcome.result["ansible_facts"]["netdiag"]["netstat"]
+    assert netstat["established_tuples"]["count"] == netstat["state_counts"]["ESTABLISHED"]
+    assert [row.split(" ")[4] for row in netstat["established_tuples"]["rows"].split("\n")] == ["771"]
+    assert netstat["holders"] == {"771": {"process": "sshd", "user": "root"}}
