@@ -108,6 +108,10 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
             "netdiag_report_dir=%s" % report_dir,
             "-e",
             "netdiag_audit_ports=[5555]",
+            "-e",
+            "netdiag_query=pairs[].server",
+            "-e",
+            "netdiag_fail_on=warning",
         ],
         cwd=REPO,
         capture_output=True,
@@ -115,7 +119,10 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
         timeout=300,
         check=False,
     )
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    # netdiag_fail_on=warning: the run fails on the incident's warning, after the report is written.
+    assert completed.returncode == 2, completed.stdout[-4000:] + completed.stderr[-2000:]
+    assert "netdiag_fail_on=warning: " in completed.stdout and "asymmetric-established" in completed.stdout
+    assert "    msg:\n    - app\n" in completed.stdout  # the netdiag_query result
     report = json.loads((report_dir / "audit-latest.json").read_text())
     hosts = report["hosts"]
     assert {name: (hosts[name]["status"], hosts[name]["platform"]) for name in hosts} == {
