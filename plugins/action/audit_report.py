@@ -23,6 +23,13 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, ma
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
+    QueryError,
+    check_fail_on,
+    compile_query,
+    failing_findings,
+    run_query,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import (
     FILE_MODE,
     ReportDirectoryError,
@@ -87,7 +94,9 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
-    _VALID_ARGS = frozenset(("hosts", "dest", "formats", "thresholds", "correlation", "generated_at", "keep", "mode"))
+    _VALID_ARGS = frozenset(
+        ("hosts", "dest", "formats", "thresholds", "correlation", "generated_at", "keep", "mode", "query", "fail_on")
+    )
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -108,6 +117,13 @@ class ActionModule(ActionBase):
         except audit_options.AuditOptionError as error:
             raise AnsibleActionFail(str(error)) from None
         mode = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
+        query = arguments.get("query") or None
+        try:
+            if query is not None:
+                compile_query(to_text(query))
+            fail_on = check_fail_on(arguments.get("fail_on"))
+        except (QueryError, ValueError) as error:
+            raise AnsibleActionFail(str(error)) from None
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         generated_at = arguments.get("generated_at") or now.strftime("%Y-%m-%dT%H:%M:%SZ")
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
@@ -161,6 +177,13 @@ class ActionModule(ActionBase):
 
         if warnings:
             result["warnings"] = warnings
+        if query is not None:
+            try:
+                # The report as written (JSON types), so the query sees exactly what the file holds.
+                result["query_result"] = run_query(json.loads(RENDERERS["json"](report)), to_text(query))
+            except QueryError as error:
+                raise AnsibleActionFail("%s (the report was written: %s)" % (error, ", ".join(files))) from None
+        result["failing_findings"] = failing_findings(report["findings"], fail_on)
         result.update(
             changed=True,
             report_files=files,

@@ -43,7 +43,14 @@ class LinuxNetstatCollector(NetstatCollector):
         return wanted
 
     def collect(
-        self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
+        self,
+        selection,
+        max_connections=1000,
+        protocols=("tcp", "udp"),
+        families=("inet", "inet6"),
+        owners=True,
+        tuples=False,
+        max_tuples=None,
     ):
         owner_map, owner_scan = scan_socket_owners(self.proc_root) if owners else ({}, None)
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if os.path.exists(path)]
@@ -52,7 +59,9 @@ class LinuxNetstatCollector(NetstatCollector):
             if protocol == "tcp":
                 with open(path, encoding="ascii") as handle:
                     listening |= leading_listening_ports(handle)
-        summary = Summary(selection, max_connections, listening, owners_mapped=owners)
+        summary = Summary(
+            selection, max_connections, listening, owners_mapped=owners, tuples=tuples, max_tuples=max_tuples
+        )
         for path, protocol in tables:
             self.read_table(path, protocol, summary, owner_map, families)
         netstat = summary.result()

@@ -16,7 +16,8 @@ description:
     NAT (SNAT) address its connections leave with or a load balancer's virtual address in front of it. Hosts that
     declare the same address are counted together as one end of a pair.
   - Adds findings such as
-    C(asymmetric-established), C(asymmetric-unattributed), C(half-open-sockets), C(conntrack-timeout-default),
+    C(asymmetric-established), C(asymmetric-unattributed), C(half-open-sockets) (per connection, from the
+    hosts' C(established_tuples) and the audited NATs' C(nat_tuples)), C(conntrack-timeout-default),
     C(conntrack-near-full),
     C(conntrack-legacy-key-ignored), C(conntrack-timeout-lost-at-boot), C(conntrack-timeout-not-persisted),
     C(close-wait-buildup), C(no-keepalive) and C(keepalive-after-nat-timeout).
@@ -70,8 +71,25 @@ options:
     description:
       - How different the two ends' ESTABLISHED counts must be for C(asymmetric-established). Keys C(min_gap)
         (default 10 connections, >= 0) and C(ratio) (default 2.0, >= 1). An unknown key fails.
+      - C(min_half_open) (default 5, >= 0) - sockets of one host and service port without a mirror on the audited
+        peer from which C(half-open-sockets) is raised. Connections opened or closed while the hosts were read can
+        show up as a few unmatched sockets.
     type: dict
     default: {}
+  query:
+    description:
+      - A JMESPath expression applied to the report (as written to the JSON file); the result is returned as
+        RV(query_result). The audit playbook sets it from C(netdiag_query) and prints the result.
+      - A bad expression fails before the report is written.
+    type: str
+  fail_on:
+    description:
+      - Which findings count as a failure of the audit, returned in RV(failing_findings) - V(never), V(warning)
+        (warning or critical) or V(critical). The audit playbook sets it from C(netdiag_fail_on) and fails after
+        the report is written.
+    type: str
+    choices: [never, warning, critical]
+    default: never
   generated_at:
     description: Timestamp to put in the report instead of the current UTC time (for reproducible reports).
     type: str
@@ -139,6 +157,16 @@ findings:
     recommendation:
       description: What to do about it.
       type: str
+query_result:
+  description: The result of O(query) on the report.
+  returned: when O(query) is set
+  type: raw
+  sample: [[app01, half-open-sockets], [app01, asymmetric-established]]
+failing_findings:
+  description: The findings at or above O(fail_on) (empty with V(never)).
+  returned: success
+  type: list
+  elements: dict
 statuses:
   description: Each audited host's status (V(ok), V(partial), V(unreachable) or V(failed)).
   returned: success

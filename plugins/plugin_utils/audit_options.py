@@ -116,11 +116,13 @@ def thresholds(value, name="netdiag_audit_thresholds"):
 
 
 # How different the two ends' counts must be for asymmetric-established: each limit's smallest sensible value.
-CORRELATION_MINIMUMS = {"min_gap": 0, "ratio": 1}
+# Keys of report.build.DEFAULT_CORRELATION with the least value each may take.
+CORRELATION_MINIMUMS = {"min_gap": 0, "ratio": 1, "min_half_open": 0}
 
 
 def correlation(value, name="correlation"):
-    """{min_gap: number >= 0, ratio: number >= 1}; a JSON or YAML mapping given as text is read first."""
+    """{min_gap: number >= 0, ratio: number >= 1, min_half_open: number >= 0}; a JSON or YAML mapping given as text
+    is read first."""
     loaded = _load_text(name, value)
     if loaded is None:
         return {}

@@ -10,9 +10,10 @@ CLOSE_WAIT stays readable. Line breaks become spaces: a new line could start a h
 
 from __future__ import annotations
 
+import json
 import re
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import report_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 
 MARKUP = re.compile(r"[\\`*\[\]<>|~&!{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
@@ -56,7 +57,26 @@ def render_block(block):
             "  - Recommendation: %s" % escape(item["recommendation"]),
             "",
         ]
+    if kind == "summary":
+        findings, statuses = block[1], block[2]
+        return [
+            "- Findings: " + ", ".join("%s %s" % (count, escape(severity)) for severity, count in findings.items()),
+            "- Hosts: " + ", ".join("%s %s" % (count, escape(status)) for status, count in statuses.items()),
+            "",
+        ]
+    if kind == "pair":
+        return ["- " + _cell(pair_text(block[1])), ""]
+    if kind == "evidence":
+        lines = ["  - %s: %s" % (_cell(key), _cell(_compact(value))) for key, value in sorted(block[1].items())]
+        return [*lines, ""]
     raise ValueError("unknown report block %r" % (kind,))
+
+
+def _compact(value):
+    """Evidence values on one line: JSON for lists and dictionaries."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def render(report):

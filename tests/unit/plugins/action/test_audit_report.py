@@ -112,7 +112,7 @@ def test_thresholds_as_json_text(tmp_path):
     [
         ({"min_gap": -1}, "correlation.min_gap must be a number >= 0, got -1"),
         ({"ratio": 0.5}, "correlation.ratio must be a number >= 1, got 0.5"),
-        ({"ratoi": 2}, "correlation: unknown ratoi; known: min_gap, ratio"),
+        ({"ratoi": 2}, "correlation: unknown ratoi; known: min_gap, min_half_open, ratio"),
     ],
 )
 def test_bad_correlation_fails(tmp_path, correlation, message):

@@ -17,6 +17,8 @@ import os
 import zlib
 
 REMOVED_FILE = "/var/lib/netdiag-emulation/aix/removed-pcbs"
+# Every rmsock call is logged here, so tests can prove which sockets were (or were never) given to rmsock.
+RMSOCK_LOG = "/var/lib/netdiag-emulation/aix/rmsock-calls"
 
 # Linux /proc/net/tcp st (hex) -> BSD/AIX state name as AIX netstat prints it, and its t_state code.
 STATES = {
@@ -85,6 +87,12 @@ def record_removed(pcb_text):
     os.makedirs(os.path.dirname(REMOVED_FILE), exist_ok=True)
     with open(REMOVED_FILE, "a") as handle:
         handle.write(pcb_text + "\n")
+
+
+def log_rmsock_call(arguments):
+    os.makedirs(os.path.dirname(RMSOCK_LOG), exist_ok=True)
+    with open(RMSOCK_LOG, "a") as handle:
+        handle.write(" ".join(arguments) + "\n")
 
 
 def sockets(include_removed=False):

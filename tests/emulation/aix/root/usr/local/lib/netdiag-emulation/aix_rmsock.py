@@ -6,6 +6,7 @@ Answers with the real rmsock sentences (tests/unit/fixtures/aix/rmsock-*.txt):
 - a TCP socket no process holds (on Linux: the inode-less ones, e.g. FIN_WAIT_2, LAST_ACK, TIME_WAIT):
   "socket 0x... is removed." and the PCB is recorded in /var/lib/netdiag-emulation/aix/removed-pcbs, so the
   emulated netstat and kdb no longer show it (the real Linux socket is not touched).
+Every call is logged to /var/lib/netdiag-emulation/aix/rmsock-calls (tests check who ran rmsock on what).
 - an address that is no tcpcb of this host (unknown, or a udp PCB given as tcpcb), or not root:
   "rmsock : Unable to read kernel address ADDRESS, errno = 22" (13 when not root).
 """
@@ -19,6 +20,7 @@ if len(sys.argv) != 3 or sys.argv[2] not in ("tcpcb", "inpcb", "socket"):
     sys.stderr.write("Usage: rmsock Address TypeofAddress\n")
     sys.exit(1)
 address, kind = sys.argv[1], sys.argv[2]
+aix_emulation.log_rmsock_call(sys.argv[1:])
 if os.geteuid() != 0:
     print("rmsock : Unable to read kernel address %s, errno = 13" % address)
     sys.exit(1)
