@@ -162,6 +162,10 @@ def test_audit_reports_the_sunos_server_and_the_pair_without_pfiles(sunos_pair, 
     assert pairs == [(CLIENT, SERVER, 5555)]
     (pair,) = report["pairs"]
     assert (pair["client_count"], pair["server_count"]) == (CONNECTIONS, CONNECTIONS)
+    # Both ends listed their sockets (tuples): every connection is matched with its mirror, none half-open.
+    assert pair["per_connection"] is True, pair
+    assert (pair["client_matched"], pair["server_matched"]) == (CONNECTIONS, CONNECTIONS)
+    assert (pair["client_half_open"], pair["server_half_open"]) == (0, 0)
     assert not [item for item in report["findings"] if item["id"] == "asymmetric-established"]
     assert not pfiles_ran()
 
