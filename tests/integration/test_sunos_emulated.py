@@ -147,6 +147,10 @@ def test_netstat_facts_on_emulated_sunos_has_owners_and_keepalive_seconds(sunos_
     assert sunos["owners"]["source"] == "netstat -u" and sunos["root"] is True
     assert sunos["pfiles"]["ran"] is False
     assert not pfiles_ran()
+    only_tcp = ansible_on(sunos_pair, SERVER, "netdiag.tcp.netstat_facts", {"ports": [5555], "protocols": ["tcp"]})
+    netstat = only_tcp["ansible_facts"]["netdiag"]["netstat"]
+    assert netstat["sources"] == ["/usr/bin/netstat -anu -P tcp"]
+    assert netstat["state_counts"]["ESTABLISHED"] == CONNECTIONS and netstat["protocol_counts"]["udp"] == 0
 
 
 @needs_root
