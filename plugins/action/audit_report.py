@@ -95,7 +95,19 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     _VALID_ARGS = frozenset(
-        ("hosts", "dest", "formats", "thresholds", "correlation", "generated_at", "keep", "mode", "query", "fail_on")
+        (
+            "hosts",
+            "dest",
+            "formats",
+            "thresholds",
+            "correlation",
+            "generated_at",
+            "keep",
+            "mode",
+            "query",
+            "fail_on",
+            "gathered",
+        )
     )
 
     def run(self, tmp=None, task_vars=None):
@@ -129,11 +141,20 @@ class ActionModule(ActionBase):
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
 
         hostvars = task_vars.get("hostvars", {})
+        # gathered: what netdiag.tcp.read_captures returns (playbooks/analyze.yml); else the audited hosts' vars.
+        captured = arguments.get("gathered")
+        if captured is not None and not isinstance(captured, dict):
+            raise AnsibleActionFail("gathered must be a dict of host name -> gathered data (read_captures' hosts)")
         gathered = {}
         for host in hosts:
-            variables = hostvars.get(host, {})
-            outcome = plain(variables.get("netdiag_audit_result") or {})
-            facts = plain((variables.get("ansible_facts") or {}).get("netdiag") or {})
+            if captured is not None:
+                variables = plain(captured.get(host) or {})
+                outcome = variables
+                facts = variables.get("facts") or {}
+            else:
+                variables = hostvars.get(host, {})
+                outcome = plain(variables.get("netdiag_audit_result") or {})
+                facts = plain((variables.get("ansible_facts") or {}).get("netdiag") or {})
             hint = host_address(variables.get("ansible_host") or "")
             if not isinstance(outcome, dict):
                 outcome = {"errors": ["netdiag_audit_result is not a mapping: %r" % (outcome,)]}
@@ -150,10 +171,13 @@ class ActionModule(ActionBase):
                 "netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad
             )
             gathered[host] = {
+                "platform": outcome.get("platform"),
                 "status": outcome.get("status"),
+                "mode": outcome.get("mode"),
+                "mode_reason": outcome.get("mode_reason"),
                 "errors": errors,
                 "facts": facts,
-                "addresses": [hint] if hint else [],
+                "addresses": [hint] if hint else list(outcome.get("addresses") or []),
                 "aliases": aliases,
             }
         for host, entry in gathered.items():

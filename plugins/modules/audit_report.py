@@ -93,6 +93,13 @@ options:
   generated_at:
     description: Timestamp to put in the report instead of the current UTC time (for reproducible reports).
     type: str
+  gathered:
+    description:
+      - What to build the report from instead of the hosts' variables - per host name, the data
+        M(netdiag.tcp.read_captures) returns in RV(netdiag.tcp.read_captures#module:hosts) (C(facts), C(status),
+        C(mode), C(errors), C(netdiag_addresses)). Used by C(playbooks/analyze.yml) for captured files.
+      - Without it, the report reads C(ansible_facts.netdiag) and C(netdiag_audit_result) of each host in O(hosts).
+    type: dict
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.action

@@ -66,8 +66,8 @@ options:
   states:
     description:
       - Only TCP sockets in one of these states (UDP sockets have no state and are left out when this is set).
-      - Contract names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED); case and C(-) versus
-        C(_) do not matter.
+      - TCP state names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED) (the names of
+        C(docs/facts_schema.md)); case and C(-) versus C(_) do not matter.
     type: list
     elements: str
     default: []
@@ -216,13 +216,13 @@ ansible_facts:
       type: complex
       contains:
         netstat:
-          description: The socket table summary (C(netdiag.netstat) of the data contract).
+          description: The socket table summary (C(netdiag.netstat), see C(docs/facts_schema.md)).
           returned: always
           type: complex
           contains:
             state_counts:
               description:
-                - Number of selected TCP sockets per state. Every contract state is present (V(0) when absent);
+                - Number of selected TCP sockets per state. Every TCP state name is present (V(0) when absent);
                   platform states such as V(BOUND_INACTIVE) appear when seen.
               returned: always
               type: dict
@@ -508,7 +508,7 @@ EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
 # Platform sections a collector may add beside netstat and keepalive (an attribute of that name on the collector).
 PLATFORM_SECTIONS = ("aix", "sunos")
 
-# States a platform's socket table can show, besides the contract's TCP states.
+# States a platform's socket table can show, besides the TCP state names of docs/facts_schema.md.
 PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
 
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Findings: what an experienced sysadmin would flag in one host's netdiag facts. Pure functions, no I/O.
 
-Each check takes (host, host_report, thresholds) and yields finding dicts with the contract's stable ids.
+Each check takes (host, host_report, thresholds) and yields finding dicts with the stable ids of docs/facts_schema.md.
 A new check is a new function added to CHECKS.
 """
 

@@ -165,3 +165,14 @@ def test_tuples_come_through_the_aix_collector(aix_host, call_main):
         "192.168.242.122 34898 34.120.255.184 443 - -",
     ]
     assert tuples["count"] == 2 and tuples["truncated"] is False
+
+
+def test_tuples_list_the_established_sockets_compactly(aix_host, call_main):
+    """The per-connection correlation gets AIX ends too: established_tuples from the real netstat -Aan capture."""
+    exit_ = call_main(netstat_facts.main, {"tuples": True, "max_connections": 0})
+    netstat = exit_.result["ansible_facts"]["netdiag"]["netstat"]
+    tuples = netstat["established_tuples"]
+    assert tuples["count"] == netstat["state_counts"]["ESTABLISHED"] > 0
+    rows = tuples["rows"].split("\n")
+    assert len(rows) == tuples["count"] and all(len(row.split(" ")) == 6 for row in rows)
+    assert "established_tuples" not in call_main(netstat_facts.main, {}).result["ansible_facts"]["netdiag"]["netstat"]

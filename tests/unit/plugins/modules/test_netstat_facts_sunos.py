@@ -134,3 +134,14 @@ def test_tuples_come_through_the_sunos_collector(sunos_host, fixture_text):
     outcome, _calls = sunos_host({"tuples": True}, {("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, "")})
     rows = outcome.result["ansible_facts"]["netdiag"]["netstat"]["established_tuples"]["rows"]
     assert rows == "172.27.10.9 22 172.27.10.79 38576 4242 -"  # keepalive unknown without pfiles
+
+
+def test_tuples_name_the_holders(sunos_host, fixture_text):
+    """The per-connection correlation gets Solaris ends too: established_tuples and holders from netstat -u."""
+    outcome, _calls = sunos_host(
+        {"tuples": True}, {("/usr/bin/netstat", "-anu"): (0, fixture_text("solaris/netstat-u-1.txt"), "")}
+    )
+    netstat = outcome.result["ansible_facts"]["netdiag"]["netstat"]
+    assert netstat["established_tuples"]["count"] == netstat["state_counts"]["ESTABLISHED"]
+    assert [row.split(" ")[4] for row in netstat["established_tuples"]["rows"].split("\n")] == ["771"]
+    assert netstat["holders"] == {"771": {"process": "sshd", "user": "root"}}

@@ -204,3 +204,32 @@ def test_undeclared_nat_outside_the_audit_judges_nothing():
     assert report["matching"]["outside"] == [
         {"host": "app", "service_port": 5555, "direction": "inbound", "peer": NAT_ADDRESS, "count": 70}
     ]
+
+
+def test_html_has_summary_first_pair_picture_and_escaped_evidence():
+    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
+
+    fleet = incident_fleet()
+    fleet["app"]["facts"]["netstat"]["holders"] = {"4242": {"process": "<img src=//e.v>", "user": "app"}}
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    page = html.render(report)
+    assert page.index('<section id="summary"') < page.index('<svg class="pair-chart"') < page.index("<h2>Findings")
+    assert "<img" not in page and "&lt;img src=//e.v&gt;" in page
+    assert '<tr class="warning"><td>warning</td><td class="count">2</td></tr>' in page
+    assert "<title>web -&gt; app port 5555: client holds 12, server holds 42; matched one to one: 12;" in page
+    text = markdown.render(report)
+    assert "- Findings: 0 critical, 2 warning, 1 info" in text
+    assert "web -> app port 5555: client holds 12, server holds 42" in text.replace("\\", "")
+
+
+def test_one_hundred_thousand_connections_per_host():
+    """The scale the audit is built for: 100,000 connections, 1,000 of them stale on the server."""
+    import time
+
+    started = time.perf_counter()
+    report = build_report(incident_fleet(stale=1000, healthy=99000), "2026-12-04T00:00:00Z")
+    elapsed = time.perf_counter() - started
+    (half_open,) = by_id(report, "half-open-sockets")
+    assert (half_open["evidence"]["count"], half_open["evidence"]["matched"]) == (1000, 99000)
+    assert len(half_open["evidence"]["sample"]) == 20
+    assert elapsed < 30, elapsed  # about a second on a 2-CPU VM; generous for shared CI machines
