@@ -160,7 +160,8 @@ def test_audit_reports_the_sunos_server_and_the_pair_without_pfiles(sunos_pair, 
     assert hosts[SERVER]["platform"] == "SunOS", completed.stdout[-3000:]
     assert hosts[CLIENT]["platform"] == "Linux"
     assert hosts[SERVER]["status"] == "ok", hosts[SERVER]
-    assert hosts[SERVER]["conntrack"]["available"] is False
+    assert hosts[SERVER]["conntrack"]["available"] is False and "SunOS" in hosts[SERVER]["conntrack"]["reason"]
+    assert hosts[SERVER]["slabinfo"]["available"] is False and "SunOS" in hosts[SERVER]["slabinfo"]["reason"]
     assert hosts[SERVER]["keepalive"]["time"] == KEEPALIVE_TIME
     pairs = [(item["client"], item["server"], item["service_port"]) for item in report["pairs"]]
     assert pairs == [(CLIENT, SERVER, 5555)]
