@@ -15,8 +15,9 @@ description:
     C(/proc/net/nf_conntrack), C(/proc/net/stat/nf_conntrack), C(/proc/slabinfo); C(grep -H) over the keepalive and
     conntrack sysctls; C(ls -ln) and C(grep) over C(/proc/<pid>) for socket owners; C(getent passwd). AIX -
     the AIX collector's commands (C(netstat -Aan), as root C(kdb) with only C(sockinfo <PCB> tcpcb) lines on its
-    input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - C(netstat -an),
-    C(ndd -get /dev/tcp tcp_keepalive_interval). Every command runs with C(LC_ALL=C). It never runs C(rmsock) or
+    input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - the SunOS collector's
+    commands (C(netstat -anu), C(ipadm)/C(ndd) for keepalive), or C(netstat -an) and
+    C(ndd -get /dev/tcp tcp_keepalive_interval) without it. Every command runs with C(LC_ALL=C). It never runs C(rmsock) or
     C(pfiles), and C(kdb) only to read sockets.
   - Parses the output on the controller with the parsers the fact modules use and returns the same sections under
     C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), merged into the host's existing
