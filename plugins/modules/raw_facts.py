@@ -17,8 +17,8 @@ description:
     the AIX collector's commands (C(netstat -Aan), as root C(kdb) with only C(sockinfo <PCB> tcpcb) lines on its
     input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - the SunOS collector's
     commands (C(netstat -anu), C(ipadm)/C(ndd) for keepalive), or C(netstat -an) and
-    C(ndd -get /dev/tcp tcp_keepalive_interval) without it. Every command runs with C(LC_ALL=C). It never runs C(rmsock) or
-    C(pfiles), and C(kdb) only to read sockets.
+    C(ndd -get /dev/tcp tcp_keepalive_interval) without it. Every command runs with C(LC_ALL=C). It never runs
+    C(rmsock) or C(pfiles), and C(kdb) only to read sockets.
   - Parses the output on the controller with the parsers the fact modules use and returns the same sections under
     C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), merged into the host's existing
     C(ansible_facts.netdiag). For the same sockets, the facts equal those of M(netdiag.tcp.netstat_facts),
