@@ -216,9 +216,10 @@ def iter_rows(lines):
         yield record, pcb, cut
 
 
-def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
+def summarize_with_pcb(pairs, selection, max_connections, listening_ports, **summary_options):
     """summarize() over (record, pcb) pairs or (record, pcb, cut) rows, then the PCB of each listed connection in
     its ``pcb`` field (and ``local_port_cut`` / ``remote_port_cut``: true where old AIX cut the port).
+    summary_options (tuples, max_tuples, ...) go to summarize() unchanged.
 
     SocketRecord has no pcb field, so the PCBs of the selected sockets are kept in stream order (at most
     max_connections of them) and matched to ``connections``, which summarize() fills in the same order.
@@ -243,7 +244,9 @@ def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
                 pcbs.append((pcb, cut))
             yield record
 
-    result = summarize(records(), selection=selection, max_connections=cap, listening_ports=listening_ports)
+    result = summarize(
+        records(), selection=selection, max_connections=cap, listening_ports=listening_ports, **summary_options
+    )
     for connection, (pcb, cut) in zip(result["connections"], pcbs):
         if pcb is not None:
             connection["pcb"] = pcb

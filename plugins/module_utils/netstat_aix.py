@@ -83,7 +83,13 @@ class AixNetstatCollector(NetstatCollector):
     # --- collect ----------------------------------------------------------------------------------------------
 
     def collect(
-        self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
+        self,
+        selection,
+        max_connections=1000,
+        protocols=("tcp", "udp"),
+        families=("inet", "inet6"),
+        owners=True,
+        **summary_options,
     ):
         argv = [self.binary("netstat"), *NETSTAT_ARGS]
         text = self.run(argv)
@@ -104,7 +110,7 @@ class AixNetstatCollector(NetstatCollector):
             candidates = self.sockets_to_look_up(rows, selection, max_connections, RMSOCK_SKIPPED_STATES)
             self.remove_unheld([pcb for _record, pcb in candidates], facts)
         rows = [self.with_facts(row, facts) for row in rows]
-        netstat = summarize_with_pcb(rows, selection, max_connections, listening)
+        netstat = summarize_with_pcb(rows, selection, max_connections, listening, **summary_options)
         for connection in netstat["connections"]:
             extra = facts.get(pcb_key(connection["pcb"])) if connection.get("pcb") else None
             if extra and extra.get("rmsock"):

@@ -31,6 +31,11 @@ description:
     converted from AIX half-seconds to seconds. See C(docs/aix.md).
   - Old AIX prints C(address.port) in 18-character columns and cuts longer text; such a port is reported unknown
     (V(null) with C(local_port_cut)/C(remote_port_cut)), never guessed.
+  - On Solaris and illumos (SunOS) it runs C(netstat -anu), which prints the owning user, pid and command of each
+    socket on Solaris 11.2+ and illumos; where C(-u) is rejected (Solaris 10) it runs C(netstat -an) and returns
+    owners as unknown with the reason in C(ansible_facts.netdiag.sunos.owners). Keepalive defaults come from
+    C(ipadm show-prop -p _keepalive_interval tcp) or C(ndd -get /dev/tcp tcp_keepalive_interval) (milliseconds,
+    returned in seconds). See O(sunos_pfiles) and O(sunos_connstat) for the optional extras.
   - The same parsers are available offline through the P(netdiag.tcp.parse#filter) filter (formats
     C(linux_proc_net_tcp), C(linux_netstat) and C(linux_ss)).
 author:
@@ -41,8 +46,10 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: full
-    platforms: [Linux, AIX]
-    details: Solaris is planned; on other platforms the module fails with a clear message naming the platform.
+    platforms: [Linux, AIX, Solaris]
+    details:
+      - Linux reads /proc; AIX runs netstat -Aan (and kdb as root); Solaris 10, 11.x and illumos (OmniOS,
+        SmartOS) run netstat.
   check_mode:
     support: full
     details:
@@ -59,8 +66,8 @@ options:
   states:
     description:
       - Only TCP sockets in one of these states (UDP sockets have no state and are left out when this is set).
-      - Contract names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED); case and C(-) versus
-        C(_) do not matter.
+      - TCP state names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED) (the names of
+        C(docs/facts_schema.md)); case and C(-) versus C(_) do not matter.
     type: list
     elements: str
     default: []
@@ -93,8 +100,9 @@ options:
     default: [inet, inet6]
   owners:
     description:
-      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), or with one
-        read-only C(kdb) run as root (AIX, pid and process, plus per-socket keepalive).
+      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), with one
+        read-only C(kdb) run as root (AIX, pid and process, plus per-socket keepalive), or with C(netstat -anu)
+        (SunOS; C(netstat -an) where C(-u) is refused).
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
@@ -109,6 +117,39 @@ options:
       - Ignored, with a warning, on other platforms.
     type: bool
     default: false
+  sunos_pfiles:
+    description:
+      - On SunOS, run C(pfiles) on the processes that hold the selected sockets (at most O(max_connections) of
+        them) to learn C(SO_KEEPALIVE) per socket, and the owners where C(netstat -u) is missing (Solaris 10).
+      - C(pfiles) stops each process it inspects while it reads its descriptors. It therefore never runs unless
+        this is V(true), never in check mode, and the audit playbook never sets it.
+      - Without C(netstat -u) (Solaris 10) the holders are not known beforehand, so C(pfiles) inspects the host's
+        processes in pid order, at most O(max_connections) of them.
+      - Ignored on other platforms.
+    type: bool
+    default: false
+  sunos_connstat:
+    description:
+      - On SunOS hosts that have C(connstat) (illumos, Solaris 11.4), return its per-connection counters (bytes,
+        retransmissions, unacknowledged and unsent bytes, windows, RTO, RTT) for the selected sockets under
+        C(ansible_facts.netdiag.sunos.connstat), at most O(max_connections) of them. Read-only.
+      - Ignored on other platforms.
+    type: bool
+    default: false
+  tuples:
+    description:
+      - Also return every selected ESTABLISHED TCP socket as one line of a compact text,
+        RV(ansible_facts.netdiag.netstat.established_tuples), and the processes holding them,
+        RV(ansible_facts.netdiag.netstat.holders). The audit report matches both ends of each connection with it.
+      - One string instead of a dictionary per socket, because Ansible copies and tags every value it carries.
+    type: bool
+    default: false
+  max_tuples:
+    description:
+      - Most sockets listed in RV(ansible_facts.netdiag.netstat.established_tuples) when O(tuples=true); its
+        C(truncated) is V(true) when more were selected (C(count) still counts them all).
+    type: int
+    default: 200000
 notes:
   - The module reads the tables once; counts are a snapshot and sockets may change while they are read.
   - Direction of an ESTABLISHED socket is V(inbound) when its local port is a port this host listens on (then
@@ -146,6 +187,17 @@ EXAMPLES = r"""
   become: true
   when: ansible_facts.system == 'AIX'
 
+- name: On a Solaris host, also read SO_KEEPALIVE per socket with pfiles (stops each inspected process briefly)
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    sunos_pfiles: true
+
+- name: List every ESTABLISHED socket on port 5555 compactly, with the processes holding them
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    tuples: true
+    max_connections: 0
+
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
     msg: "{{ ansible_facts.netdiag.netstat.established_without_keepalive }} ESTABLISHED sockets have no keepalive"
@@ -164,13 +216,13 @@ ansible_facts:
       type: complex
       contains:
         netstat:
-          description: The socket table summary (C(netdiag.netstat) of the data contract).
+          description: The socket table summary (C(netdiag.netstat), see C(docs/facts_schema.md)).
           returned: always
           type: complex
           contains:
             state_counts:
               description:
-                - Number of selected TCP sockets per state. Every contract state is present (V(0) when absent);
+                - Number of selected TCP sockets per state. Every TCP state name is present (V(0) when absent);
                   platform states such as V(BOUND_INACTIVE) appear when seen.
               returned: always
               type: dict
@@ -289,6 +341,24 @@ ansible_facts:
               returned: when O(owners=true)
               type: int
               sample: 0
+            established_tuples:
+              description:
+                - The selected ESTABLISHED TCP sockets, one per line of C(rows) with the C(columns)
+                  C(local_address local_port remote_address remote_port pid keepalive) separated by one blank;
+                  pid V(-) when unknown, keepalive V(1) (SO_KEEPALIVE set), V(0) (not set) or V(-) (unknown).
+                - C(count) is the number of sockets selected, C(truncated) says that more than O(max_tuples) were.
+              returned: when O(tuples=true)
+              type: dict
+              sample:
+                columns: [local_address, local_port, remote_address, remote_port, pid, keepalive]
+                rows: "198.51.100.20 5555 198.51.100.10 40770 3764 0\n198.51.100.20 5555 198.51.100.10 40772 3764 0"
+                count: 2
+                truncated: false
+            holders:
+              description: Process name and user of each pid in RV(ansible_facts.netdiag.netstat.established_tuples).
+              returned: when O(tuples=true)
+              type: dict
+              sample: {"3764": {"process": "app_srv", "user": "app"}}
             owner_scan:
               description: Processes scanned for socket owners and how many of them could not be read.
               returned: when O(owners=true)
@@ -320,17 +390,31 @@ ansible_facts:
           type: dict
           contains:
             time:
-              description: C(net.ipv4.tcp_keepalive_time), seconds of idleness before the first probe.
+              description:
+                - Seconds of idleness before the first probe. Linux C(net.ipv4.tcp_keepalive_time); SunOS
+                  C(_keepalive_interval) / C(tcp_keepalive_interval) converted from milliseconds.
               type: int
               sample: 7200
             intvl:
-              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes.
+              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes (V(null) on SunOS, which has none).
               type: int
               sample: 75
             probes:
-              description: C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped.
+              description:
+                - C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped (V(null) on
+                  SunOS, which has none).
               type: int
               sample: 9
+            abort_interval:
+              description: SunOS C(tcp_keepalive_abort_interval), seconds of unanswered probing before the drop.
+              type: int
+              returned: on SunOS
+              sample: 480
+            time_ms:
+              description: SunOS raw value of RV(ansible_facts.netdiag.keepalive.time) in milliseconds.
+              type: int
+              returned: on SunOS, when read
+              sample: 7200000
             source:
               description: Where the values were read (on AIX the C(no) command that answered).
               type: str
@@ -344,6 +428,10 @@ ansible_facts:
               description: AIX, why the values could not be read (the C(no) command missing or failing).
               returned: on AIX when no value could be read
               type: str
+            reason:
+              description: Why the values are null.
+              type: str
+              returned: when no value could be read
         aix:
           description: AIX results.
           returned: on AIX with O(aix_rmsock=true)
@@ -359,6 +447,41 @@ ansible_facts:
                        "removed": 1, "error": 0}, "results": [{"pcb": "f1000f000017f3c0",
                        "socket": "0xf1000f000017f008", "held_by": "removed", "pid": null, "process": null,
                        "error": null, "errno": null}]}
+        sunos:
+          description: What the SunOS collector did besides the socket table.
+          returned: on SunOS
+          type: dict
+          contains:
+            root:
+              description: Whether the module ran as root.
+              type: bool
+            owners:
+              description:
+                - C(available), C(source) (V(netstat -u) or V(null)), C(reason) when owners are unknown or partial,
+                  C(sockets_without_owner).
+              type: dict
+              sample: {"available": true, "source": "netstat -u", "reason": null, "sockets_without_owner": 3}
+            shared_socket_rows:
+              description:
+                - Rows of C(netstat -u) that repeated a connected TCP socket for another process holding it; the
+                  socket is counted once.
+              type: int
+              sample: 1
+            pfiles:
+              description:
+                - C(ran) (bool), C(reason) when it did not run, C(scope), C(pids) inspected, C(errors) (first 20
+                  lines pfiles printed on stderr), C(sockets) (Internet sockets pfiles reported).
+              type: dict
+              sample: {"ran": false, "reason": "sunos_pfiles is false (pfiles stops each process it inspects)",
+                       "pids": [], "errors": [], "sockets": 0}
+            connstat:
+              description:
+                - With O(sunos_connstat=true), C(available), C(reason) when not, C(connections) (each with
+                  C(laddr), C(lport), C(raddr), C(rport), C(state), C(inbytes), C(outbytes), C(retranssegs),
+                  C(suna), C(unsent), C(swnd), C(cwnd), C(rwnd), C(rto) in ms, C(rtt) in microseconds), C(count)
+                  and C(truncated).
+              type: dict
+              returned: when O(sunos_connstat=true)
 """
 
 import platform
@@ -367,37 +490,26 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES
 
-# platform.system() -> collector class. AIX and SunOS collectors will be added here.
+# platform.system() -> collector class.
 COLLECTORS = {
     "Linux": LinuxNetstatCollector,
     "AIX": AixNetstatCollector,
+    "SunOS": SunosNetstatCollector,
 }
 # Every command a collector runs gets a parsable C locale.
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
-# Where AIX keeps kdb, rmsock and no (/usr/sbin) and the AIX Toolbox its tools, when PATH lacks them.
+# Where AIX and Solaris keep their tools (kdb, rmsock, no, ipadm, ndd in /usr/sbin; netstat, pfiles in /usr/bin) and
+# the AIX Toolbox its own, when PATH lacks them.
 EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
+# Platform sections a collector may add beside netstat and keepalive (an attribute of that name on the collector).
+PLATFORM_SECTIONS = ("aix", "sunos")
 
-# States a Linux socket table can show, besides the contract's TCP states.
-PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",)}
-
-
-def validated_selection(params, system):
-    """Selection from the ports/states/peers options; ValueError with a message naming the bad option value."""
-    selection = Selection(params["ports"], params["states"], params["peers"])
-    known = set(TCP_STATES) | set(PLATFORM_STATES.get(system, ()))
-    unknown = sorted(selection.states - known)
-    if unknown:
-        raise ValueError("states: %s not a TCP state; use one of %s" % (", ".join(unknown), ", ".join(TCP_STATES)))
-    if params["max_connections"] < 0:
-        raise ValueError("max_connections: %d is negative; use 0 for counts only" % params["max_connections"])
-    if not params["protocols"]:
-        raise ValueError("protocols: give at least one of tcp, udp")
-    if not params["families"]:
-        raise ValueError("families: give at least one of inet, inet6")
-    return selection
+# States a platform's socket table can show, besides the TCP state names of docs/facts_schema.md.
+PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
 
 
 def new_collector(collector_class, module):
@@ -414,6 +526,24 @@ def new_collector(collector_class, module):
     return collector_class(run_command, get_bin_path, options=module.params, check_mode=module.check_mode)
 
 
+def validated_selection(params, system):
+    """Selection from the ports/states/peers options; ValueError with a message naming the bad option value."""
+    selection = Selection(params["ports"], params["states"], params["peers"])
+    known = set(TCP_STATES) | set(PLATFORM_STATES.get(system, ()))
+    unknown = sorted(selection.states - known)
+    if unknown:
+        raise ValueError("states: %s not a TCP state; use one of %s" % (", ".join(unknown), ", ".join(TCP_STATES)))
+    if params["max_connections"] < 0:
+        raise ValueError("max_connections: %d is negative; use 0 for counts only" % params["max_connections"])
+    if not params["protocols"]:
+        raise ValueError("protocols: give at least one of tcp, udp")
+    if not params["families"]:
+        raise ValueError("families: give at least one of inet, inet6")
+    if params["max_tuples"] < 0:
+        raise ValueError("max_tuples: %d is negative" % params["max_tuples"])
+    return selection
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -425,6 +555,10 @@ def main():
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
             "aix_rmsock": {"type": "bool", "default": False},
+            "sunos_pfiles": {"type": "bool", "default": False},
+            "sunos_connstat": {"type": "bool", "default": False},
+            "tuples": {"type": "bool", "default": False},
+            "max_tuples": {"type": "int", "default": 200000},
         },
         supports_check_mode=True,
     )
@@ -449,15 +583,18 @@ def main():
             protocols=tuple(module.params["protocols"]),
             families=tuple(module.params["families"]),
             owners=module.params["owners"],
+            tuples=module.params["tuples"],
+            max_tuples=module.params["max_tuples"],
         )
     except (OSError, ValueError) as error:
         module.fail_json(msg="netstat_facts: could not read the socket tables: %s" % error)
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive
-    platform_facts = getattr(collector, "aix", None)
-    if platform_facts:
-        sections["aix"] = platform_facts
+    for section in PLATFORM_SECTIONS:
+        platform_facts = getattr(collector, section, None)
+        if platform_facts:
+            sections[section] = platform_facts
     # Only an explicit side-effect switch (aix_rmsock removing a socket) ever changes a host.
     module.exit_json(changed=bool(getattr(collector, "changed", False)), ansible_facts={"netdiag": sections})
 

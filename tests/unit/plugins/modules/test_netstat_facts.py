@@ -193,4 +193,4 @@ def test_module_other_platforms_not_supported_yet(system, monkeypatch, run_modul
     outcome = run_module({}, monkeypatch, system=system)
     assert outcome.failed is True
     assert outcome.result["msg"].startswith("netstat_facts: platform %s is not supported yet (supported: " % system)
-    assert "AIX" in outcome.result["msg"] and "Linux" in outcome.result["msg"]
+    assert "AIX" in outcome.result["msg"] and "SunOS" in outcome.result["msg"] and "Linux" in outcome.result["msg"]

@@ -147,5 +147,32 @@ def test_the_audit_never_sets_aix_rmsock_and_gathers_in_check_mode():
             assert "aix_rmsock" not in (task["netdiag.tcp.netstat_facts"] or {}), "%s: %s" % (path, task["name"])
             assert "module_defaults" not in task
     assert found >= 1
-    gathering = yaml.safe_load((REPO / "playbooks" / "audit.yml").read_text())[0]
-    assert gathering["check_mode"] is True  # rmsock would not run even if a task asked for it
+    plays = yaml.safe_load((REPO / "playbooks" / "audit.yml").read_text())
+    gathering = [play for play in plays if any(True for _task in netstat_tasks(play.get("tasks") or []))]
+    assert gathering, "no play of audit.yml runs netstat_facts"
+    for play in gathering:
+        assert play["check_mode"] is True, play["name"]  # rmsock would not run even if a task asked for it
+
+
+def test_tuples_come_through_the_aix_collector(aix_host, call_main):
+    """The audit asks every platform for tuples: the AIX collector hands them to the shared summary."""
+    exit_ = call_main(netstat_facts.main, {"tuples": True, "owners": False})
+    assert not exit_.failed, exit_.result
+    tuples = exit_.result["ansible_facts"]["netdiag"]["netstat"]["established_tuples"]
+    # The two ESTABLISHED rows of netstat-Aan-1.txt; no owner method ran, so pid and keepalive are unknown.
+    assert sorted(tuples["rows"].split("\n")) == [
+        "192.168.242.122 22 24.236.207.124 33236 - -",
+        "192.168.242.122 34898 34.120.255.184 443 - -",
+    ]
+    assert tuples["count"] == 2 and tuples["truncated"] is False
+
+
+def test_tuples_list_the_established_sockets_compactly(aix_host, call_main):
+    """The per-connection correlation gets AIX ends too: established_tuples from the real netstat -Aan capture."""
+    exit_ = call_main(netstat_facts.main, {"tuples": True, "max_connections": 0})
+    netstat = exit_.result["ansible_facts"]["netdiag"]["netstat"]
+    tuples = netstat["established_tuples"]
+    assert tuples["count"] == netstat["state_counts"]["ESTABLISHED"] > 0
+    rows = tuples["rows"].split("\n")
+    assert len(rows) == tuples["count"] and all(len(row.split(" ")) == 6 for row in rows)
+    assert "established_tuples" not in call_main(netstat_facts.main, {}).result["ansible_facts"]["netdiag"]["netstat"]
