@@ -190,7 +190,8 @@ class ActionModule(ActionBase):
         stamp = generated_at.replace("-", "").replace(":", "")
         try:
             texts = {name: RENDERERS[name](report) for name in formats}
-            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep)
+            warnings = []
+            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings)
         except ReportDirectoryError as error:
             raise AnsibleActionFail("cannot write the report: %s" % error) from None
         except OSError as error:
@@ -198,6 +199,8 @@ class ActionModule(ActionBase):
                 "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
             ) from error
 
+        if warnings:
+            result["warnings"] = warnings
         if query is not None:
             try:
                 # The report as written (JSON types), so the query sees exactly what the file holds.

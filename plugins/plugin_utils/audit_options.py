@@ -115,7 +115,6 @@ def thresholds(value, name="netdiag_audit_thresholds"):
     return checked
 
 
-# How different the two ends' counts must be for asymmetric-established: each limit's smallest sensible value.
 # Keys of report.build.DEFAULT_CORRELATION with the least value each may take.
 CORRELATION_MINIMUMS = {"min_gap": 0, "ratio": 1, "min_half_open": 0}
 

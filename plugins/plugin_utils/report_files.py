@@ -116,11 +116,12 @@ def _write_temporary(directory, name, text, mode):
     return temporary
 
 
-def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0):
+def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None):
     """Write audit-<stamp>.<ext> and audit-latest.<ext> for each {ext: text}; return the stamped paths.
 
     Nothing is replaced unless every file was written. keep > 0 then removes the oldest timestamped sets beyond
-    the newest `keep` (audit-latest.* is never removed). Raises ReportDirectoryError or OSError.
+    the newest `keep` (audit-latest.* is never removed); a file that cannot be removed is named in `warnings`
+    (a list) rather than failing a report that is already in place. Raises ReportDirectoryError or OSError.
     """
     directory = open_report_directory(path)
     temporaries = {}
@@ -138,19 +139,31 @@ def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0):
             os.replace(temporaries[name], name, src_dir_fd=directory, dst_dir_fd=directory)
         os.fsync(directory)
         if keep:
-            remove_old_reports(directory, keep)
+            problems = remove_old_reports(directory, keep)
+            if warnings is not None:
+                warnings.extend("%s: not removed (netdiag_report_keep): %s" % item for item in problems)
     finally:
         os.close(directory)
     return [os.path.join(path, "audit-%s.%s" % (stamp, extension)) for extension in texts]
 
 
 def remove_old_reports(directory, keep):
-    """Remove the timestamped report files of all but the newest `keep` stamps (names sort by time)."""
+    """Remove the timestamped report files of all but the newest `keep` stamps (names sort by time).
+
+    Returns [(name, why)] for files that could not be removed; one already gone (another run removed it) is fine.
+    """
     stamps = {}
     for name in os.listdir(directory):
         match = REPORT_NAME.match(name)
         if match:
             stamps.setdefault(match.group("stamp"), []).append(name)
+    problems = []
     for stamp in sorted(stamps)[:-keep]:
-        for name in stamps[stamp]:
-            os.unlink(name, dir_fd=directory)
+        for name in sorted(stamps[stamp]):
+            try:
+                os.unlink(name, dir_fd=directory)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                problems.append((name, error.strerror))
+    return problems

@@ -4,8 +4,9 @@
 1. Every bad variable fails the first play, on the controller, with one exact message and rc != 0: no host is
    contacted (the gathering play never starts) and the report directory, with the previous audit-latest.* in it,
    is left exactly as it was.
-2. A good audit of a network-namespace host reports changed == 0 for every task of the gathering play and leaves
-   the host's sysctls (/proc/sys/net in its namespace) and sysctl/module configuration files identical.
+2. A good audit of a network-namespace host (and of this machine in raw mode) reports changed == 0 for every task
+   of the gathering play and leaves the host's sysctls (/proc/sys/net in its namespace) and the sysctl and module
+   configuration files identical.
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ def test_audit_changes_nothing_on_the_host(tmp_path):
                             "h1": {
                                 "ansible_connection": "local",
                                 "ansible_python_interpreter": netns_python(tmp_path, namespace),
-                            }
+                            },
+                            # Raw mode (commands through the connection, parsed on the controller) reads this
+                            # machine itself over the local connection: read-only as well.
+                            "h2": {"ansible_connection": "local", "netdiag_raw": True},
                         }
                     }
                 }
@@ -202,13 +206,16 @@ def test_audit_changes_nothing_on_the_host(tmp_path):
         )
         assert rc == 0, json.dumps(output)[-3000:]
         [gather] = [play for play in output["plays"] if play["play"]["name"] == GATHER_PLAY]
-        results = [task["hosts"]["h1"] for task in gather["tasks"] if "h1" in task["hosts"]]
-        assert len(results) >= 3
-        assert [result.get("changed", False) for result in results] == [False] * len(results)
+        for name in ("h1", "h2"):
+            results = [task["hosts"][name] for task in gather["tasks"] if name in task["hosts"]]
+            assert len(results) >= 3
+            assert [result.get("changed", False) for result in results] == [False] * len(results), name
         assert sysctls_in(namespace) == sysctls
         assert configuration_digest() == configuration
         report = json.loads((report_dir / "audit-latest.json").read_text())
         assert report["hosts"]["h1"]["status"] == "ok", report["hosts"]["h1"]["errors"]
+        assert report["hosts"]["h2"]["status"] in ("ok", "partial"), report["hosts"]["h2"]["errors"]
+        assert isinstance(report["hosts"]["h2"]["netstat"]["state_counts"]["LISTEN"], int)  # raw mode read a table
         assert stat.S_IMODE(report_dir.stat().st_mode) == 0o700
         assert {stat.S_IMODE(path.stat().st_mode) for path in report_dir.iterdir()} == {0o600}
     finally:

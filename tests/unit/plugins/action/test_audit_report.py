@@ -244,3 +244,31 @@ def test_latest_symlink_is_replaced_not_followed(tmp_path):
     assert target.read_text() == "keep me"
     assert not (dest / "audit-latest.json").is_symlink()
     assert written(dest)["schema"] == 1
+
+
+def test_old_report_that_cannot_be_removed_is_a_warning(tmp_path, monkeypatch):
+    for minute in ("00", "01"):
+        run_action(
+            {"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2026-11-25T21:%s:00Z" % minute},
+            {"web": host(WEB)},
+        )
+    real_unlink = os.unlink
+
+    def unlink_refused_for_old_json(path, *args, **kwargs):
+        if path == "audit-20261125T210000Z.json":
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(report_files.os, "unlink", unlink_refused_for_old_json)
+    result = run_action(
+        {"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2026-11-25T21:02:00Z", "keep": 1},
+        {"web": host(WEB)},
+    )
+    assert result["warnings"] == ["audit-20261125T210000Z.json: not removed (netdiag_report_keep): Permission denied"]
+    assert sorted(path.name for path in tmp_path.glob("audit-2*")) == [
+        "audit-20261125T210000Z.json",
+        "audit-20261125T210200Z.html",
+        "audit-20261125T210200Z.json",
+        "audit-20261125T210200Z.md",
+    ]
+    assert written(tmp_path)["generated_at"] == "2026-11-25T21:02:00Z"
