@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: real conntrack/nft in network namespaces, debootstrap for the Molecule hosts,
-# ssh client for Ansible over SSH, net-tools/iproute2 to capture real netstat/ss output in tests.
+# ssh client for Ansible over SSH, net-tools/iproute2 to capture real netstat/ss output in tests, chromium to
+# render the HTML report headless (tests/integration/test_report_html_chromium.py).
 set -euo pipefail
-packages=(debootstrap nftables conntrack iproute2 openssh-client net-tools procps kmod shellcheck)
+packages=(debootstrap nftables conntrack iproute2 openssh-client net-tools procps kmod shellcheck chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -22,6 +22,15 @@ keepalive (SO_KEEPALIVE set on the socket) is decided in this order:
 3. Otherwise null.
 
 ``keepalive_evidence`` says which rule decided (``options``, ``timer`` or null).
+
+Owner: after the SOCKET INFO section sockinfo lists the processes that have the socket open, each as
+``proc/fd: <slot>/<fd>`` and a row of kdb's process table (``pvproc+00F000   60*writesrv ACTIVE 03100AA 02C0082
+...``: slot*name, state, PID and PPID in hexadecimal). Those become ``owners`` (``[{pid, process, fd}]``) and the
+first one ``pid``/``process``; a socket that no process has open (held by the kernel, or orphaned) has none.
+The layout of these lines is taken from a published kdb session (unixfellas.wordpress.com, 2017-05-13, "How to
+know witch process is running in a particular port on AIX using KDB", where rmsock named the same process,
+writesrv pid 3211434 = 0x3100AA); the repository has no captured copy of that part, so the unit tests exercise it
+with the emulated kdb's output (tests/emulation/aix), which prints the same layout.
 """
 
 from __future__ import annotations
@@ -53,7 +62,12 @@ _ESTABLISHING = frozenset(("SYN_SENT", "SYN_RECEIVED"))
 # name....... [@]value [(decoded)]; several per line.
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.{2,}\s*(@\s*)?([0-9A-Fa-f]+)\b(?:\s+\(([^)]*)\))?")
 _SECTION = re.compile(r"^-{2,}\s*(.*?)\s*-{2,}\s*\(@\s*([0-9A-Fa-f]+)\)\s*-*\s*$")
-_PROMPT = re.compile(r"^\s*(?:KDB)?\(\d+\)>")
+_PROMPT = re.compile(r"^\s*(?:KDB)?\(\d+\)>\s*")
+# A subcommand echoed after a prompt ("(0)> sockinfo f1000... tcpcb"): not output.
+_COMMAND = re.compile(r"^(?:sockinfo|si|sock|q|quit)\b")
+_PROC_FD = re.compile(r"^\s*proc/fd:\s*(\d+)/(\d+)\s*$")
+# kdb process table row: pvproc+OFFSET  SLOT*NAME STATE PID PPID ... (PID, PPID hexadecimal)
+_PROC_ROW = re.compile(r"^\s*pvproc\+[0-9A-Fa-f]+\s+(\d+)\*(\S+)\s+([A-Z]+)\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)\b")
 # The kdb start-up banner: the symbol table ("START END <name>", "<hex> <hex> symbol+offset") and driver notes.
 _BANNER = re.compile(r"^\s*(?:START\s+END\b|[0-9A-Fa-f]{8,16}\s+[0-9A-Fa-f]{8,16}\s|read \S+ OK\b)")
 
@@ -69,6 +83,9 @@ def _new_socket():
         "keepalive_evidence": None,
         "tcpcb": None,
         "socket": None,
+        "pid": None,
+        "process": None,
+        "owners": [],
     }
 
 
@@ -96,9 +113,31 @@ def parse(text):
     sockets = []
     current = None
     first_unknown = None
+    descriptors = {}  # slot -> fd of the proc/fd lines seen since the last process row
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or _PROMPT.match(line) or _BANNER.match(line):
+        prompt = _PROMPT.match(line)
+        if prompt:
+            line = line[prompt.end() :]
+            if _COMMAND.match(line):
+                continue
+        if not line.strip() or _BANNER.match(line):
             continue
+        if current is not None:
+            proc_fd = _PROC_FD.match(line)
+            if proc_fd:
+                descriptors[int(proc_fd.group(1))] = int(proc_fd.group(2))
+                continue
+            row = _PROC_ROW.match(line)
+            if row:
+                owner = {
+                    "pid": int(row.group(4), 16),
+                    "process": row.group(2),
+                    "fd": descriptors.pop(int(row.group(1)), None),
+                }
+                current["owners"].append(owner)
+                if current["pid"] is None:
+                    current["pid"], current["process"] = owner["pid"], owner["process"]
+                continue
         section = _SECTION.match(line.strip())
         if section:
             title = section.group(1).upper()

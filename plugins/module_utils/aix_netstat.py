@@ -11,6 +11,14 @@ the next) is joined back when the next line holds nothing but the rest of a stat
 
 The PCB address of ``-A`` goes to each connection's ``pcb`` field: it is what ``rmsock <pcb> tcpcb`` and
 ``kdb sockinfo <pcb> tcpcb`` take.
+
+Old AIX levels print each ``address.port`` in an 18-character column and cut what is longer: ``172.17.252.214.501``
+is really ``172.17.252.214.501xx`` (the real sample netstat-Aan-2.txt shows clients of port 6666 on "ports" 501,
+508 and 525, below AIX's ephemeral range 32768-65535). When no address field of the text is longer than 18
+characters, a field of exactly 18 may have been cut: its port is reported unknown (null, with ``local_port_cut`` /
+``remote_port_cut: true`` on the connection), never guessed. An IPv4 address always survives the cut (at most 15
+characters + the dot); a cut IPv6 address that no longer parses is a ParseError. AIX 7.x prints wider columns
+(``192.168.242.122.34898`` in netstat-Aan-1.txt), so its tables are read as printed.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ PROTOCOLS = {
 }
 SKIPPED_PROTOCOLS = frozenset(("raw", "raw4", "raw6"))
 _PCB = re.compile(r"^(?:0x)?[0-9a-fA-F]{6,16}$")
+OLD_FIELD_WIDTH = 18  # width of the address.port columns of old AIX netstat, which cuts longer text
 _HEADER_WORDS = ("Proto", "PCB/ADDR")
 
 
@@ -67,6 +76,38 @@ def split_dotted_endpoint(text):
     if not separator or not address_text:
         raise ValueError("%r is not address.port" % text)
     return canonical_address(address_text), canonical_port(port_text)
+
+
+def split_maybe_cut_endpoint(text, cut_width):
+    """(address, port, cut): like split_dotted_endpoint, but a field of cut_width characters or more (cut_width not
+    None) has an unknown port (None) and cut True, because old AIX netstat may have cut it at that width."""
+    if cut_width is None or len(text) < cut_width:
+        address, port = split_dotted_endpoint(text)
+        return address, port, False
+    address_text, separator, _port_text = text.rpartition(".")
+    if not separator or not address_text:
+        raise ValueError("%r is not address.port (cut to %d characters?)" % (text, cut_width))
+    try:
+        return canonical_address(address_text), None, True
+    except ValueError:
+        raise ValueError("%r: address cut to %d characters" % (text, cut_width)) from None
+
+
+def _row_address_fields(tokens):
+    if tokens[0] in PROTOCOLS:
+        return tokens[3:5]
+    if len(tokens) > 1 and tokens[1] in PROTOCOLS:
+        return tokens[4:6]
+    return ()
+
+
+def cut_width_of(lines):
+    """OLD_FIELD_WIDTH when no address field of these lines is longer (fields of that width may be cut), else None."""
+    for line in lines:
+        tokens = line.split()
+        if tokens and any(len(field) > OLD_FIELD_WIDTH for field in _row_address_fields(tokens)):
+            return None
+    return OLD_FIELD_WIDTH
 
 
 def _state_wrapped(fragment, next_line):
@@ -85,7 +126,15 @@ def iter_records(lines, with_pcb=False):
 
     Raises ParseError naming the line on anything else than headers, blank lines, skipped sections and rows.
     """
+    for record, pcb, _cut in iter_rows(lines):
+        yield (record, pcb) if with_pcb else record
+
+
+def iter_rows(lines):
+    """Yield (SocketRecord, pcb or None, cut) per tcp/udp row; cut is () or the sides whose port was cut
+    ("local", "remote"). Raises ParseError as iter_records does."""
     lines = list(lines)
+    cut_width = cut_width_of(lines)
     internet_section = True
     index = 0
     count = len(lines)
@@ -116,8 +165,8 @@ def iter_records(lines, with_pcb=False):
         try:
             receive_queue = int(tokens[1])
             send_queue = int(tokens[2])
-            local_address, local_port = split_dotted_endpoint(tokens[3])
-            remote_address, remote_port = split_dotted_endpoint(tokens[4])
+            local_address, local_port, local_cut = split_maybe_cut_endpoint(tokens[3], cut_width)
+            remote_address, remote_port, remote_cut = split_maybe_cut_endpoint(tokens[4], cut_width)
             state = None
             if len(tokens) > 6:
                 raise ValueError("unexpected text after the state column")
@@ -163,11 +212,14 @@ def iter_records(lines, with_pcb=False):
             receive_queue,
             None,
         )
-        yield (record, pcb) if with_pcb else record
+        cut = ("local",) * local_cut + ("remote",) * remote_cut
+        yield record, pcb, cut
 
 
-def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
-    """summarize() over (record, pcb) pairs, then the PCB of each listed connection in its ``pcb`` field.
+def summarize_with_pcb(pairs, selection, max_connections, listening_ports, **summary_options):
+    """summarize() over (record, pcb) pairs or (record, pcb, cut) rows, then the PCB of each listed connection in
+    its ``pcb`` field (and ``local_port_cut`` / ``remote_port_cut``: true where old AIX cut the port).
+    summary_options (tuples, max_tuples, ...) go to summarize() unchanged.
 
     SocketRecord has no pcb field, so the PCBs of the selected sockets are kept in stream order (at most
     max_connections of them) and matched to ``connections``, which summarize() fills in the same order.
@@ -177,7 +229,9 @@ def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
     pcbs = []
 
     def records():
-        for record, pcb in pairs:
+        for row in pairs:
+            record, pcb = row[0], row[1]
+            cut = row[2] if len(row) > 2 else ()
             # The same test summarize() applies (see socket_records.summarize).
             if (cap is None or len(pcbs) < cap) and (
                 selects_all
@@ -187,13 +241,17 @@ def summarize_with_pcb(pairs, selection, max_connections, listening_ports):
                     and selection.peer_selected(record[4])
                 )
             ):
-                pcbs.append(pcb)
+                pcbs.append((pcb, cut))
             yield record
 
-    result = summarize(records(), selection=selection, max_connections=cap, listening_ports=listening_ports)
-    for connection, pcb in zip(result["connections"], pcbs):
+    result = summarize(
+        records(), selection=selection, max_connections=cap, listening_ports=listening_ports, **summary_options
+    )
+    for connection, (pcb, cut) in zip(result["connections"], pcbs):
         if pcb is not None:
             connection["pcb"] = pcb
+        for side in cut:
+            connection[side + "_port_cut"] = True
     return result
 
 
@@ -203,4 +261,5 @@ def parse(text, ports=None, states=None, peers=None, max_connections=None):
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
     listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
-    return summarize_with_pcb(iter_records(lines, with_pcb=True), selection, max_connections, listening)
+    listening.discard(None)
+    return summarize_with_pcb(iter_rows(lines), selection, max_connections, listening)

@@ -575,6 +575,8 @@ class TableReader:
             established &= selected
         if established:
             peers = self._peers(matrix, layout, established)  # counted in self.peer_keys unless no listener
+            if summary.tuples is not None:
+                self._tuples(matrix, established, first_number)
 
         unmapped = 0
         if summary.owners_mapped:  # sockets with an inode (first digit not 0) that no process was found for
@@ -630,6 +632,13 @@ class TableReader:
         keys = fast.gather(columns, rows)
         self.peer_keys.update(compress(keys, fast.mask_bytes(established, rows)))  # C-level counting
         return {}
+
+    def _tuples(self, matrix, established, first_number):
+        """The ESTABLISHED rows of the row mask into the summary's compact tuples (per-connection correlation).
+        Row by row through the exact parser: only asked for by the audit, and a few microseconds a row."""
+        tuples = self.summary.tuples
+        for index in _first_set(fast.mask_bytes(established, matrix.rows), None):
+            tuples.add_record(self._record(matrix, index, first_number))
 
     def _owner_inodes(self):
         """The owner map's inodes as the decimal bytes /proc prints, to test tokens without converting them."""

@@ -463,6 +463,9 @@ class DiagReader:
             established &= selected
         if established:
             self._peers(matrix, established)
+            if summary.tuples is not None:  # per-connection correlation asked for: every such row, decoded
+                for index in _first_set(fast.mask_bytes(established, rows), None):
+                    summary.tuples.add_record(self.record(matrix.data, index * width, "tcp"))
 
         unmapped = 0
         if summary.owners_mapped:  # sockets with an inode that no process was found for

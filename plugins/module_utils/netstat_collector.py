@@ -15,8 +15,18 @@ class NetstatCollector:
     platform = None
 
     def collect(
-        self, selection, max_connections=1000, protocols=("tcp", "udp"), families=("inet", "inet6"), owners=True
+        self,
+        selection,
+        max_connections=1000,
+        protocols=("tcp", "udp"),
+        families=("inet", "inet6"),
+        owners=True,
+        tuples=False,
+        max_tuples=None,
     ):
         """Return (netstat, keepalive): the ``netdiag.netstat`` dictionary and the ``netdiag.keepalive`` one (or None
-        when the platform has no such settings)."""
+        when the platform has no such settings).
+
+        tuples/max_tuples go to socket_records.Summary unchanged: with tuples, the summary adds the compact
+        ``established_tuples`` and ``holders`` the report matches both ends of each connection with."""
         raise NotImplementedError

@@ -39,12 +39,13 @@ class LinuxNetstatCollector(NetstatCollector):
 
     def __init__(self, proc_root="/proc", byteorder=sys.byteorder, reader="auto"):
         """reader: "auto" (sock_diag, /proc where it is refused), "sock_diag" or "proc" (tests compare the two).
-        A proc_root other than /proc means a captured or synthetic tree: only "proc" can read it."""
+        A proc_root other than /proc, or overridden data hooks, mean a captured or synthetic tree: it is read as
+        text whatever the reader (reads_this_kernel)."""
         if reader not in READERS:
             raise ValueError("reader must be one of %s, not %r" % (", ".join(READERS), reader))
         self.proc_root = proc_root
         self.byteorder = byteorder
-        self.reader = reader if proc_root == "/proc" else "proc"
+        self.reader = reader
 
     def tables(self, protocols, families):
         """Paths of the tables worth reading for these protocols and families."""
@@ -64,15 +65,19 @@ class LinuxNetstatCollector(NetstatCollector):
         protocols=("tcp", "udp"),
         families=("inet", "inet6"),
         owners=True,
+        tuples=False,
+        max_tuples=None,
         owner_budget=DEFAULT_BUDGET_SECONDS,
         limits=None,
     ):
-        """limits: the result caps of socket_records.Summary (max_peers, max_listeners), None for its defaults."""
-        scan = _BackgroundScan(self.proc_root, owner_budget) if owners else None
+        """limits: the result caps of socket_records.Summary (max_peers, max_listeners), None for none; tuples,
+        max_tuples: the compact ESTABLISHED tuples (socket_records.EstablishedTuples)."""
+        scan = _BackgroundScan(self.scan_owners, owner_budget) if owners else None
+        limits = dict(limits or {}, tuples=tuples, max_tuples=max_tuples)
         summary = None
         used = "sock_diag"
         fallback_reason = None
-        if self.reader != "proc":
+        if self.reader != "proc" and self.reads_this_kernel():
             try:
                 summary, sources = self._collect_sock_diag(
                     selection, max_connections, protocols, families, scan, limits
@@ -90,9 +95,9 @@ class LinuxNetstatCollector(NetstatCollector):
         netstat["sources"] = sources
         if fallback_reason is not None:
             netstat["reader_fallback"] = fallback_reason
-        if scan is not None:
+        if scan is not None and scan.result()[1] is not None:
             netstat["owner_scan"] = scan.result()[1]
-        return netstat, read_keepalive_settings(self.proc_root)
+        return netstat, self.keepalive()
 
     def _collect_sock_diag(self, selection, max_connections, protocols, families, scan, limits):
         """(summary, sources) through sock_diag; SockDiagUnavailableError before anything is counted when TCP is
@@ -122,15 +127,15 @@ class LinuxNetstatCollector(NetstatCollector):
                 received = [("udp", None, None)]  # read from /proc below
             dumps.extend(received)
         owner_map = scan.result()[0] if scan is not None else {}
-        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **(limits or {}))
-        reader = linux_sock_diag.DiagReader(summary, owner_map, user_name, families)
+        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **limits)
+        reader = linux_sock_diag.DiagReader(summary, owner_map, self.user_name, families)
         reader.listener_uids = listener_uids
         sources = []
         while dumps:
             protocol, name, datagrams = dumps.pop(0)  # no reference left: memory back once a dump is counted
             if datagrams is None:
                 for path, table_protocol in self.tables(("udp",), families):
-                    if os.path.exists(path):
+                    if self.table_exists(path):
                         self.read_table(path, table_protocol, summary, owner_map, families)
                         sources.append(path)
                 continue
@@ -141,17 +146,47 @@ class LinuxNetstatCollector(NetstatCollector):
         return summary, sources
 
     def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
-        tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if os.path.exists(path)]
+        tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if self.table_exists(path)]
         listening = set()
         for path, protocol in tables:
             if protocol == "tcp":
-                with open(path, encoding="ascii") as handle:
-                    listening |= leading_listening_ports(handle)
+                with self.open_table(path) as handle:
+                    listening |= leading_listening_ports(line.decode("ascii") for line in handle)
         owner_map = scan.result()[0] if scan is not None else {}
-        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **(limits or {}))
+        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **limits)
         for path, protocol in tables:
             self.read_table(path, protocol, summary, owner_map, families)
         return summary, [table[0] for table in tables]
+
+    # Where the data comes from: the files under proc_root and this kernel's sock_diag here. Raw mode and offline
+    # analysis (plugin_utils/textfacts) override the five hooks below to read the same tables from command output,
+    # so both give the same facts; a collector with overridden hooks never asks this kernel (reads_this_kernel).
+    def scan_owners(self, budget_seconds=DEFAULT_BUDGET_SECONDS):
+        return scan_socket_owners(self.proc_root, budget_seconds)
+
+    def table_exists(self, path):
+        return os.path.exists(path)
+
+    def open_table(self, path):
+        return open(path, "rb")
+
+    def keepalive(self):
+        return read_keepalive_settings(self.proc_root)
+
+    def user_name(self, uid):
+        return user_name(uid)
+
+    def reads_this_kernel(self):
+        """True when the tables are this host's own (/proc, data hooks not overridden): only then is sock_diag,
+        which can only show this kernel's sockets, the same source."""
+        if self.proc_root != "/proc":
+            return False
+        own = LinuxNetstatCollector
+        kind = type(self)
+        return all(
+            getattr(kind, name) is getattr(own, name)
+            for name in ("scan_owners", "table_exists", "open_table", "keepalive", "user_name")
+        )
 
     def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
         """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
@@ -160,10 +195,10 @@ class LinuxNetstatCollector(NetstatCollector):
             protocol=protocol,
             byteorder=self.byteorder,
             owners=owner_map,
-            user_name=user_name,
+            user_name=self.user_name,
             families=families,
         )
-        with open(path, "rb") as handle:
+        with self.open_table(path) as handle:
             reader.read(handle)
 
 
@@ -182,22 +217,25 @@ def _chain_first(first, generator):
 
 
 class _BackgroundScan:
-    """The owner scan (linux_socket_owners) in a thread, started at once; result() waits for it."""
+    """The owner scan (the collector's scan_owners hook) in a thread, started at once; result() waits for it."""
 
-    def __init__(self, proc_root, budget):
+    def __init__(self, scan_owners, budget):
         self._result = None
         self._error = None
-        self._thread = threading.Thread(target=self._run, args=(proc_root, budget), name="owner scan", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(scan_owners, budget), name="owner scan", daemon=True)
         self._thread.start()
 
-    def _run(self, proc_root, budget):
+    def _run(self, scan_owners, budget):
         try:
-            self._result = scan_socket_owners(proc_root, budget)
+            try:
+                self._result = scan_owners(budget)
+            except TypeError:  # a hook that takes no budget (a collector over captured text)
+                self._result = scan_owners()
         except BaseException as error:  # handed to the caller by result()
             self._error = error
 
     def result(self):
-        """(owner map, scan facts)."""
+        """(owner map, scan facts); the facts are None when the hook had no scan to report."""
         self._thread.join()
         if self._error is not None:
             raise self._error

@@ -171,7 +171,15 @@ def service_port_of(local_port, remote_port, listening_ports):
     return "outbound", remote_port
 
 
-def summarize(records, selection=None, max_connections=None, listening_ports=None, owners_mapped=False):
+def summarize(
+    records,
+    selection=None,
+    max_connections=None,
+    listening_ports=None,
+    owners_mapped=False,
+    tuples=False,
+    max_tuples=None,
+):
     """Aggregate a stream of SocketRecord into the contract's ``netdiag.netstat`` dictionary.
 
     records          any iterable of SocketRecord (consumed once, never stored).
@@ -184,12 +192,14 @@ def summarize(records, selection=None, max_connections=None, listening_ports=Non
                      come; all socket-table formats print a table's listeners before its other sockets.
     owners_mapped    True when the parser had a socket-owner map: records with an inode but no pid are then
                      counted in ``unmapped_sockets``.
+    tuples           also return ``established_tuples`` and ``holders`` (see EstablishedTuples), at most
+                     ``max_tuples`` rows (None: DEFAULT_MAX_TUPLES).
 
     Returns state_counts (every contract TCP state, 0 when absent, plus platform states seen), established_by_peer,
     listeners, connections, truncated, total_sockets, selected_sockets, protocol_counts,
     established_without_keepalive, established_keepalive_unknown and, with owners_mapped, unmapped_sockets.
     """
-    summary = Summary(selection, max_connections, listening_ports, owners_mapped)
+    summary = Summary(selection, max_connections, listening_ports, owners_mapped, tuples, max_tuples)
     summary.add_records(records)
     return summary.result()
 
@@ -209,12 +219,15 @@ class Summary:
         max_connections=None,
         listening_ports=None,
         owners_mapped=False,
+        tuples=False,
+        max_tuples=None,
         max_peers=None,
         max_listeners=None,
     ):
         """max_peers: established_by_peer entries kept per (direction, service port), the busiest first; the others
         are summed per port in ``established_by_peer_rest``. max_listeners: listeners kept (in listener order).
-        None means no cap (the parse filter's default: pasted text is already bounded)."""
+        None means no cap (the parse filter's default: pasted text is already bounded). tuples, max_tuples: see
+        EstablishedTuples."""
         self.selection = selection
         self.max_peers = max_peers
         self.max_listeners = max_listeners
@@ -233,6 +246,8 @@ class Summary:
         self.truncated = False
         self.total = self.selected = 0
         self.without_keepalive = self.keepalive_unknown = self.unmapped = 0
+        # The compact ESTABLISHED tuples for per-connection correlation, only when asked (None: not collected).
+        self.tuples = EstablishedTuples(max_tuples) if tuples else None
 
     def add_records(self, records):
         """Count every record of a stream (the per-record path: exact, about a microsecond or more per record)."""
@@ -272,6 +287,8 @@ class Summary:
                         peer_without_keepalive[key] = peer_without_keepalive.get(key, 0) + 1
                     elif keepalive is None:
                         self.keepalive_unknown += 1
+                    if self.tuples is not None:
+                        self.tuples.add_record(record)
                 elif state == "LISTEN":
                     self._keep_listener(_listener(record))
             elif record[5] is None and record[4] == WILDCARD and record[3] is not None:
@@ -363,6 +380,8 @@ class Summary:
         }
         if self.owners_mapped:
             result["unmapped_sockets"] = self.unmapped
+        if self.tuples is not None:
+            result["established_tuples"], result["holders"] = self.tuples.result()
         return result
 
     def _peer_lists(self):
@@ -493,6 +512,95 @@ def bound_result(netstat, max_peers=None, max_listeners=None):
         netstat["listeners"] = listeners[:max_listeners]
     netstat["listeners_truncated"] = netstat["listeners_total"] > len(netstat.get("listeners") or [])
     return netstat
+
+
+DEFAULT_MAX_TUPLES = 200000
+TUPLE_COLUMNS = ("local_address", "local_port", "remote_address", "remote_port", "pid", "keepalive")
+_KEEPALIVE_FLAGS = {True: "1", False: "0", None: "-"}
+
+
+class EstablishedTuples:
+    """The selected ESTABLISHED TCP sockets as one compact text, for matching both ends of each connection.
+
+    ``established_tuples`` = {"columns": TUPLE_COLUMNS, "rows": one line per socket ("198.51.100.20 5555
+    198.51.100.10 40000 3764 0": columns separated by one blank, pid "-" when unknown, keepalive "1"/"0"/"-"),
+    "count": sockets seen, "truncated": more than max_rows were seen}; ``holders`` = {"<pid>": {"process", "user"}}
+    for the pids in the rows. One string rather than a dict per socket: Ansible copies, tags and scrubs every value
+    it carries, which costs far more for 100,000 dicts than for one string of the same content.
+
+    Every collector gets this through Summary: the per-record path calls add_record(), a fast path that does not
+    materialize records calls add() with the fields it decoded.
+    """
+
+    def __init__(self, max_rows=None):
+        self.max_rows = DEFAULT_MAX_TUPLES if max_rows is None else max_rows
+        self.rows = []
+        self.count = 0
+        self.holders = {}
+
+    def add(
+        self, local_address, local_port, remote_address, remote_port, pid=None, keepalive=None, process=None, user=None
+    ):
+        self.count += 1
+        if len(self.rows) >= self.max_rows:
+            return
+        if pid is None:
+            pid_text = "-"
+        else:
+            pid_text = str(pid)
+            if pid_text not in self.holders:
+                self.holders[pid_text] = {"process": process, "user": user}
+        self.rows.append(
+            "%s %s %s %s %s %s"
+            % (local_address, local_port, remote_address, remote_port, pid_text, _KEEPALIVE_FLAGS[keepalive])
+        )
+
+    def add_record(self, record):
+        self.add(record[2], record[3], record[4], record[5], record[8], record[7], record[9], record[10])
+
+    def result(self):
+        rows = "\n".join(self.rows)
+        return (
+            {
+                "columns": list(TUPLE_COLUMNS),
+                "rows": rows,
+                "count": self.count,
+                "truncated": self.count > len(self.rows),
+            },
+            self.holders,
+        )
+
+
+def parse_tuples(established_tuples):
+    """[(local_address, local_port, remote_address, remote_port, pid, keepalive)] from an ``established_tuples``
+    dict (ports and pid as int, pid None when unknown, keepalive True/False/None). Raises ValueError on rows that
+    do not have the columns."""
+    columns = list((established_tuples or {}).get("columns") or TUPLE_COLUMNS)
+    if columns != list(TUPLE_COLUMNS):
+        raise ValueError("established_tuples: unknown columns %s" % ", ".join(map(str, columns)))
+    parsed = []
+    keepalive_of = {"1": True, "0": False, "-": None}
+    for line in ((established_tuples or {}).get("rows") or "").split("\n"):
+        if not line:
+            continue
+        fields = line.split(" ")
+        if (
+            len(fields) != 6
+            or fields[5] not in keepalive_of
+            or not (fields[1].isdigit() and fields[3].isdigit() and (fields[4] == "-" or fields[4].isdigit()))
+        ):
+            raise ValueError("established_tuples: row %r does not have the 6 columns" % line)
+        parsed.append(
+            (
+                fields[0],
+                int(fields[1]),
+                fields[2],
+                int(fields[3]),
+                None if fields[4] == "-" else int(fields[4]),
+                keepalive_of[fields[5]],
+            )
+        )
+    return parsed
 
 
 def _listener(record):

@@ -7,7 +7,21 @@ a column header and a line of dashes:
 * ``UDP: IPv4``: ``Local Address  Remote Address  State`` (remote empty when unconnected; states Idle, Unbound,
   Connected); ``UDP: IPv6`` adds an ``If`` column.
 * ``TCP: IPv4``: ``Local Address  Remote Address  Swind Send-Q Rwind Recv-Q  State``; ``TCP: IPv6`` adds ``If``.
-* With ``-u`` (Solaris 11.4) ``User Pid Command`` follow the addresses, and UDP rows end with buffer counters.
+* With ``-u`` (Solaris 11.4, illumos since 2018) ``User Pid Command`` follow the addresses, and Solaris 11.4 UDP
+  rows end with buffer counters.
+
+Variants read as well (illumos ``netstat.c``, OmniOS r151028 release notes):
+
+* A bare ``TCP`` / ``UDP`` title (illumos prints it for IPv4 when /etc/default/inet_type sets DEFAULT_IP=IP_VERSION4)
+  and tables without any title (``netstat -nuf inet`` as published by OmniOS): the column header alone opens the
+  table, TCP when it has a ``Swind`` column, UDP otherwise; the family then comes from the addresses (a wildcard
+  row is inet, or inet6 when the header has the IPv6 ``If`` column).
+* With ``-u``, a socket that no process holds (TIME_WAIT, kernel sockets) is printed without the User, Pid and
+  Command columns; its owner is null.
+* With ``-u``, a socket held by several processes (a forked server) is printed once per process, on consecutive
+  rows. For a connected TCP socket, whose address pair is unique on the host, such repeated rows are one socket:
+  it is counted once with the first process, and the repeats are counted in ``shared_socket_rows``. Rows of
+  unconnected sockets are never merged (several processes may each hold a ``*.*`` socket).
 
 Addresses are BSD style (``10.0.0.1.22``, ``*.22``, ``*.*``, ``::1.5999``). SCTP and UNIX domain sections are
 skipped. States are upper-cased contract names; Solaris' own TCP states IDLE and BOUND and the UDP states IDLE,
@@ -38,6 +52,8 @@ UDP_STATE_NAMES = {"Idle": "IDLE", "Unbound": "UNBOUND", "Connected": "CONNECTED
 _SECTION = re.compile(r"^(UDP|TCP|SCTP|RAWIP|ICMP)(?::\s*(IPv4|IPv6)?)?\s*$")
 _ENDPOINT = re.compile(r"^(?:\*|[0-9A-Fa-f:.%]+)\.(?:\*|\d+)$")
 _DASHES = re.compile(r"^[-\s]+$")
+# A UNIX domain socket row (``60003e06018 stream-ord 30015330dc0 00000000 /tmp/...``).
+_UNIX_ROW = re.compile(r"^[0-9a-f]+ (?:stream|dgram|seqpacket)(?:-ord)?\b")
 
 
 class _Section:
@@ -49,6 +65,8 @@ class _Section:
         self.owner_columns = False  # -u: User Pid Command
         self.interface_column = False
         self.buffer_columns = False  # Solaris 11.4 UDP: Send Buf TxOverflows Recv Buf RxOverflows
+        self.from_header = False  # opened by a column header without a title (netstat -nuf inet on illumos)
+        self.excerpt = False  # one row of a grep excerpt, without title or header
 
     def read_header(self, line):
         words = line.split()
@@ -61,6 +79,18 @@ def _is_int(token):
     return token.isdigit()
 
 
+def _without_owner(tokens, position):
+    """True when a -u row has no User/Pid/Command (illumos prints none for a socket no process holds): the four
+    window/queue numbers and the state follow the addresses directly."""
+    window = tokens[position : position + 4]
+    return (
+        len(window) == 4
+        and all(_is_int(token) for token in window)
+        and len(tokens) > position + 4
+        and tokens[position + 4] in TCP_STATE_NAMES
+    )
+
+
 def _split_row(tokens, section):
     """(local, remote or None, user, pid, command, state, interface, send_queue, receive_queue) of a row's tokens."""
     local = tokens[0]
@@ -70,7 +100,12 @@ def _split_row(tokens, section):
         remote = tokens[1]
         position = 2
     user = pid = command = None
-    if section.owner_columns:
+    if section.protocol == "tcp":
+        owner_columns = section.owner_columns and not _without_owner(tokens, position)
+    else:
+        # A UDP socket no process holds: its state follows the addresses directly.
+        owner_columns = section.owner_columns and not (len(tokens) > position and tokens[position] in UDP_STATE_NAMES)
+    if owner_columns:
         if len(tokens) < position + 3:
             raise ValueError("expected User, Pid and Command columns")
         user = tokens[position]
@@ -87,7 +122,7 @@ def _split_row(tokens, section):
                 break
         else:
             raise ValueError("expected Swind Send-Q Rwind Recv-Q State")
-        if section.owner_columns:
+        if owner_columns:
             command = " ".join(tokens[position:index]) or None
         elif index != position:
             raise ValueError("unexpected text before the window columns")
@@ -115,11 +150,58 @@ def _split_row(tokens, section):
     return local, remote, user, pid, command, state, interface, send_queue, receive_queue
 
 
-def iter_records(lines):
-    """Yield a SocketRecord per TCP and UDP row of Solaris netstat output. Raises ParseError naming the line on text
-    that is not a section title, header, separator, row of a known table or line of a skipped section."""
+def _excerpt_section(tokens):
+    """The section of one row of a grep excerpt (``netstat -an | grep .5555``: no title, no header), judged from
+    the row itself: TCP when four numbers and a TCP state end it (an IPv6 row may add its If), UDP when a UDP state
+    does; owner columns when the third word is not a number. None when the row is neither."""
+    if len(tokens) < 2 or not _ENDPOINT.match(tokens[0]):
+        return None
+    end = len(tokens) - 1
+    if tokens[end] not in TCP_STATE_NAMES and tokens[end] not in UDP_STATE_NAMES and end > 0:
+        end -= 1  # the If column of an IPv6 row
+    if tokens[end] in TCP_STATE_NAMES and end >= 5 and all(_is_int(token) for token in tokens[end - 4 : end]):
+        section = _Section("tcp", None)
+        section.owner_columns = not _is_int(tokens[2])
+    elif tokens[end] in UDP_STATE_NAMES or any(token in UDP_STATE_NAMES for token in tokens[1:]):
+        section = _Section("udp", None)
+        position = 2 if _ENDPOINT.match(tokens[1]) else 1
+        section.owner_columns = len(tokens) > position + 2 and _is_int(tokens[position + 1])
+        section.buffer_columns = True
+    else:
+        return None
+    section.interface_column = True
+    section.excerpt = True
+    return section
+
+
+def _excerpt_wildcard_family(line):
+    """inet6 when the second column starts where IPv6 tables put it (their address columns are 33 wide, IPv4's 20):
+    the only hint a grep excerpt keeps of the table a ``*.22  *.*`` row came from. An unconnected UDP row has an
+    empty remote column, so what follows it starts at 42 (IPv4) or 68 (IPv6)."""
+    words = line.split()
+    second_start = line.find(words[1], line.find(words[0]) + len(words[0]))
+    return "inet6" if second_start >= (34 if _ENDPOINT.match(words[1]) else 68) else "inet"
+
+
+def _header_section(line):
+    """The section a column header opens when no title came before it (``netstat -nuf inet`` on illumos)."""
+    words = line.split()
+    section = _Section("tcp" if "Swind" in words else "udp", None)
+    section.read_header(line)
+    section.from_header = True
+    return section
+
+
+def iter_records(lines, stats=None):
+    """Yield a SocketRecord per TCP and UDP socket of Solaris netstat output. Raises ParseError naming the line on
+    text that is not a section title, header, separator, row of a known table or line of a skipped section.
+
+    stats, when given, is a dict whose ``shared_socket_rows`` counts the -u rows that repeated the connected TCP
+    socket of the row before for another process (see the module docstring); those rows yield no record."""
     section = _Section()
     seen_section = False
+    previous = None
+    shared = 0
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped:
@@ -127,21 +209,37 @@ def iter_records(lines):
         title = _SECTION.match(stripped)
         if title:
             seen_section = True
+            previous = None
             protocol = title.group(1).lower()
             family = {"IPv4": "inet", "IPv6": "inet6"}.get(title.group(2))
-            # SCTP (and any section without a family) is skipped: the contract's records are TCP and UDP.
-            section = _Section(protocol, family) if protocol in ("tcp", "udp") and family else _Section()
+            # SCTP, RAWIP and ICMP are skipped: the contract's records are TCP and UDP. A bare TCP/UDP title has no
+            # family: the rows' addresses give it.
+            section = _Section(protocol, family) if protocol in ("tcp", "udp") else _Section()
             continue
         if stripped.startswith("Active "):
             seen_section = True
             section = _Section()
             continue
         if not seen_section:
-            raise ParseError(FORMAT_NAME, number, line, "expected a section title such as 'TCP: IPv4'")
+            if "Local Address" in line and "Remote Address" in line:
+                seen_section = True
+                section = _header_section(line)
+                continue
+            if _UNIX_ROW.match(stripped):
+                continue  # a UNIX domain socket row caught by the same grep
+            section = _excerpt_section(stripped.split())
+            if section is None:
+                raise ParseError(
+                    FORMAT_NAME, number, line, "expected a section title such as 'TCP: IPv4' or a TCP/UDP row"
+                )
         if section.protocol is None:
             continue
         if "Local Address" in line:
-            section.read_header(line)
+            if section.from_header:
+                section = _header_section(line)  # another untitled table: its own header says TCP or UDP
+                previous = None
+            else:
+                section.read_header(line)
             continue
         if _DASHES.match(line):
             continue
@@ -155,8 +253,12 @@ def iter_records(lines):
                 remote_address, remote_port = split_dotted_endpoint(remote)
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line, str(error)) from error
-        family = socket_family(local_address, remote_address, section.family)
-        yield SocketRecord(
+        if section.excerpt:
+            wildcard_family = _excerpt_wildcard_family(line)
+        else:
+            wildcard_family = section.family or ("inet6" if section.interface_column else "inet")
+        family = socket_family(local_address, remote_address, wildcard_family)
+        record = SocketRecord(
             section.protocol,
             family,
             local_address,
@@ -174,6 +276,20 @@ def iter_records(lines):
             receive_queue,
             interface,
         )
+        if (
+            previous is not None
+            and pid is not None
+            and remote_port is not None
+            and record.protocol == "tcp"
+            and record[:7] == previous[:7]
+            and pid != previous.pid
+        ):
+            shared += 1
+            if stats is not None:
+                stats["shared_socket_rows"] = shared
+            continue
+        previous = record
+        yield record
 
 
 def parse(text, ports=None, states=None, peers=None, max_connections=None):
@@ -182,6 +298,9 @@ def parse(text, ports=None, states=None, peers=None, max_connections=None):
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
     listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
-    return summarize(
-        iter_records(lines), selection=selection, max_connections=max_connections, listening_ports=listening
+    stats = {"shared_socket_rows": 0}
+    result = summarize(
+        iter_records(lines, stats), selection=selection, max_connections=max_connections, listening_ports=listening
     )
+    result["shared_socket_rows"] = stats["shared_socket_rows"]
+    return result

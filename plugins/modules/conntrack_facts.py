@@ -61,6 +61,20 @@ options:
         addresses or CIDR networks.
     type: list
     elements: str
+  nat_tuples:
+    description:
+      - Also return the translated ESTABLISHED TCP entries (original and reply tuple) as one compact text,
+        RV(ansible_facts.netdiag.conntrack.nat_tuples), so that the audit report can match the two ends of each
+        connection through this NAT box. Entries that were not translated are left out.
+      - Restricted by O(ports) (a port in either tuple), not by O(peers) or O(states). A second pass over the table,
+        only when asked.
+    type: bool
+    default: false
+  max_nat_tuples:
+    description: Most entries listed in RV(ansible_facts.netdiag.conntrack.nat_tuples) (its C(truncated) says when
+      more were found).
+    type: int
+    default: 200000
   table:
     description:
       - Walk the conntrack table. With V(false) only the counters, timeouts, statistics and boot settings are read,
@@ -296,6 +310,19 @@ ansible_facts:
               returned: when available
               sample: {"cpus": 4, "entries": 33, "found": 0, "invalid": 53, "insert_failed": 0, "drop": 0,
                 "early_drop": 0, "search_restart": 7}
+            nat_tuples:
+              description:
+                - Translated ESTABLISHED TCP entries, one per line of C(rows) with the C(columns) (original source,
+                  source port, destination, destination port, then the same of the reply tuple) separated by one
+                  blank; C(count) entries found, C(truncated) when more than O(max_nat_tuples).
+              returned: when O(nat_tuples=true) and a table source was read
+              type: dict
+              sample:
+                columns: [original_source, original_source_port, original_destination, original_destination_port,
+                          reply_source, reply_source_port, reply_destination, reply_destination_port]
+                rows: "198.51.100.11 40000 198.51.100.130 5555 198.51.100.130 5555 198.51.100.129 40000"
+                count: 1
+                truncated: false
             stats_source:
               description: V(/proc/net/stat/nf_conntrack), V(/proc/net/stat/ip_conntrack), V(conntrack -S) or V(none).
               type: str
@@ -380,6 +407,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import (
     linux_conntrack,
+    linux_conntrack_nat,
     linux_conntrack_stat,
     linux_sysctl_persisted,
 )
@@ -442,6 +470,8 @@ class LinuxConntrack:
         facts["timeouts"] = self.timeouts(sysctl_dir, prefix)
         if facts["table"]:
             facts.update(self.table())
+            if self.module.params["nat_tuples"] and facts["source"] != "none":
+                facts["nat_tuples"] = self.nat_tuples(facts["source"])
         facts["stats"], facts["stats_source"] = self.stats(stat_file)
         facts["persisted"] = self.persisted(sysctl_dir)
         return facts
@@ -534,6 +564,27 @@ class LinuxConntrack:
             return result
         reasons.append("conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), reason))
         return {"source": "none", "source_reason": "; ".join(reasons)}
+
+    def nat_tuples(self, source):
+        """The translated ESTABLISHED entries (linux_conntrack_nat), read again from the source the summary used."""
+        collector = linux_conntrack_nat.NatTuples(self.module.params["ports"], self.module.params["max_nat_tuples"])
+        if source.startswith("/proc/"):
+            with open(self.proc(source[len("/proc/") :]), encoding="utf-8", errors="replace") as handle:
+                return collector.consume(handle).result()
+        timeout = self.module.params["command_timeout"] or None
+        binary = self.module.get_bin_path("conntrack", required=True)
+        with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE, timeout) as command:
+            collector.consume(command.stdout)
+        if command.timed_out:
+            self.module.fail_json(
+                msg="conntrack %s: timed out after %s s (option command_timeout)"
+                % (" ".join(CONNTRACK_LIST_ARGS), timeout)
+            )
+        if command.returncode != 0:
+            self.module.fail_json(
+                msg="conntrack %s: exit %d: %s" % (" ".join(CONNTRACK_LIST_ARGS), command.returncode, command.stderr)
+            )
+        return collector.result()
 
     def table_from_conntrack(self):
         """(summary, None) from `conntrack -L -o extended`, read while it runs (module_utils/command_stream.py),
@@ -642,6 +693,8 @@ def main():
             "states": {"type": "list", "elements": "str"},
             "peers": {"type": "list", "elements": "str"},
             "table": {"type": "bool", "default": True},
+            "nat_tuples": {"type": "bool", "default": False},
+            "max_nat_tuples": {"type": "int", "default": 200000},
             "proc_root": {"type": "path", "default": "/proc"},
             "config_root": {"type": "path", "default": "/"},
             "command_timeout": {"type": "float", "default": 60},
@@ -652,6 +705,8 @@ def main():
         module.fail_json(msg="top: %d is not a number >= 0" % module.params["top"])
     if module.params["command_timeout"] < 0:
         module.fail_json(msg="command_timeout: %s is negative; use 0 for no limit" % module.params["command_timeout"])
+    if module.params["max_nat_tuples"] < 0:
+        module.fail_json(msg="max_nat_tuples: %d is not a number >= 0" % module.params["max_nat_tuples"])
     try:
         selection = Selection(
             ports=module.params["ports"], states=module.params["states"], peers=module.params["peers"]

@@ -26,6 +26,20 @@ description:
     reported as unknown (V(null)).
   - Also returns the host's C(net.ipv4.tcp_keepalive_time), C(tcp_keepalive_intvl) and C(tcp_keepalive_probes) under
     C(ansible_facts.netdiag.keepalive).
+  - On AIX it runs C(netstat -Aan) (every socket with its PCB address in C(pcb)), then, as root, one C(kdb) process
+    that is asked C(sockinfo <pcb> tcpcb) for each selected TCP socket (at most O(max_connections)) - the process
+    holding each socket and its keepalive (the socket's C(opts) KEEPALIVE, else an armed TCPT_KEEP timer). kdb only
+    reads kernel memory. When kdb cannot run (not root, missing) and the AIX Toolbox C(lsof) is installed, one
+    C(lsof -nP -iTCP -FpcLnT) run gives the owners (no keepalive); C(owner_method) says which ran, or why none did.
+    Keepalive defaults come from C(no -o tcp_keepidle -o tcp_keepintvl -o tcp_keepcnt) (C(no -a) as fallback),
+    converted from AIX half-seconds to seconds. See C(docs/aix.md).
+  - Old AIX prints C(address.port) in 18-character columns and cuts longer text; such a port is reported unknown
+    (V(null) with C(local_port_cut)/C(remote_port_cut)), never guessed.
+  - On Solaris and illumos (SunOS) it runs C(netstat -anu), which prints the owning user, pid and command of each
+    socket on Solaris 11.2+ and illumos; where C(-u) is rejected (Solaris 10) it runs C(netstat -an) and returns
+    owners as unknown with the reason in C(ansible_facts.netdiag.sunos.owners). Keepalive defaults come from
+    C(ipadm show-prop -p _keepalive_interval tcp) or C(ndd -get /dev/tcp tcp_keepalive_interval) (milliseconds,
+    returned in seconds). See O(sunos_pfiles) and O(sunos_connstat) for the optional extras.
   - The same parsers are available offline through the P(netdiag.tcp.parse#filter) filter (formats
     C(linux_proc_net_tcp), C(linux_netstat) and C(linux_ss)).
 author:
@@ -36,8 +50,15 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: full
-    platforms: Linux
-    details: AIX and Solaris collectors are planned; on them the module fails with a clear message for now.
+    platforms: [Linux, AIX, Solaris]
+    details:
+      - Linux reads /proc; AIX runs netstat -Aan (and kdb as root); Solaris 10, 11.x and illumos (OmniOS,
+        SmartOS) run netstat.
+  check_mode:
+    support: full
+    details:
+      - The module only reads, except with O(aix_rmsock=true) on AIX. In check mode rmsock is never run; the result
+        lists the commands it would have run under C(ansible_facts.netdiag.aix.rmsock.would_run).
 options:
   ports:
     description:
@@ -49,8 +70,8 @@ options:
   states:
     description:
       - Only TCP sockets in one of these states (UDP sockets have no state and are left out when this is set).
-      - Contract names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED); case and C(-) versus
-        C(_) do not matter.
+      - TCP state names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED) (the names of
+        C(docs/facts_schema.md)); case and C(-) versus C(_) do not matter.
     type: list
     elements: str
     default: []
@@ -85,7 +106,9 @@ options:
     default: [inet, inet6]
   owners:
     description:
-      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd).
+      - Map sockets to their owning pid, process and user by scanning C(/proc/<pid>/fd) (Linux), with one
+        read-only C(kdb) run as root (AIX, pid and process, plus per-socket keepalive), or with C(netstat -anu)
+        (SunOS; C(netstat -an) where C(-u) is refused).
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
@@ -109,6 +132,50 @@ options:
       - V(0) means no limit.
     type: int
     default: 1000
+  aix_rmsock:
+    description:
+      - AIX only, B(changes the host). Give each selected TCP socket (at most O(max_connections), after O(ports),
+        O(states) and O(peers)) to IBM's C(rmsock <pcb> tcpcb). rmsock names the process that holds a socket and
+        B(removes a socket that no process holds), freeing its port.
+      - Each answer lands on its connection (C(rmsock) V(process), V(kernel), V(removed) or V(error); the holder's
+        C(pid)/C(process)); every removed socket is listed in C(ansible_facts.netdiag.aix.rmsock.removed) and makes
+        the result C(changed). Never run in check mode. The audit playbook never sets it.
+      - Ignored, with a warning, on other platforms.
+    type: bool
+    default: false
+  sunos_pfiles:
+    description:
+      - On SunOS, run C(pfiles) on the processes that hold the selected sockets (at most O(max_connections) of
+        them) to learn C(SO_KEEPALIVE) per socket, and the owners where C(netstat -u) is missing (Solaris 10).
+      - C(pfiles) stops each process it inspects while it reads its descriptors. It therefore never runs unless
+        this is V(true), never in check mode, and the audit playbook never sets it.
+      - Without C(netstat -u) (Solaris 10) the holders are not known beforehand, so C(pfiles) inspects the host's
+        processes in pid order, at most O(max_connections) of them.
+      - Ignored on other platforms.
+    type: bool
+    default: false
+  sunos_connstat:
+    description:
+      - On SunOS hosts that have C(connstat) (illumos, Solaris 11.4), return its per-connection counters (bytes,
+        retransmissions, unacknowledged and unsent bytes, windows, RTO, RTT) for the selected sockets under
+        C(ansible_facts.netdiag.sunos.connstat), at most O(max_connections) of them. Read-only.
+      - Ignored on other platforms.
+    type: bool
+    default: false
+  tuples:
+    description:
+      - Also return every selected ESTABLISHED TCP socket as one line of a compact text,
+        RV(ansible_facts.netdiag.netstat.established_tuples), and the processes holding them,
+        RV(ansible_facts.netdiag.netstat.holders). The audit report matches both ends of each connection with it.
+      - One string instead of a dictionary per socket, because Ansible copies and tags every value it carries.
+    type: bool
+    default: false
+  max_tuples:
+    description:
+      - Most sockets listed in RV(ansible_facts.netdiag.netstat.established_tuples) when O(tuples=true); its
+        C(truncated) is V(true) when more were selected (C(count) still counts them all).
+    type: int
+    default: 200000
 notes:
   - The module reads the tables once; counts are a snapshot and sockets may change while they are read.
   - Direction of an ESTABLISHED socket is V(inbound) when its local port is a port this host listens on (then
@@ -139,6 +206,24 @@ EXAMPLES = r"""
     peers: [192.0.2.0/24]
     owners: false
 
+- name: On AIX, name the holders of the sockets to port 5555 and remove those that no process holds
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    aix_rmsock: true
+  become: true
+  when: ansible_facts.system == 'AIX'
+
+- name: On a Solaris host, also read SO_KEEPALIVE per socket with pfiles (stops each inspected process briefly)
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    sunos_pfiles: true
+
+- name: List every ESTABLISHED socket on port 5555 compactly, with the processes holding them
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    tuples: true
+    max_connections: 0
+
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
     msg: "{{ ansible_facts.netdiag.netstat.established_without_keepalive }} ESTABLISHED sockets have no keepalive"
@@ -157,13 +242,13 @@ ansible_facts:
       type: complex
       contains:
         netstat:
-          description: The socket table summary (C(netdiag.netstat) of the data contract).
+          description: The socket table summary (C(netdiag.netstat), see C(docs/facts_schema.md)).
           returned: always
           type: complex
           contains:
             state_counts:
               description:
-                - Number of selected TCP sockets per state. Every contract state is present (V(0) when absent);
+                - Number of selected TCP sockets per state. Every TCP state name is present (V(0) when absent);
                   platform states such as V(BOUND_INACTIVE) appear when seen.
               returned: always
               type: dict
@@ -275,6 +360,8 @@ ansible_facts:
                   C(pid), C(process), C(user) when the owner is known; C(uid), C(inode), C(send_queue) and
                   C(receive_queue) from the kernel table.
                 - Wildcard addresses are V(*) and wildcard ports V(null).
+                - On AIX C(pcb) (the PCB address of C(netstat -Aan)), C(rmsock) (with O(aix_rmsock)), and
+                  C(local_port_cut)/C(remote_port_cut) (V(true) where old AIX cut the port; the port is V(null)).
               returned: always
               type: list
               elements: dict
@@ -320,6 +407,24 @@ ansible_facts:
               returned: when O(owners=true)
               type: int
               sample: 0
+            established_tuples:
+              description:
+                - The selected ESTABLISHED TCP sockets, one per line of C(rows) with the C(columns)
+                  C(local_address local_port remote_address remote_port pid keepalive) separated by one blank;
+                  pid V(-) when unknown, keepalive V(1) (SO_KEEPALIVE set), V(0) (not set) or V(-) (unknown).
+                - C(count) is the number of sockets selected, C(truncated) says that more than O(max_tuples) were.
+              returned: when O(tuples=true)
+              type: dict
+              sample:
+                columns: [local_address, local_port, remote_address, remote_port, pid, keepalive]
+                rows: "198.51.100.20 5555 198.51.100.10 40770 3764 0\n198.51.100.20 5555 198.51.100.10 40772 3764 0"
+                count: 2
+                truncated: false
+            holders:
+              description: Process name and user of each pid in RV(ansible_facts.netdiag.netstat.established_tuples).
+              returned: when O(tuples=true)
+              type: dict
+              sample: {"3764": {"process": "app_srv", "user": "app"}}
             owner_scan:
               description:
                 - Processes found, scanned and unreadable, descriptors read, seconds taken, and C(stopped_short)
@@ -328,6 +433,15 @@ ansible_facts:
               type: dict
               sample: {"processes": 212, "unreadable_processes": 0, "scanned_processes": 212, "descriptors": 4120,
                        "seconds": 0.04, "stopped_short": false}
+            owner_method:
+              description:
+                - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), V(lsof), or V(null) when
+                  no method could run; C(ran), C(sockets) (asked), C(sockets_found) (answered), C(reason) (why
+                  kdb or lsof could not run).
+              returned: on AIX when O(owners=true)
+              type: dict
+              sample: {"name": "kdb", "ran": true, "sockets": 212, "sockets_found": 212, "reason": null,
+                       "command": "kdb (stdin: sockinfo <pcb> tcpcb for 212 sockets)"}
             platform:
               description: The collector's platform.
               returned: always
@@ -345,38 +459,140 @@ ansible_facts:
           type: dict
           contains:
             time:
-              description: C(net.ipv4.tcp_keepalive_time), seconds of idleness before the first probe.
+              description:
+                - Seconds of idleness before the first probe. Linux C(net.ipv4.tcp_keepalive_time); SunOS
+                  C(_keepalive_interval) / C(tcp_keepalive_interval) converted from milliseconds.
               type: int
               sample: 7200
             intvl:
-              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes.
+              description: C(net.ipv4.tcp_keepalive_intvl), seconds between probes (V(null) on SunOS, which has none).
               type: int
               sample: 75
             probes:
-              description: C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped.
+              description:
+                - C(net.ipv4.tcp_keepalive_probes), unanswered probes before the connection is dropped (V(null) on
+                  SunOS, which has none).
               type: int
               sample: 9
+            abort_interval:
+              description: SunOS C(tcp_keepalive_abort_interval), seconds of unanswered probing before the drop.
+              type: int
+              returned: on SunOS
+              sample: 480
+            time_ms:
+              description: SunOS raw value of RV(ansible_facts.netdiag.keepalive.time) in milliseconds.
+              type: int
+              returned: on SunOS, when read
+              sample: 7200000
             source:
-              description: Where the values were read.
+              description: Where the values were read (on AIX the C(no) command that answered).
               type: str
               sample: /proc/sys/net/ipv4
+            tcp_keepidle:
+              description: AIX, the raw C(no) value in half-seconds (C(tcp_keepintvl) and C(tcp_keepcnt) likewise).
+              returned: on AIX
+              type: int
+              sample: 14400
+            error:
+              description: AIX, why the values could not be read (the C(no) command missing or failing).
+              returned: on AIX when no value could be read
+              type: str
+            reason:
+              description: Why the values are null.
+              type: str
+              returned: when no value could be read
+        aix:
+          description: AIX results.
+          returned: on AIX with O(aix_rmsock=true)
+          type: complex
+          contains:
+            rmsock:
+              description:
+                - C(ran) (V(false) in check mode, then C(would_run) lists each argv), C(results) (one per socket -
+                  C(pcb), C(socket), C(held_by) V(process)/V(kernel)/V(removed)/V(error), C(pid), C(process),
+                  C(error), C(errno)), C(removed) (PCBs of removed sockets) and C(held_by_counts).
+              type: dict
+              sample: {"ran": true, "removed": ["f1000f000017f3c0"], "held_by_counts": {"process": 3, "kernel": 0,
+                       "removed": 1, "error": 0}, "results": [{"pcb": "f1000f000017f3c0",
+                       "socket": "0xf1000f000017f008", "held_by": "removed", "pid": null, "process": null,
+                       "error": null, "errno": null}]}
+        sunos:
+          description: What the SunOS collector did besides the socket table.
+          returned: on SunOS
+          type: dict
+          contains:
+            root:
+              description: Whether the module ran as root.
+              type: bool
+            owners:
+              description:
+                - C(available), C(source) (V(netstat -u) or V(null)), C(reason) when owners are unknown or partial,
+                  C(sockets_without_owner).
+              type: dict
+              sample: {"available": true, "source": "netstat -u", "reason": null, "sockets_without_owner": 3}
+            shared_socket_rows:
+              description:
+                - Rows of C(netstat -u) that repeated a connected TCP socket for another process holding it; the
+                  socket is counted once.
+              type: int
+              sample: 1
+            pfiles:
+              description:
+                - C(ran) (bool), C(reason) when it did not run, C(scope), C(pids) inspected, C(errors) (first 20
+                  lines pfiles printed on stderr), C(sockets) (Internet sockets pfiles reported).
+              type: dict
+              sample: {"ran": false, "reason": "sunos_pfiles is false (pfiles stops each process it inspects)",
+                       "pids": [], "errors": [], "sockets": 0}
+            connstat:
+              description:
+                - With O(sunos_connstat=true), C(available), C(reason) when not, C(connections) (each with
+                  C(laddr), C(lport), C(raddr), C(rport), C(state), C(inbytes), C(outbytes), C(retranssegs),
+                  C(suna), C(unsent), C(swnd), C(cwnd), C(rwnd), C(rto) in ms, C(rtt) in microseconds), C(count)
+                  and C(truncated).
+              type: dict
+              returned: when O(sunos_connstat=true)
 """
 
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES, bound_result
 
-# platform.system() -> collector class. AIX and SunOS collectors will be added here.
+# platform.system() -> collector class.
 COLLECTORS = {
     "Linux": LinuxNetstatCollector,
+    "AIX": AixNetstatCollector,
+    "SunOS": SunosNetstatCollector,
 }
+# Every command a collector runs gets a parsable C locale.
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+# Where AIX and Solaris keep their tools (kdb, rmsock, no, ipadm, ndd in /usr/sbin; netstat, pfiles in /usr/bin) and
+# the AIX Toolbox its own, when PATH lacks them.
+EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
+# Platform sections a collector may add beside netstat and keepalive (an attribute of that name on the collector).
+PLATFORM_SECTIONS = ("aix", "sunos")
 
-# States a Linux socket table can show, besides the contract's TCP states.
-PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",)}
+# States a platform's socket table can show, besides the TCP state names of docs/facts_schema.md.
+PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
+
+
+def new_collector(collector_class, module):
+    """A collector of the platform. One that runs commands gets small callables, never the module object."""
+    if not getattr(collector_class, "runs_commands", False):
+        return collector_class()
+
+    def run_command(argv, data=None):
+        return module.run_command(argv, data=data, environ_update=C_LOCALE, check_rc=False)
+
+    def get_bin_path(name):
+        return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
+
+    return collector_class(run_command, get_bin_path, options=module.params, check_mode=module.check_mode)
 
 
 def validated_selection(params, system):
@@ -397,6 +613,8 @@ def validated_selection(params, system):
         raise ValueError("protocols: give at least one of tcp, udp")
     if not params["families"]:
         raise ValueError("families: give at least one of inet, inet6")
+    if params["max_tuples"] < 0:
+        raise ValueError("max_tuples: %d is negative" % params["max_tuples"])
     return selection
 
 
@@ -421,6 +639,11 @@ def main():
             "owner_scan_budget": {"type": "float", "default": 20},
             "max_peers": {"type": "int", "default": 10},
             "max_listeners": {"type": "int", "default": 1000},
+            "aix_rmsock": {"type": "bool", "default": False},
+            "sunos_pfiles": {"type": "bool", "default": False},
+            "sunos_connstat": {"type": "bool", "default": False},
+            "tuples": {"type": "bool", "default": False},
+            "max_tuples": {"type": "int", "default": 200000},
         },
         supports_check_mode=True,
     )
@@ -435,7 +658,9 @@ def main():
         selection = validated_selection(module.params, system)
     except ValueError as error:
         module.fail_json(msg="netstat_facts: %s" % error)
-    collector = collector_class()
+    if module.params["aix_rmsock"] and system != "AIX":
+        module.warn("aix_rmsock applies to AIX hosts only; ignored on %s" % system)
+    collector = new_collector(collector_class, module)
     # Collectors that take the bounds apply them while counting; every result is bounded again below (a no-op on
     # a result already within them), so a collector that does not take them still returns a compact result.
     bounds = collector_bounds(module.params) if getattr(collector, "takes_bounds", False) else {}
@@ -446,6 +671,8 @@ def main():
             protocols=tuple(module.params["protocols"]),
             families=tuple(module.params["families"]),
             owners=module.params["owners"],
+            tuples=module.params["tuples"],
+            max_tuples=module.params["max_tuples"],
             **bounds,
         )
     except (OSError, ValueError) as error:
@@ -454,7 +681,12 @@ def main():
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive
-    module.exit_json(changed=False, ansible_facts={"netdiag": sections})
+    for section in PLATFORM_SECTIONS:
+        platform_facts = getattr(collector, section, None)
+        if platform_facts:
+            sections[section] = platform_facts
+    # Only an explicit side-effect switch (aix_rmsock removing a socket) ever changes a host.
+    module.exit_json(changed=bool(getattr(collector, "changed", False)), ansible_facts={"netdiag": sections})
 
 
 if __name__ == "__main__":

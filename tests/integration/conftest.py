@@ -15,10 +15,15 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 
 
+def ansible_environment(**extra):
+    """This environment for Ansible runs of the tests. Test hosts are created with fresh host keys on every run, so
+    host key checking is off here, for the tests' own hosts only (the shipped ansible.cfg keeps it on)."""
+    return dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", **extra)
+
+
 def ansible_json_environment():
     """This environment with Ansible printing its results as one JSON document (the ansible.posix.json callback)."""
-    return dict(
-        os.environ,
+    return ansible_environment(
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",
@@ -76,7 +81,9 @@ def run_audit(report_dir, inventory=None, extra=()):
     if inventory:
         command += ["-i", str(inventory)]
     command += list(extra)
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    completed = subprocess.run(
+        command, cwd=REPO, env=ansible_environment(), capture_output=True, text=True, timeout=300, check=False
+    )
     report_path = pathlib.Path(report_dir) / "audit-latest.json"
     assert report_path.exists(), "no report written (rc=%d)\n%s\n%s" % (
         completed.returncode,

@@ -12,10 +12,16 @@ the translated connections, and its ESTABLISHED timeout is the incident's fix, 1
 servers' keepalive time (7200 s).
 
 With ``netdiag_addresses: [198.51.100.129]`` on both web servers, the report pairs the two web servers (one end,
-``web1+web2``) with app and raises asymmetric-established. Without it, app's 70 connections come from an address
-no audited host is known by: the pairs say so (``server_unattributed``), and instead of the half-open finding a
-naive pairing would raise (12 on each web server, 0 from their addresses on app) the report gives the informational
-asymmetric-unattributed, which points at netdiag_addresses.
+``web1+web2``) with app and raises asymmetric-established. Per connection, the audited NAT's conntrack entries
+(original and reply tuple) map each web server's socket to app's: the 24 live ones match one to one, and app's 46
+others have no entry on the NAT any more (it saw their FINs): half-open-sockets on app, naming the holder. That works
+without the declaration too, as long as the NAT is audited.
+
+Without the NAT in the audit, sockets cannot be matched one to one: with the declaration the pair falls back to
+counts and says so; without it app's 70 connections come from an address no audited host is known by: the pairs say
+so (``server_unattributed``), and instead of the half-open finding a naive pairing would raise (12 on each web
+server, 0 from their addresses on app) the report gives the informational asymmetric-unattributed, which points at
+netdiag_addresses.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ NAT_TIMEOUT = 1200
 
 @pytest.fixture
 def nat_topology(tmp_path):
-    """The namespaces above, connections made and half forgotten; yields {host: namespace}."""
+    """The namespaces above, connections made and half forgotten; yields ({host: namespace}, app server's pid)."""
     suffix = uuid.uuid4().hex[:6]
     namespaces = {name: "ndt-%s-%s" % (name, suffix) for name in ("web1", "web2", "nat", "app")}
     nat = namespaces["nat"]
@@ -117,24 +123,29 @@ def nat_topology(tmp_path):
             client.stdin.write("close\n")
             client.stdin.flush()
             assert client.stdout.readline().strip() == "closed"
-        yield namespaces
+        yield namespaces, server.pid
     finally:
         tear_down(processes, namespaces.values())
 
 
-def write_inventory(tmp_path, namespaces, declare_nat):
+def write_inventory(tmp_path, namespaces, declare_nat, audit_nat=True):
     hosts = {}
     for name, namespace in namespaces.items():
+        if name == "nat" and not audit_nat:
+            continue
         hosts[name] = {"ansible_connection": "local", "ansible_python_interpreter": netns_python(tmp_path, namespace)}
         if declare_nat and name.startswith("web"):
             hosts[name]["netdiag_addresses"] = ["198.51.100.129"]
-    inventory = tmp_path / ("inventory-%s.yml" % ("declared" if declare_nat else "plain"))
+    inventory = tmp_path / (
+        "inventory-%s-%s.yml" % ("declared" if declare_nat else "plain", "nat" if audit_nat else "no-nat")
+    )
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     return inventory
 
 
 @needs_root
 def test_web_servers_behind_nat_are_paired_with_the_app_server(tmp_path, nat_topology):
+    nat_topology, server_pid = nat_topology
     report_dir = tmp_path / "declared"
     inventory = write_inventory(tmp_path, nat_topology, declare_nat=True)
     completed, report = run_audit(report_dir, inventory=inventory, extra=["-e", "netdiag_audit_ports=[5555]"])
@@ -172,8 +183,16 @@ def test_web_servers_behind_nat_are_paired_with_the_app_server(tmp_path, nat_top
             "server_hosts": ["app"],
             "client_unattributed": 0,
             "server_unattributed": 0,
+            "per_connection": True,
+            "client_matched": 24,
+            "server_matched": 24,
+            "client_half_open": 0,
+            "server_half_open": 0,
         }
     ]
+    # The NAT's translated ESTABLISHED entries: exactly the 24 live connections (the 46 others are in FIN_WAIT).
+    assert conntrack["nat_tuples"]["count"] == 24
+    assert_matched_through_the_nat(report, server_pid)
     (asymmetric,) = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
     assert asymmetric["host"] == "app"
     assert asymmetric["summary"] == "app holds 70 ESTABLISHED connections for port 5555, web1+web2 only 24"
@@ -185,12 +204,63 @@ def test_web_servers_behind_nat_are_paired_with_the_app_server(tmp_path, nat_top
     assert late["evidence"]["tcp_keepalive_time"] == 7200 and late["evidence"]["tracked_entries"] >= 40
 
 
+def assert_matched_through_the_nat(report, server_pid):
+    """app's 24 live sockets match the web servers' one to one through the NAT; its 46 others are half-open."""
+    (half_open,) = [item for item in report["findings"] if item["id"] == "half-open-sockets"]
+    assert half_open["host"] == "app"
+    evidence = half_open["evidence"]
+    assert (evidence["count"], evidence["matched"]) == (46, 24)
+    assert evidence["forgotten_by_nat"] == {"nat": 46} and evidence["through"] == ["nat"]
+    assert [(holder["pid"], holder["count"]) for holder in evidence["holders"]] == [(server_pid, 46)]
+    assert evidence["keepalive"] == "off"
+    groups = {group["host"]: group for group in report["matching"]["groups"]}
+    for name, _address, opened, closed, _keepalive in WEB_SERVERS:
+        assert (groups[name]["matched"], groups[name]["half_open"]) == (opened - closed, 0)
+        assert groups[name]["through"] == ["nat"] and groups[name]["peers"] == {
+            "app": {"matched": opened - closed, "half_open": 0}
+        }
+
+
 @needs_root
-def test_undeclared_nat_is_shown_and_raises_no_false_finding(tmp_path, nat_topology):
-    report_dir = tmp_path / "plain"
-    inventory = write_inventory(tmp_path, nat_topology, declare_nat=False)
-    completed, report = run_audit(report_dir, inventory=inventory, extra=["-e", "netdiag_audit_ports=[5555]"])
+def test_audited_nat_matches_per_connection_without_declaration(tmp_path, nat_topology):
+    nat_topology, server_pid = nat_topology
+    completed, report = run_audit(
+        tmp_path / "plain",
+        inventory=write_inventory(tmp_path, nat_topology, declare_nat=False),
+        extra=["-e", "netdiag_audit_ports=[5555]"],
+    )
     assert {name: report["hosts"][name]["status"] for name in report["hosts"]} == dict.fromkeys(nat_topology, "ok")
+    assert_matched_through_the_nat(report, server_pid)
+
+
+@needs_root
+def test_nat_outside_the_audit_falls_back_to_counts(tmp_path, nat_topology):
+    nat_topology, _server_pid = nat_topology
+    # Declared but not audited: no way to match one to one; the pair is compared by counts and says why.
+    completed, report = run_audit(
+        tmp_path / "declared-no-nat",
+        inventory=write_inventory(tmp_path, nat_topology, declare_nat=True, audit_nat=False),
+        extra=["-e", "netdiag_audit_ports=[5555]"],
+    )
+    assert sorted(report["hosts"]) == ["app", "web1", "web2"]
+    assert [item for item in report["findings"] if item["id"] == "half-open-sockets"] == []
+    (asymmetric,) = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
+    assert (asymmetric["evidence"]["client_count"], asymmetric["evidence"]["server_count"]) == (24, 70)
+    assert asymmetric["evidence"]["matching"] == "counts"
+    assert "no audited NAT translates" in asymmetric["evidence"]["matching_reason"]
+    app = [group for group in report["matching"]["groups"] if group["host"] == "app"][0]
+    assert app["not_judged"] == {"declared-address-without-audited-nat": 70}
+
+    # Neither declared nor audited: app's connections come from an address no audited host is known by.
+    report_dir = tmp_path / "plain-no-nat"
+    inventory = write_inventory(tmp_path, nat_topology, declare_nat=False, audit_nat=False)
+    completed, report = run_audit(report_dir, inventory=inventory, extra=["-e", "netdiag_audit_ports=[5555]"])
+    assert {name: report["hosts"][name]["status"] for name in report["hosts"]} == dict.fromkeys(
+        ("app", "web1", "web2"), "ok"
+    )
+    assert report["matching"]["outside"] == [
+        {"host": "app", "service_port": 5555, "direction": "inbound", "peer": "198.51.100.129", "count": 70}
+    ]
     # Each web server is paired with app, which holds none of their connections from their own addresses, but
     # 70 from an address no audited host is known by.
     assert [

@@ -2,23 +2,29 @@
 """playbooks/audit.yml end to end, for real.
 
 1. The embedded default inventory (localhost): the report files exist and say what this machine has.
-2. The 2012 incident rebuilt in network namespaces: "web" (198.51.100.10) opens 30 connections to "app"
-   (198.51.100.20) port 5555; then web's packets to app are dropped and web closes 20 of them. Web forgets them
-   (FIN_WAIT_1), app still holds all 30 ESTABLISHED: the audit must pair both ends and raise asymmetric-established.
-   Each namespace is an inventory host whose Python runs under `ip netns exec`, so the real modules read that
-   namespace's /proc/net. The same inventory has an unreachable host and a host whose modules cannot run: the
-   audit reports them and goes on.
+2. The 2012 incident rebuilt in network namespaces: a server process named app_srv listens on "app"
+   (198.51.100.20) port 5555; "web" (198.51.100.10) opens 42 connections to it, without keepalive. Then web's
+   packets to app are dropped and web aborts 30 of them (SO_LINGER 0: the socket is gone at once and its RST is
+   lost), and the drop rule goes away again: web holds 12, app still holds all 42 ESTABLISHED, 30 of them with no
+   other end. The audit must name those 30 sockets on app (half-open-sockets, held by app_srv with its pid,
+   keepalive off), besides the aggregate asymmetric-established (12 vs 42) and no-keepalive. Each namespace is an
+   inventory host whose Python runs under `ip netns exec`, so the real modules read that namespace's /proc/net.
+   The same inventory has an unreachable host and a host whose modules cannot run: the audit reports them and
+   goes on. The HTML report is rendered in headless Chromium (tests/integration/chromium.py).
+3. netdiag_query and netdiag_fail_on: printed and applied after the report is written; bad values fail before
+   any host is contacted.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 
+import chromium
 import pytest
 from conftest import (
-    CLOSING_CLIENT,
     HOLDING_SERVER,
     REPO,
     VENV_BIN,
@@ -30,6 +36,27 @@ from conftest import (
     start_in_netns,
     tear_down,
 )
+
+# The incident's server: HOLDING_SERVER under the process name app_srv (prctl PR_SET_NAME sets /proc/<pid>/comm,
+# which is what netstat_facts reports as the process), so the report must name it.
+APP_SERVER = "import ctypes\nctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'app_srv'), 0, 0, 0)\n" + HOLDING_SERVER
+
+# A client that opens N connections without keepalive; on a line from stdin it aborts the first M of them
+# (SO_LINGER with timeout 0: the kernel frees the socket at once and sends an RST instead of a FIN), prints
+# "vanished" and holds the rest until stdin closes.
+VANISHING_CLIENT = r"""
+import socket, struct, sys
+address, port, opened, vanished = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+clients = [socket.create_connection((address, port), timeout=5) for _ in range(opened)]
+print("connected", flush=True)
+sys.stdin.readline()
+for client in clients[:vanished]:
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+print("vanished", flush=True)
+sys.stdin.readline()
+"""
+HEALTHY, STALE = 12, 30
 
 
 def test_default_inventory_audits_localhost(tmp_path):
@@ -65,22 +92,23 @@ def incident_hosts(tmp_path):
         run("ip", "-n", app, "addr", "add", "198.51.100.20/24", "dev", "va" + suffix)
         run("ip", "-n", web, "link", "set", "vw" + suffix, "up")
         run("ip", "-n", app, "link", "set", "va" + suffix, "up")
-        server = start_in_netns(app, HOLDING_SERVER, "198.51.100.20", 5555)
+        server = start_in_netns(app, APP_SERVER, "198.51.100.20", 5555)
         processes.append(server)
         assert server.stdout.readline().strip() == "listening"
-        client = start_in_netns(web, CLOSING_CLIENT, "198.51.100.20", 5555, 30, 20, "-")
+        client = start_in_netns(web, VANISHING_CLIENT, "198.51.100.20", 5555, HEALTHY + STALE, STALE)
         processes.append(client)
         assert client.stdout.readline().strip() == "connected"
-        # From now on nothing web sends reaches app: web's FINs are lost, app keeps the connections ESTABLISHED.
+        # While web's 30 sockets vanish, nothing web sends reaches app: their RSTs are lost.
         in_netns(
             web,
             "nft",
             "add table inet ndt_lost; add chain inet ndt_lost out "
             "{ type filter hook output priority 0; ip daddr 198.51.100.20 drop; }",
         )
-        client.stdin.write("close\n")
+        client.stdin.write("vanish\n")
         client.stdin.flush()
-        assert client.stdout.readline().strip() == "closed"
+        assert client.stdout.readline().strip() == "vanished"
+        in_netns(web, "nft", "delete table inet ndt_lost")
 
         wrappers = {"web": netns_python(tmp_path, web), "app": netns_python(tmp_path, app)}
         inventory = tmp_path / "inventory.yml"
@@ -93,24 +121,38 @@ def incident_hosts(tmp_path):
                             "app": {"ansible_connection": "local", "ansible_python_interpreter": wrappers["app"]},
                             # Nothing listens on loopback port 1: refused at once, never leaves this machine.
                             "down": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"},
+                            # No Python and raw mode turned off: the modules cannot start (raw mode: test_raw_mode).
                             "broken": {
                                 "ansible_connection": "local",
                                 "ansible_python_interpreter": str(tmp_path / "no-such-python"),
+                                "netdiag_raw": False,
                             },
                         }
                     }
                 }
             )
         )
-        yield inventory
+        yield inventory, server.pid
     finally:
         tear_down(processes, (web, app))
 
 
 @needs_root
-def test_incident_in_namespaces_pairs_both_ends_and_survives_bad_hosts(tmp_path, incident_hosts):
+def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incident_hosts):
+    inventory, server_pid = incident_hosts
     report_dir = tmp_path / "reports"
-    completed, report = run_audit(report_dir, inventory=incident_hosts, extra=["-e", "netdiag_audit_ports=[5555]"])
+    completed, report = run_audit(
+        report_dir,
+        inventory=inventory,
+        extra=[
+            "-e",
+            "netdiag_audit_ports=[5555]",
+            "-e",
+            "netdiag_query=findings[?id=='half-open-sockets'].[host,evidence.count,evidence.holders[0].process]",
+            "-e",
+            "netdiag_fail_on=warning",
+        ],
+    )
     hosts = report["hosts"]
     assert {name: hosts[name]["status"] for name in hosts} == {
         "web": "ok",
@@ -125,29 +167,62 @@ def test_incident_in_namespaces_pairs_both_ends_and_survives_bad_hosts(tmp_path,
         "slabinfo_facts",
     ]
     assert hosts["web"]["netstat"]["established_by_peer"] == [
-        {"direction": "outbound", "service_port": 5555, "peer": "198.51.100.20", "count": 10, "without_keepalive": 10}
-    ]
-    assert hosts["app"]["netstat"]["established_by_peer"] == [
-        {"direction": "inbound", "service_port": 5555, "peer": "198.51.100.10", "count": 30, "without_keepalive": 30}
-    ]
-    assert report["pairs"] == [
         {
-            "client": "web",
-            "server": "app",
+            "direction": "outbound",
             "service_port": 5555,
-            "client_count": 10,
-            "server_count": 30,
-            "client_hosts": ["web"],
-            "server_hosts": ["app"],
-            "client_unattributed": 0,
-            "server_unattributed": 0,
+            "peer": "198.51.100.20",
+            "count": HEALTHY,
+            "without_keepalive": HEALTHY,
         }
     ]
-    asymmetric = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
-    assert len(asymmetric) == 1 and asymmetric[0]["host"] == "app"
-    assert asymmetric[0]["evidence"]["server_count"] == 30 and asymmetric[0]["evidence"]["client_count"] == 10
+    assert hosts["app"]["netstat"]["established_by_peer"] == [
+        {
+            "direction": "inbound",
+            "service_port": 5555,
+            "peer": "198.51.100.10",
+            "count": HEALTHY + STALE,
+            "without_keepalive": HEALTHY + STALE,
+        }
+    ]
+    assert hosts["app"]["netstat"]["established_tuples"]["count"] == HEALTHY + STALE
+
+    # The stale sockets, named: on app, 30, held by app_srv (its real pid), keepalive off.
+    (half_open,) = [item for item in report["findings"] if item["id"] == "half-open-sockets"]
+    assert half_open["host"] == "app"
+    evidence = half_open["evidence"]
+    assert (evidence["count"], evidence["matched"], evidence["peers"]) == (STALE, HEALTHY, {"web": STALE})
+    assert evidence["holders"] == [{"pid": server_pid, "process": "app_srv", "user": "root", "count": STALE}]
+    assert evidence["keepalive"] == "off"
+    web_ports = {int(row.split()[1]) for row in hosts["web"]["netstat"]["established_tuples"]["rows"].split("\n")}
+    assert len(web_ports) == HEALTHY
+    assert evidence["sample"] and all(item["remote_port"] not in web_ports for item in evidence["sample"])
+    # The aggregate view and the missing keepalive.
+    (asymmetric,) = [item for item in report["findings"] if item["id"] == "asymmetric-established"]
+    assert asymmetric["host"] == "app"
+    assert (asymmetric["evidence"]["client_count"], asymmetric["evidence"]["server_count"]) == (
+        HEALTHY,
+        HEALTHY + STALE,
+    )
+    assert "app" in [item["host"] for item in report["findings"] if item["id"] == "no-keepalive"]
+    (pair,) = report["pairs"]
+    assert (pair["per_connection"], pair["server_matched"], pair["server_half_open"]) == (True, HEALTHY, STALE)
     markdown = (report_dir / "audit-latest.md").read_text()
-    assert "| web | app | 5555 | 10 | 30 |" in markdown
+    assert "| web | app | 5555 | %d | %d |" % (HEALTHY, HEALTHY + STALE) in markdown
+
+    # netdiag_query printed at the end; netdiag_fail_on=warning fails the run after the report was written.
+    printed = completed.stdout[completed.stdout.index("TASK [Show the netdiag_query result]") :]
+    assert re.match(r"[^\n]*\nok: \[\w+\] => *\n +msg:\n +- +- app\n +- %d\n +- app_srv\n" % STALE, printed), printed[
+        :600
+    ]
+    assert completed.returncode != 0
+    assert "netdiag_fail_on=warning:" in completed.stdout and "half-open-sockets" in completed.stdout
+
+    # The HTML report as a browser shows it: summary first, then the pair picture with its half-open bar.
+    if chromium.available():
+        dom, _screenshot = chromium.check_report(report_dir / "audit-latest.html", "incident")
+        assert "held by app_srv (pid %d) %d" % (server_pid, STALE) in dom
+    else:
+        pytest.fail("chromium is not installed (tools/install-system-deps.sh installs it)")
 
 
 def test_bad_report_threshold_fails_clearly(tmp_path):
@@ -169,3 +244,48 @@ def test_bad_report_threshold_fails_clearly(tmp_path):
     assert completed.returncode != 0
     assert "thresholds: unknown close_wiat" in completed.stdout + completed.stderr
     assert not list(tmp_path.iterdir())
+
+
+def run_playbook(tmp_path, *extra):
+    return subprocess.run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "playbooks/audit.yml",
+            "-e",
+            "netdiag_report_dir=%s" % tmp_path,
+            *extra,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["-e", "netdiag_query=findings[?severity=='warning'"],
+            "netdiag_query: \"findings[?severity=='warning'\" is not a valid JMESPath expression",
+        ),
+        (["-e", "netdiag_fail_on=sometimes"], "netdiag_fail_on: sometimes is not one of never, warning, critical"),
+    ],
+)
+def test_bad_query_or_fail_on_stops_before_any_host(tmp_path, extra, message):
+    completed = run_playbook(tmp_path, *extra)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0
+    assert message in output, output[-3000:]
+    assert "Gather TCP diagnostics" not in output  # the gathering play never started
+    assert not list(tmp_path.iterdir())
+
+
+def test_query_is_printed_and_fail_on_never_keeps_success(tmp_path):
+    completed = run_playbook(tmp_path, "-e", "netdiag_query=keys(hosts)")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "TASK [Show the netdiag_query result]" in completed.stdout
+    printed = completed.stdout[completed.stdout.index("TASK [Show the netdiag_query result]") :]
+    assert re.match(r"[^\n]*\nok: \[localhost\] => *\n +msg:\n +- localhost\n", printed), printed[:600]
+    assert (tmp_path / "audit-latest.json").exists()

@@ -93,7 +93,9 @@ print(json.dumps(results))
 # The owner scan reads every process of the host (slow on a busy one): most sets leave it out.
 OPTION_SETS = [
     {"max_connections": None},
+    {"max_connections": 20, "tuples": True},
     {"max_connections": 25, "owners": False},
+    {"max_connections": 0, "tuples": True, "max_tuples": 40, "owners": False, "ports": [7001]},
     {"max_connections": 10, "limits": {"max_peers": 2, "max_listeners": 3}, "owners": False},
     {"max_connections": None, "families": ["inet"], "owners": False},
     {"max_connections": None, "families": ["inet6"], "owners": False},
@@ -175,3 +177,11 @@ def test_the_namespace_holds_every_kind_of_socket(namespace):
     assert sock_diag["established_by_peer_total"] > 100
     assert sock_diag["unmapped_sockets"] == 0
     assert sock_diag["owner_scan"]["stopped_short"] is False
+
+
+def test_tuples_hold_every_established_socket_with_its_owner(namespace):
+    sock_diag, _proc = compared(namespace, {"max_connections": 0, "tuples": True})
+    tuples = sock_diag["established_tuples"]
+    assert tuples["count"] == sock_diag["state_counts"]["ESTABLISHED"] == len(tuples["rows"].split("\n"))
+    pids = {row.split(" ")[4] for row in tuples["rows"].split("\n")}
+    assert "-" not in pids and set(sock_diag["holders"]) == pids  # one holder process owns them all

@@ -10,6 +10,7 @@ Run as root from the repository root: python3 tools/testhosts/testhosts.py COMMA
 
     rootfs                       build (once) and print the cached rootfs path
     create h1=198.51.100.11 h2   create hosts (address optional: next free .11-.250)
+    create --emulate aix h3      ... with tests/emulation/aix/root/ copied over the host's root (EMULATION)
     destroy h1 h2 | --all        destroy hosts; --all also removes leftovers of crashed runs (ndth-*)
     status                       list hosts, their addresses and whether sshd answers
     shell h1 [command...]        run a command (default: bash) inside the host, as ssh would
@@ -325,7 +326,21 @@ def write_host_files(name, address, upper, public_key):
     )
 
 
-def create_host(name, address, lower):
+EMULATION_ROOT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "emulation"
+
+
+def emulation_tree(platform_name):
+    """tests/emulation/<platform>/root, the file tree an emulated host gets over its root (see its README)."""
+    if not re.match(r"^[a-z][a-z0-9_]*$", platform_name or ""):
+        raise TestHostError("--emulate %r: use the name of a directory under %s" % (platform_name, EMULATION_ROOT))
+    tree = EMULATION_ROOT / platform_name / "root"
+    if not tree.is_dir():
+        known = sorted(path.parent.name for path in EMULATION_ROOT.glob("*/root") if path.is_dir())
+        raise TestHostError("--emulate %s: no %s (known: %s)" % (platform_name, tree, ", ".join(known) or "none"))
+    return tree
+
+
+def create_host(name, address, lower, emulate=None):
     directory = host_dir(name)
     upper, work, merged = directory / "upper", directory / "work", directory / "merged"
     for path in (upper, work, merged):
@@ -333,6 +348,11 @@ def create_host(name, address, lower):
     (directory / "address").write_text(address + "\n")
     private = key_pair()
     write_host_files(name, address, upper, pathlib.Path(str(private) + ".pub").read_text())
+    if emulate:
+        # Copied into the overlay's upper directory like the per-host files: the cached rootfs stays untouched, and
+        # the copy's directories merge with the rootfs's (modes and executable bits are kept).
+        shutil.copytree(emulation_tree(emulate), upper, symlinks=True, dirs_exist_ok=True)
+        (directory / "emulate").write_text(emulate + "\n")
 
     namespace = PREFIX + name
     run(["ip", "netns", "add", namespace])
@@ -523,11 +543,13 @@ def command_rootfs(_arguments):
 
 def command_create(arguments):
     hosts = parse_host_specs(arguments.hosts)
+    if arguments.emulate:
+        emulation_tree(arguments.emulate)  # a bad name fails before anything is created
     lower = ensure_rootfs()
     ensure_bridge()
     destroy_hosts([host[0] for host in hosts])  # a host of the same name left by a crashed run
     started = time.monotonic()
-    holders = [(name, address, create_host(name, address, lower)) for name, address in hosts]
+    holders = [(name, address, create_host(name, address, lower, arguments.emulate)) for name, address in hosts]
     deadline = time.monotonic() + arguments.timeout
     try:
         for name, address, holder in holders:
@@ -541,6 +563,9 @@ def command_create(arguments):
         "private_key": str(key_pair()),
         "hosts": [{"name": name, "address": address, "netns": PREFIX + name} for name, address, _holder in holders],
     }
+    if arguments.emulate:
+        result["emulate"] = arguments.emulate
+        result["python_interpreter"] = "/usr/local/bin/python-%s" % arguments.emulate
     print(json.dumps(result, indent=2))
 
 
@@ -563,7 +588,11 @@ def command_status(_arguments):
         answering = False
         with contextlib.suppress(OSError), socket.create_connection((address, 22), timeout=1) as connection:
             answering = connection.recv(4).startswith(b"SSH-")
-        print("%-12s %-16s netns=%s%s sshd=%s" % (name, address, PREFIX, name, "up" if answering else "DOWN"))
+        emulate_file = host_dir(name) / "emulate"
+        emulated = " emulate=%s" % emulate_file.read_text().strip() if emulate_file.exists() else ""
+        print(
+            "%-12s %-16s netns=%s%s sshd=%s%s" % (name, address, PREFIX, name, "up" if answering else "DOWN", emulated)
+        )
     leftovers = [n for n in netns_names() if n[len(PREFIX) :] not in hosts]
     if leftovers:
         print("namespaces without state (destroy --all removes them): " + " ".join(leftovers))
@@ -610,6 +639,11 @@ def main(argv=None):
     create = commands.add_parser("create", help="create hosts NAME[=198.51.100.N]; prints JSON (key, addresses)")
     create.add_argument("hosts", nargs="+", metavar="NAME[=ADDRESS]")
     create.add_argument("--timeout", type=float, default=60, help="seconds to wait for sshd (default 60)")
+    create.add_argument(
+        "--emulate",
+        metavar="PLATFORM",
+        help="EMULATION: copy tests/emulation/PLATFORM/root/ over each host's root (e.g. aix); see its README",
+    )
     create.set_defaults(func=command_create)
     destroy = commands.add_parser("destroy", help="destroy hosts; --all removes every ndth-* leftover")
     destroy.add_argument("hosts", nargs="*", metavar="NAME")

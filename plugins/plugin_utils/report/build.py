@@ -1,11 +1,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Assemble the audit report (contract schema 1) from what each host returned. Pure functions, no I/O."""
+"""Assemble the audit report (schema 1, docs/facts_schema.md) from what each host returned. Pure functions, no I/O."""
 
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER, host_findings
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.keepalive import keepalive_findings
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import (
+    half_open_findings,
+    match_connections,
+    matching_section,
+)
+
+# Correlation options (audit_report's ``correlation``): the count comparison's and the matching's limits.
+DEFAULT_CORRELATION = {"min_gap": 10, "ratio": 2.0, "min_half_open": 5}
 
 SCHEMA = 1
 SECTIONS = ("netstat", "keepalive", "conntrack", "slabinfo", "aix", "sunos")
@@ -23,6 +31,11 @@ def host_report(gathered):
     errors = [str(error) for error in gathered.get("errors") or [] if error]
     platform = gathered.get("platform") or facts.get("platform") or (facts.get("netstat") or {}).get("platform")
     report = {"status": "ok", "platform": platform, "errors": errors}
+    # How the facts were read: "module" (the fact modules on the host), "raw" (raw commands parsed here, for hosts
+    # without Python) or "capture" (files captured by someone else, playbooks/analyze.yml).
+    report["mode"] = gathered.get("mode") or "module"
+    if gathered.get("mode_reason"):
+        report["mode_reason"] = gathered["mode_reason"]
     for section in SECTIONS:
         if isinstance(facts.get(section), dict):
             report[section] = facts[section]
@@ -44,14 +57,24 @@ def build_report(gathered_by_host, generated_at, thresholds=None, correlation=No
         name: host_addresses(hosts[name], extra=gathered_by_host[name].get("addresses") or ()) for name in hosts
     }
     aliases = {name: gathered_by_host[name].get("aliases") or () for name in hosts}
-    pairs, pair_findings = correlate(hosts, addresses, aliases_by_host=aliases, **(correlation or {}))
-    findings = host_findings(hosts, thresholds) + pair_findings + keepalive_findings(hosts, addresses)
+    options = dict(DEFAULT_CORRELATION, **(correlation or {}))
+    groups, outside, matching_errors = match_connections(hosts, addresses, aliases)
+    pairs, pair_findings = correlate(
+        hosts, addresses, options["min_gap"], options["ratio"], aliases_by_host=aliases, groups=groups
+    )
+    findings = (
+        host_findings(hosts, thresholds)
+        + pair_findings
+        + half_open_findings(groups, options["min_half_open"])
+        + keepalive_findings(hosts, addresses)
+    )
     findings.sort(key=lambda item: (SEVERITY_ORDER[item["severity"]], item["host"], item["id"]))
     return {
         "schema": SCHEMA,
         "generated_at": generated_at,
         "hosts": hosts,
         "pairs": pairs,
+        "matching": matching_section(groups, outside, matching_errors),
         "findings": findings,
     }
 

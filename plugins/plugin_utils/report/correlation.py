@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import DECLARED_ONLY, local_addresses
 
 
 def host_addresses(report, extra=()):
@@ -22,6 +23,7 @@ def host_addresses(report, extra=()):
     candidates.extend(item.get("local_address") for item in netstat.get("listeners") or [])
     candidates.extend(item.get("local_address") for item in netstat.get("connections") or [])
     candidates.extend(netstat.get("local_addresses") or [])
+    candidates.extend(local_addresses(netstat.get("established_tuples")))
     for candidate in candidates:
         try:
             address = ipaddress.ip_address(str(candidate))
@@ -49,7 +51,7 @@ def declared_addresses(value):
     return addresses, rejected
 
 
-def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=None):
+def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=None, groups=None):
     """Pairs of (client end, server end, service port) with both counts, and the asymmetric ones.
 
     hosts: {name: host_report}; addresses_by_host: {name: set of addresses} found on the host (its sockets' local
@@ -65,6 +67,13 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
     ESTABLISHED connections for the service port whose peer no audited host is known by: when they could explain
     the gap (an undeclared NAT in front of the clients makes the server see them so), the finding is the
     informational ``asymmetric-unattributed`` instead of a warning.
+
+    groups: matching.match_connections()'s groups. Where every host of both ends listed its ESTABLISHED sockets,
+    the pair says ``per_connection: true`` with ``client_matched``/``server_matched`` (sockets of each side whose
+    mirror was found) and ``client_half_open``/``server_half_open``; its count finding is then always the aggregate
+    ``asymmetric-established`` (matching raises ``half-open-sockets`` with the holders). Otherwise the pair is
+    compared by counts only, and a side that holds none of the other's connections is ``half-open-sockets`` by
+    counts (``matching: counts`` in the evidence).
     """
     aliases_by_host = aliases_by_host or {}
     ends = _ends(sorted(set(hosts) | set(aliases_by_host)), aliases_by_host)
@@ -117,6 +126,39 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
     for (client, server, port), pair in counts.items():
         pair["client_unattributed"] = unattributed.get((client, port, "outbound"), 0)
         pair["server_unattributed"] = unattributed.get((server, port, "inbound"), 0)
+        listed = all("established_tuples" in ((hosts.get(name) or {}).get("netstat") or {}) for name in client + server)
+        pair["per_connection"] = listed
+        if listed:
+            pair.update(client_matched=0, server_matched=0, client_half_open=0, server_half_open=0)
+    for (host, port, direction), group in (groups or {}).items():
+        for peer, numbers in group.peers.items():
+            if peer not in ends or host not in ends or peer == host:
+                continue
+            if direction == "outbound":
+                key, side = (ends[host], ends[peer], port), "client"
+            else:
+                key, side = (ends[peer], ends[host], port), "server"
+            pair = counts.get(key)
+            if pair is None or not pair["per_connection"]:
+                continue
+            pair[side + "_matched"] += numbers["matched"]
+            pair[side + "_half_open"] += numbers["half_open"]
+    declared_only = {}  # (host, port, direction) -> sockets not matched for want of an audited NAT
+    for key, group in (groups or {}).items():
+        if group.unjudged.get(DECLARED_ONLY):
+            declared_only[key] = group.unjudged[DECLARED_ONLY]
+    for (client, server, port), pair in counts.items():
+        unmatched = sum(declared_only.get((name, port, "outbound"), 0) for name in client) + sum(
+            declared_only.get((name, port, "inbound"), 0) for name in server
+        )
+        if pair["per_connection"] and unmatched:
+            for key in ("client_matched", "server_matched", "client_half_open", "server_half_open"):
+                del pair[key]
+            pair["per_connection"] = False
+            pair["matching_reason"] = (
+                "%d sockets of the two ends go through an address declared in netdiag_addresses that no audited NAT "
+                "translates (audit the NAT box to match them one to one): compared by counts only" % unmatched
+            )
 
     pairs = sorted(counts.values(), key=lambda pair: (pair["client"], pair["server"], pair["service_port"] or 0))
     findings = []
@@ -143,15 +185,23 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
                 )
             )
             continue
+        evidence = dict(pair)
+        if not pair["per_connection"]:
+            evidence["matching"] = "counts"
+            evidence.setdefault(
+                "matching_reason",
+                "not every host of %s and %s listed its ESTABLISHED sockets (netstat_facts tuples), so the "
+                "connections were compared by counts only" % (pair["client"], pair["server"]),
+            )
         findings.append(
             finding(
-                # None at all on the other end: every one of these connections is half-open.
-                "half-open-sockets" if low + hidden == 0 else "asymmetric-established",
+                # Compared by counts only and none at all on the other end: every one of them is half-open.
+                "half-open-sockets" if low + hidden == 0 and not pair["per_connection"] else "asymmetric-established",
                 "warning",
                 pair[more],
                 "%s holds %d ESTABLISHED connections for port %s, %s only %d"
                 % (pair[more], high, pair["service_port"], pair[fewer], low),
-                dict(pair),
+                evidence,
                 "One side forgot connections the other still holds. Typical causes: a NAT or load balancer between "
                 "them expired idle entries (check conntrack timeouts and keepalive), or the application never closes "
                 "its sockets. Make the application close idle connections or enable TCP keepalive shorter than the "

@@ -2,7 +2,11 @@
 """The audit report as a list of blocks, rendered by markdown.py and html.py alike. Pure functions.
 
 Blocks: ("heading", level, text), ("paragraph", text), ("table", header, rows), ("list", items),
-("finding", finding). Renderers escape; builders never do.
+("finding", finding), ("evidence", evidence dict), ("summary", findings by severity, hosts by status) and
+("pair", pair) (HTML draws a pair as a picture of both ends' counts). Renderers escape; builders never do.
+
+Order: the summary first (what to look at), then the pairs seen from both ends, the findings by severity with their
+evidence, and the per-host tables.
 """
 
 from __future__ import annotations
@@ -10,6 +14,36 @@ from __future__ import annotations
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
 
 TOP_PEERS = 10
+SEVERITIES = ("critical", "warning", "info")
+SEVERITY_HEADINGS = {"critical": "Critical", "warning": "Warnings", "info": "Information"}
+STATUSES = ("ok", "partial", "failed", "unreachable")
+
+
+def severity_counts(report):
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for item in report["findings"]:
+        counts[item["severity"]] = counts.get(item["severity"], 0) + 1
+    return counts
+
+
+def pair_text(pair):
+    """One line for a pair: both counts and, when matched per connection, what matched and what is half-open."""
+    text = "%s -> %s port %s: client holds %d, server holds %d" % (
+        pair["client"],
+        pair["server"],
+        pair["service_port"],
+        pair["client_count"],
+        pair["server_count"],
+    )
+    if pair.get("per_connection"):
+        text += "; matched one to one: %d; half-open: %d on the client, %d on the server" % (
+            max(pair.get("client_matched", 0), pair.get("server_matched", 0)),
+            pair.get("client_half_open", 0),
+            pair.get("server_half_open", 0),
+        )
+    elif pair.get("matching_reason"):
+        text += "; " + pair["matching_reason"]
+    return text
 
 
 def host_overview_row(name, host):
@@ -19,7 +53,11 @@ def host_overview_row(name, host):
     states = (
         netstat.get("state_counts") or {} if netstat else {"ESTABLISHED": None, "CLOSE_WAIT": None, "TIME_WAIT": None}
     )
-    if conntrack.get("available"):
+    if conntrack.get("available") and conntrack.get("max") is None:
+        # A captured table without its sysctl values: entries known, limits not.
+        conntrack_text = "%s entries (max unknown)" % conntrack.get("entries_parsed")
+        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+    elif conntrack.get("available"):
         conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
         timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
     else:
@@ -51,11 +89,13 @@ def summary_lines(report, report_files=()):
     ]
     for name in sorted(report["hosts"]):
         row = host_overview_row(name, report["hosts"][name])
+        mode = _mode_note(report["hosts"][name])
         if row[3] is None:  # no socket table: nothing to count
-            lines.append("  %s: %s" % (row[0], row[1]))
+            lines.append("  %s: %s%s" % (row[0], row[1], mode))
         else:
             lines.append(
-                "  %s: %s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s" % (row[0], row[1], row[3], row[4], row[6])
+                "  %s: %s%s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s"
+                % (row[0], row[1], mode, row[3], row[4], row[6])
             )
         lines.extend("    error: %s" % error for error in report["hosts"][name]["errors"])
     lines.extend(
@@ -67,23 +107,22 @@ def summary_lines(report, report_files=()):
 
 
 def report_blocks(report):
+    counts = status_counts(report)
     blocks = [
         ("heading", 1, "netdiag.tcp audit report"),
         ("paragraph", "Generated %s (schema %s)." % (report["generated_at"], report["schema"])),
+        ("heading", 2, "Summary"),
+        ("summary", severity_counts(report), {status: counts.get(status, 0) for status in STATUSES}),
         ("heading", 2, "Hosts"),
         (
             "table",
             ["host", "status", "platform", "ESTABLISHED", "CLOSE_WAIT", "TIME_WAIT", "conntrack", "ct est. timeout"],
             [host_overview_row(name, report["hosts"][name]) for name in sorted(report["hosts"])],
         ),
-        ("heading", 2, "Findings"),
     ]
-    if report["findings"]:
-        blocks.extend(("finding", item) for item in report["findings"])
-    else:
-        blocks.append(("paragraph", "No findings."))
     if report["pairs"]:
         blocks.append(("heading", 2, "Connections seen from both ends"))
+        blocks.extend(("pair", pair) for pair in report["pairs"])
         blocks.append(
             (
                 "table",
@@ -94,6 +133,8 @@ def report_blocks(report):
                     "client count",
                     "server count",
                     "with unknown peers (client / server)",
+                    "matched",
+                    "half-open (client / server)",
                 ],
                 [
                     [
@@ -103,8 +144,39 @@ def report_blocks(report):
                         pair["client_count"],
                         pair["server_count"],
                         "%d / %d" % (pair.get("client_unattributed", 0), pair.get("server_unattributed", 0)),
+                        max(pair.get("client_matched", 0), pair.get("server_matched", 0))
+                        if pair.get("per_connection")
+                        else "by counts only",
+                        "%d / %d" % (pair.get("client_half_open", 0), pair.get("server_half_open", 0))
+                        if pair.get("per_connection")
+                        else None,
                     ]
                     for pair in report["pairs"]
+                ],
+            )
+        )
+    blocks.append(("heading", 2, "Findings"))
+    if not report["findings"]:
+        blocks.append(("paragraph", "No findings."))
+    for severity in SEVERITIES:
+        items = [item for item in report["findings"] if item["severity"] == severity]
+        if not items:
+            continue
+        blocks.append(("heading", 3, "%s (%d)" % (SEVERITY_HEADINGS[severity], len(items))))
+        for item in items:
+            blocks.append(("finding", item))
+            if item.get("evidence"):
+                blocks.append(("evidence", item["evidence"]))
+    outside = (report.get("matching") or {}).get("outside") or []
+    if outside:
+        blocks.append(("heading", 2, "Peers outside the audit (listed, not judged)"))
+        blocks.append(
+            (
+                "table",
+                ["host", "direction", "service port", "peer", "ESTABLISHED sockets"],
+                [
+                    [item["host"], item["direction"], item["service_port"], item["peer"], item["count"]]
+                    for item in outside[:50]
                 ],
             )
         )
@@ -113,8 +185,15 @@ def report_blocks(report):
     return blocks
 
 
+def _mode_note(host):
+    """' (raw mode)' / ' (from captures)' for hosts not read by the fact modules, else ''."""
+    return {"raw": " (raw mode)", "capture": " (from captures)"}.get(host.get("mode"), "")
+
+
 def host_blocks(name, host):
-    blocks = [("heading", 2, "%s (%s)" % (name, host["status"]))]
+    blocks = [("heading", 2, "%s (%s)%s" % (name, host["status"], _mode_note(host)))]
+    if host.get("mode_reason"):
+        blocks.append(("paragraph", "Read in %s mode: %s" % (host.get("mode"), host["mode_reason"])))
     if host["errors"]:
         blocks.append(("list", ["error: %s" % error for error in host["errors"]]))
     netstat = host.get("netstat") or {}

@@ -1,24 +1,156 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Render the report's blocks (document.py) as one self-contained HTML page (no scripts, no external assets)."""
+"""Render the report's blocks (document.py) as one self-contained HTML page (no scripts, no external assets).
+
+Layout: a summary first (findings by severity, hosts by status), then per pair of ends an inline SVG picture of the
+client's count against the server's (matched and half-open parts when matched per connection), the findings by
+severity with their evidence, and the per-host tables. Everything that comes from a host is escaped.
+"""
 
 from __future__ import annotations
 
 from html import escape
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import report_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #eee; }
 .critical { color: #a00; font-weight: bold; } .warning { color: #a60; font-weight: bold; } .info { color: #06a; }
 .recommendation { margin: 0.2em 0 0.8em 1.5em; }
+#summary { display: flex; gap: 2em; flex-wrap: wrap; }
+#summary table td.count { font-size: 1.6em; text-align: right; min-width: 2em; }
+#summary tr.critical td.count { background: #f4c2c2; } #summary tr.warning td.count { background: #f6dd9a; }
+#summary tr.info td.count { background: #c9def2; } #summary-hosts td.count { background: #dcefe3; }
+table.evidence { margin-left: 1.5em; font-size: 0.9em; }
+table.evidence table { margin: 0; }
+figure.pair { margin: 0.5em 0 1em; }
+figure.pair figcaption { font-size: 0.9em; color: #444; }
 """
+
+# Colours of the pair picture: matched connections, half-open sockets, sockets compared by counts only.
+MATCHED, HALF_OPEN, COUNTED = "#4a8", "#d64", "#68a"
+CHART_WIDTH, BAR_LEFT, BAR_WIDTH = 640, 150, 400
 
 
 def _text(value):
     return escape("-" if value is None or value == "" else str(value))
+
+
+def _table(header, rows, css_class=None):
+    head = "".join("<th>%s</th>" % _text(cell) for cell in header)
+    body = "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % _text(cell) for cell in row) for row in rows)
+    attribute = ' class="%s"' % css_class if css_class else ""
+    return "<table%s><thead><tr>%s</tr></thead><tbody>%s</tbody></table>" % (attribute, head, body)
+
+
+def summary_html(findings, statuses):
+    severity_rows = "".join(
+        '<tr class="%s"><td>%s</td><td class="count">%d</td></tr>' % (escape(severity), _text(severity), count)
+        for severity, count in findings.items()
+    )
+    status_rows = "".join(
+        '<tr><td>%s</td><td class="count">%d</td></tr>' % (_text(status), count) for status, count in statuses.items()
+    )
+    return (
+        '<section id="summary" aria-label="summary">'
+        '<table id="summary-findings"><thead><tr><th colspan="2">Findings by severity</th></tr></thead>'
+        "<tbody>%s</tbody></table>"
+        '<table id="summary-hosts"><thead><tr><th colspan="2">Hosts by status</th></tr></thead>'
+        "<tbody>%s</tbody></table></section>" % (severity_rows, status_rows)
+    )
+
+
+def _bar(y, label, total, scale, matched=None, half_open=None):
+    """One horizontal bar: the matched and half-open parts when known, else one bar of the whole count."""
+    parts = []
+    x = BAR_LEFT
+    if matched is None:
+        pieces = [(total, COUNTED, "%d ESTABLISHED" % total)]
+    else:
+        rest = max(total - matched - half_open, 0)
+        pieces = [
+            (matched, MATCHED, "%d matched" % matched),
+            (half_open, HALF_OPEN, "%d half-open" % half_open),
+            (rest, COUNTED, "%d not matched" % rest),
+        ]
+    for count, colour, title in pieces:
+        if not count:
+            continue
+        width = max(count * scale, 1.0)
+        parts.append(
+            '<rect x="%.1f" y="%d" width="%.1f" height="22" fill="%s"><title>%s</title></rect>'
+            % (x, y, width, colour, escape(title))
+        )
+        x += width
+    parts.append('<text x="4" y="%d" font-size="13">%s</text>' % (y + 16, escape(label)))
+    parts.append('<text x="%.1f" y="%d" font-size="13">%d</text>' % (x + 6, y + 16, total))
+    return "".join(parts)
+
+
+def pair_svg(pair):
+    """Inline SVG: the client's count against the server's for one pair and service port."""
+    client, server = pair["client_count"], pair["server_count"]
+    scale = BAR_WIDTH / float(max(client, server, 1))
+    per_connection = pair.get("per_connection")
+    bars = _bar(
+        8,
+        "client %s" % pair["client"],
+        client,
+        scale,
+        pair.get("client_matched") if per_connection else None,
+        pair.get("client_half_open") if per_connection else None,
+    ) + _bar(
+        38,
+        "server %s" % pair["server"],
+        server,
+        scale,
+        pair.get("server_matched") if per_connection else None,
+        pair.get("server_half_open") if per_connection else None,
+    )
+    legend = (
+        '<rect x="%d" y="70" width="10" height="10" fill="%s"/><text x="%d" y="79" font-size="11">matched</text>'
+        '<rect x="%d" y="70" width="10" height="10" fill="%s"/><text x="%d" y="79" font-size="11">half-open</text>'
+        '<rect x="%d" y="70" width="10" height="10" fill="%s"/><text x="%d" y="79" font-size="11">%s</text>'
+        % (
+            BAR_LEFT,
+            MATCHED,
+            BAR_LEFT + 14,
+            BAR_LEFT + 80,
+            HALF_OPEN,
+            BAR_LEFT + 94,
+            BAR_LEFT + 170,
+            COUNTED,
+            BAR_LEFT + 184,
+            "counted, not matched" if per_connection else "counted (not matched per connection)",
+        )
+    )
+    label = pair_text(pair)
+    return (
+        '<figure class="pair"><svg class="pair-chart" xmlns="http://www.w3.org/2000/svg" width="%d" height="88" '
+        'viewBox="0 0 %d 88" role="img" aria-label="%s"><title>%s</title>%s%s</svg>'
+        "<figcaption>%s</figcaption></figure>"
+        % (CHART_WIDTH, CHART_WIDTH, escape(label), escape(label), bars, legend, escape(label))
+    )
+
+
+def evidence_html(evidence):
+    rows = []
+    for key, value in sorted(evidence.items()):
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            header = sorted({name for item in value for name in item})
+            cell = _table(header, [[item.get(name) for name in header] for item in value])
+        elif isinstance(value, dict) and value and all(not isinstance(item, (dict, list)) for item in value.values()):
+            cell = _text(", ".join("%s: %s" % (name, item) for name, item in value.items()))
+        elif isinstance(value, list) and all(not isinstance(item, (dict, list)) for item in value):
+            cell = _text(", ".join(str(item) for item in value))
+        elif isinstance(value, (list, dict)):
+            cell = _text(value if value else "-")
+        else:
+            cell = _text(value)
+        rows.append("<tr><th>%s</th><td>%s</td></tr>" % (_text(key), cell))
+    return '<table class="evidence"><tbody>%s</tbody></table>' % "".join(rows)
 
 
 def render_block(block):
@@ -30,9 +162,7 @@ def render_block(block):
     if kind == "list":
         return "<ul>%s</ul>" % "".join("<li>%s</li>" % _text(item) for item in block[1])
     if kind == "table":
-        head = "".join("<th>%s</th>" % _text(cell) for cell in block[1])
-        body = "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % _text(cell) for cell in row) for row in block[2])
-        return "<table><thead><tr>%s</tr></thead><tbody>%s</tbody></table>" % (head, body)
+        return _table(block[1], block[2])
     if kind == "finding":
         item = block[1]
         return '<p><span class="%s">%s</span> <code>%s</code> on %s: %s</p><p class="recommendation">%s</p>' % (
@@ -43,6 +173,12 @@ def render_block(block):
             _text(item["summary"]),
             _text(item["recommendation"]),
         )
+    if kind == "evidence":
+        return evidence_html(block[1])
+    if kind == "summary":
+        return summary_html(block[1], block[2])
+    if kind == "pair":
+        return pair_svg(block[1])
     raise ValueError("unknown report block %r" % (kind,))
 
 

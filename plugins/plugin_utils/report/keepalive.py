@@ -55,9 +55,30 @@ def keepalive_findings(hosts, addresses_by_host):
                         "conntrack_timeout": timeout,
                         "tracked_entries": entries,
                     },
-                    "Lower net.ipv4.tcp_keepalive_time on %s below %d s (sysctl, or TCP_KEEPIDLE per socket in the "
-                    "application), or raise the ESTABLISHED timeout on %s above it. The Linux default keepalive "
-                    "time (7200 s) outlives the incident's fix (1200 s)." % (name, timeout, tracker),
+                    _recommendation(name, report, timeout, tracker),
                 )
             )
     return found
+
+
+def _recommendation(name, report, timeout, tracker):
+    """How to move the first probe before the NAT's timeout, in the words of the host's platform."""
+    if report.get("platform") == "SunOS":
+        # Solaris/illumos: one system-wide idle time in milliseconds (Oracle, Solaris Tunable Parameters).
+        return (
+            "Lower the keepalive idle time on %s below %d s: ipadm set-prop -p _keepalive_interval=%d tcp (Solaris 11, "
+            "illumos) or ndd -set /dev/tcp tcp_keepalive_interval %d (Solaris 10), or TCP_KEEPALIVE_THRESHOLD per "
+            "socket in the application; or raise the ESTABLISHED timeout on %s above it. The Solaris default (2 hours) "
+            "outlives the incident's fix (1200 s)."
+            % (name, timeout, _solaris_milliseconds(timeout), _solaris_milliseconds(timeout), tracker)
+        )
+    return (
+        "Lower net.ipv4.tcp_keepalive_time on %s below %d s (sysctl, or TCP_KEEPIDLE per socket in the "
+        "application), or raise the ESTABLISHED timeout on %s above it. The Linux default keepalive "
+        "time (7200 s) outlives the incident's fix (1200 s)." % (name, timeout, tracker)
+    )
+
+
+def _solaris_milliseconds(timeout):
+    """A suggested idle time a minute below the timeout, in milliseconds, within Solaris' 10 s minimum."""
+    return max(timeout - 60, 10) * 1000

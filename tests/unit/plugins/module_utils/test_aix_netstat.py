@@ -56,17 +56,32 @@ def test_aix_7_3_full_table(fixture_text):
     ]
 
 
-def test_grep_excerpt_without_listeners_uses_lower_port_rule(fixture_text):
-    # Three client sockets to port 6666 from privileged local ports: with no listener in the text, the contract's
-    # "lower port is the service port" rule calls them inbound to 501/508/525 (what the table alone can tell).
+def test_old_aix_18_character_columns_cut_ports_are_unknown(fixture_text):
+    # Old AIX cuts address.port at 18 characters: "172.17.252.214.501" is a client on port 501xx (below AIX's
+    # ephemeral range 32768-65535 no real client port is 501). No field of the text is longer than 18, so the
+    # 18-character local fields have unknown ports; the 17-character peer fields are complete. The sockets are
+    # then clients of 6666 (outbound), not servers of 501/508/525.
     result = aix_netstat.parse(fixture_text("aix/netstat-Aan-2.txt"))
     assert result["state_counts"]["ESTABLISHED"] == 3
-    assert [(e["direction"], e["service_port"], e["peer"]) for e in result["established_by_peer"]] == [
-        ("inbound", 501, "172.17.252.8"),
-        ("inbound", 508, "172.17.252.5"),
-        ("inbound", 525, "172.17.252.8"),
+    assert [(e["direction"], e["service_port"], e["peer"], e["count"]) for e in result["established_by_peer"]] == [
+        ("outbound", 6666, "172.17.252.8", 2),
+        ("outbound", 6666, "172.17.252.5", 1),
     ]
+    assert [(c["local_address"], c["local_port"], c.get("local_port_cut")) for c in result["connections"]] == [
+        ("172.17.252.214", None, True),
+        ("172.17.252.214", None, True),
+        ("172.17.252.214", None, True),
+    ]
+    assert [(c["remote_port"], "remote_port_cut" in c) for c in result["connections"]] == [(6666, False)] * 3
     assert [c["pcb"] for c in result["connections"]] == ["f10005000037cbb0", "f1000500002bc3b0", "f10005000bb70bb0"]
+    # A cut port is never guessed into a port selection.
+    assert aix_netstat.parse(fixture_text("aix/netstat-Aan-2.txt"), ports=[501])["selected_sockets"] == 0
+
+
+def test_18_character_fields_are_complete_when_the_table_has_wider_ones(fixture_text):
+    # AIX 7.3 prints wider columns: "192.168.242.122.22" (18 characters) is complete there.
+    result = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), ports=[22], states=["ESTABLISHED"])
+    assert [(c["local_port"], c.get("local_port_cut")) for c in result["connections"]] == [(22, None)]
 
 
 def test_plain_tcp_listener(fixture_text):

@@ -114,3 +114,11 @@ def test_garbage_names_the_line(text, line_number):
         sunos_pfiles.parse(text)
     assert caught.value.format_name == "sunos_pfiles"
     assert caught.value.line_number == line_number
+
+
+def test_solaris_10_socket_with_ip_nexthop_option(fixture_text):
+    # Altibase's Solaris 10 excerpt: the options line carries IP_NEXTHOP(a.b.c.d), which must not hide SO_KEEPALIVE.
+    (socket,) = sunos_pfiles.parse(fixture_text("solaris/pfiles-3.txt"))["sockets"]
+    assert (socket["fd"], socket["keepalive"], socket["connected"]) == (321, True, True)
+    assert (socket["local_address"], socket["local_port"], socket["remote_port"]) == ("127.0.0.1", 27584, 42567)
+    assert socket["options"][-1] == "IP_NEXTHOP(0.0.128.20)"

@@ -405,3 +405,27 @@ def test_bad_options_fail_before_reading(tmp_path, config, args, message, run):
 def test_check_mode_same_facts(tmp_path, fixture_text, config, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
     assert facts_of(run(proc, config, check_mode=True)) == facts_of(run(proc, config))
+
+
+def test_nat_tuples_from_the_proc_table(tmp_path, fixture_text, config, no_conntrack_binary, run):
+    proc = make_proc(tmp_path / "proc", fixture_text)
+    (proc / "net/nf_conntrack").write_text(fixture_text("linux/proc-net-nf_conntrack-snat-1.txt"))
+    facts = facts_of(run(proc, config, nat_tuples=True, ports=[5555]))
+    assert facts["nat_tuples"]["count"] == 2
+    assert facts["nat_tuples"]["rows"].split("\n")[0] == (
+        "198.51.100.100 33435 198.51.100.101 5555 198.51.100.101 5555 198.51.100.102 33435"
+    )
+    assert "nat_tuples" not in facts_of(run(proc, config))
+
+
+def test_nat_tuples_from_conntrack_tools(tmp_path, fixture_text, config, fake_conntrack, run):
+    FakeProcess.output = fixture_text("linux/conntrack-L-1.txt")
+    proc = make_proc(tmp_path / "proc", fixture_text, table=False)
+    facts = facts_of(run(proc, config, nat_tuples=True))
+    assert [call["argv"] for call in FakeProcess.calls] == [["/usr/sbin/conntrack", "-L", "-o", "extended"]] * 2
+    assert facts["nat_tuples"]["count"] == 2 and facts["nat_tuples"]["truncated"] is False
+
+
+def test_bad_max_nat_tuples(tmp_path, config, run):
+    outcome = run(tmp_path / "nothing", config, max_nat_tuples=-1)
+    assert outcome.failed and outcome.result["msg"] == "max_nat_tuples: -1 is not a number >= 0"

@@ -95,3 +95,15 @@ def test_every_nat_that_tracks_the_host_is_named():
         {"web1": {"198.51.100.11"}, "nat-a": set(), "nat-b": set()},
     )
     assert [item["evidence"]["conntrack_host"] for item in found] == ["nat-a", "nat-b"]
+
+
+def test_a_solaris_host_is_told_the_solaris_tunable():
+    solaris = client()
+    solaris["facts"]["netstat"]["platform"] = "SunOS"
+    solaris["facts"]["keepalive"] = {"time": 7200, "intvl": None, "probes": None, "source": "ipadm show-prop tcp"}
+    report = build_report({"app1": solaris, "web1": client(address="198.51.100.12"), "nat": nat()}, "2026-11-26Z")
+    (found,) = [item for item in report["findings"] if item["id"] == "keepalive-after-nat-timeout"]
+    assert found["host"] == "app1" and report["hosts"]["app1"]["platform"] == "SunOS"
+    assert "ipadm set-prop -p _keepalive_interval=1140000 tcp" in found["recommendation"]
+    assert "ndd -set /dev/tcp tcp_keepalive_interval 1140000" in found["recommendation"]
+    assert "net.ipv4" not in found["recommendation"]

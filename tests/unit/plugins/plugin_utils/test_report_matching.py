@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Per-connection matching in the report (matching.py through build_report): which sockets are half-open, who
+holds them, directly and through an audited NAT; what is not judged, and what is only listed."""
+
+from __future__ import annotations
+
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+
+WEB, APP, NAT_ADDRESS = "198.51.100.10", "198.51.100.20", "198.51.100.129"
+
+
+def tuples(rows):
+    text = "\n".join(" ".join(str(field) for field in row) for row in rows)
+    columns = ["local_address", "local_port", "remote_address", "remote_port", "pid", "keepalive"]
+    return {"columns": columns, "rows": text, "count": len(rows), "truncated": False}
+
+
+def netstat(rows, listen=None, holders=None, direction="inbound", port=5555):
+    by_peer = {}
+    for row in rows:
+        by_peer[row[2]] = by_peer.get(row[2], 0) + 1
+    return {
+        "state_counts": {"ESTABLISHED": len(rows)},
+        "established_by_peer": [
+            {"direction": direction, "service_port": port, "peer": peer, "count": count}
+            for peer, count in sorted(by_peer.items(), key=lambda item: -item[1])
+        ],
+        "listeners": [{"protocol": "tcp", "local_address": "*", "local_port": listen}] if listen else [],
+        "connections": [],
+        "established_without_keepalive": sum(1 for row in rows if row[5] == "0"),
+        "established_tuples": tuples(rows),
+        "holders": holders or {},
+    }
+
+
+def host(facts, aliases=()):
+    return {"status": "reached", "errors": [], "facts": facts, "aliases": list(aliases)}
+
+
+def incident_fleet(stale=30, healthy=12):
+    """The issue's case: 12 healthy connections, 30 whose client side vanished; the server holds 42."""
+    client_rows = [(WEB, 40000 + index, APP, 5555, 900, "0") for index in range(healthy)]
+    server_rows = [(APP, 5555, WEB, 40000 + index, 4242, "0") for index in range(healthy + stale)]
+    return {
+        "web": host({"netstat": netstat(client_rows, direction="outbound")}),
+        "app": host(
+            {"netstat": netstat(server_rows, listen=5555, holders={"4242": {"process": "app_srv", "user": "app"}})}
+        ),
+    }
+
+
+def by_id(report, finding_id):
+    return [item for item in report["findings"] if item["id"] == finding_id]
+
+
+def test_incident_names_the_stale_sockets_and_their_holder():
+    report = build_report(incident_fleet(), "2026-12-04T00:00:00Z")
+    (half_open,) = by_id(report, "half-open-sockets")
+    assert half_open["host"] == "app"
+    evidence = half_open["evidence"]
+    assert (evidence["count"], evidence["matched"], evidence["service_port"]) == (30, 12, 5555)
+    assert evidence["holders"] == [{"pid": 4242, "process": "app_srv", "user": "app", "count": 30}]
+    assert (evidence["keepalive"], evidence["keepalive_counts"]) == ("off", {"on": 0, "off": 30, "unknown": 0})
+    assert evidence["peers"] == {"web": 30} and evidence["reasons"] == {"no-peer-socket": 30}
+    assert len(evidence["sample"]) == 20 and evidence["sample_truncated"] is True
+    assert evidence["sample"][0] == {
+        "local_address": APP,
+        "local_port": 5555,
+        "remote_address": WEB,
+        "remote_port": 40012,
+        "pid": 4242,
+    }
+    assert "held by app_srv (pid 4242) 30; keepalive off" in half_open["summary"]
+    (asymmetric,) = by_id(report, "asymmetric-established")
+    assert (asymmetric["evidence"]["client_count"], asymmetric["evidence"]["server_count"]) == (12, 42)
+    (pair,) = report["pairs"]
+    assert pair["per_connection"] is True
+    assert (pair["client_matched"], pair["server_matched"], pair["client_half_open"], pair["server_half_open"]) == (
+        12,
+        12,
+        0,
+        30,
+    )
+    assert [group["half_open"] for group in report["matching"]["groups"]] == [30, 0]
+
+
+def test_half_open_also_when_the_other_end_holds_some_and_below_the_minimum_not():
+    report = build_report(incident_fleet(stale=3), "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    report = build_report(incident_fleet(stale=3), "2026-12-04T00:00:00Z", correlation={"min_half_open": 1})
+    assert [item["evidence"]["count"] for item in by_id(report, "half-open-sockets")] == [3]
+
+
+def test_a_truncated_peer_list_judges_nothing():
+    fleet = incident_fleet()
+    fleet["web"]["facts"]["netstat"]["established_tuples"]["truncated"] = True
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    app = [group for group in report["matching"]["groups"] if group["host"] == "app"][0]
+    assert app["not_judged"] == {"peer-sockets-truncated": 30} and app["matched"] == 12
+
+
+def test_peers_outside_the_inventory_are_listed_not_judged():
+    fleet = incident_fleet()
+    del fleet["web"]
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    assert report["matching"]["outside"] == [
+        {"host": "app", "service_port": 5555, "direction": "inbound", "peer": WEB, "count": 42}
+    ]
+
+
+def nat_fleet(audit_nat=True, forgotten=46, declare=True):
+    """web1/web2 behind SNAT to 198.51.100.129; 12 live connections each; app holds those 24 and 46 more."""
+    fleet = {}
+    app_rows, entries = [], []
+    for index, (name, address) in enumerate((("web1", "198.51.100.11"), ("web2", "198.51.100.12"))):
+        rows = [(address, 41000 + port, "198.51.100.130", 5555, 700 + index, "1") for port in range(12)]
+        fleet[name] = host({"netstat": netstat(rows, direction="outbound")}, aliases=[NAT_ADDRESS] if declare else [])
+        for port in range(12):
+            translated = 60000 + 100 * index + port
+            app_rows.append(("198.51.100.130", 5555, NAT_ADDRESS, translated, 4242, "0"))
+            entries.append(
+                "%s %d 198.51.100.130 5555 198.51.100.130 5555 %s %d" % (address, 41000 + port, NAT_ADDRESS, translated)
+            )
+    app_rows += [("198.51.100.130", 5555, NAT_ADDRESS, 50000 + port, 4242, "0") for port in range(forgotten)]
+    fleet["app"] = host({"netstat": netstat(app_rows, listen=5555, holders={"4242": {"process": "app_srv"}})})
+    if audit_nat:
+        nat_tuples = {
+            "columns": [
+                "original_source",
+                "original_source_port",
+                "original_destination",
+                "original_destination_port",
+                "reply_source",
+                "reply_source_port",
+                "reply_destination",
+                "reply_destination_port",
+            ],
+            "rows": "\n".join(entries),
+            "count": len(entries),
+            "truncated": False,
+        }
+        fleet["nat"] = host(
+            {"netstat": netstat([]), "conntrack": {"available": True, "timeouts": {}, "nat_tuples": nat_tuples}}
+        )
+    return fleet
+
+
+def test_through_an_audited_nat_both_ends_match_one_to_one():
+    report = build_report(nat_fleet(), "2026-12-04T00:00:00Z")
+    (half_open,) = by_id(report, "half-open-sockets")
+    assert half_open["host"] == "app"
+    evidence = half_open["evidence"]
+    assert (evidence["count"], evidence["matched"]) == (46, 24)
+    assert evidence["forgotten_by_nat"] == {"nat": 46} and evidence["through"] == ["nat"]
+    assert "the NAT nat has no entry (46)" in half_open["summary"]
+    web_groups = [group for group in report["matching"]["groups"] if group["host"].startswith("web")]
+    assert [(group["matched"], group["half_open"], group["through"]) for group in web_groups] == [
+        (12, 0, ["nat"]),
+        (12, 0, ["nat"]),
+    ]
+    (pair,) = report["pairs"]
+    assert (pair["client"], pair["server"], pair["client_matched"], pair["server_matched"]) == (
+        "web1+web2",
+        "app",
+        24,
+        24,
+    )
+
+
+def test_a_client_socket_the_audited_nat_forgot_is_half_open_on_the_client():
+    fleet = nat_fleet()
+    rows = fleet["web1"]["facts"]["netstat"]["established_tuples"]
+    rows["rows"] += "\n198.51.100.11 42999 198.51.100.130 5555 700 1"
+    report = build_report(fleet, "2026-12-04T00:00:00Z", correlation={"min_half_open": 1})
+    assert sorted((item["host"], item["evidence"]["count"]) for item in by_id(report, "half-open-sockets")) == [
+        ("app", 46),
+        ("web1", 1),
+    ]
+
+
+def test_declared_nat_that_is_not_audited_falls_back_to_counts():
+    report = build_report(nat_fleet(audit_nat=False), "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    app = [group for group in report["matching"]["groups"] if group["host"] == "app"][0]
+    assert app["not_judged"] == {"declared-address-without-audited-nat": 70}
+    (asymmetric,) = by_id(report, "asymmetric-established")
+    assert (asymmetric["evidence"]["client_count"], asymmetric["evidence"]["server_count"]) == (24, 70)
+    assert asymmetric["evidence"]["matching"] == "counts"
+    assert asymmetric["evidence"]["matching_reason"].startswith(
+        "94 sockets of the two ends go through an address declared in netdiag_addresses that no audited NAT"
+    )
+    assert report["pairs"][0]["per_connection"] is False
+
+
+def test_undeclared_nat_outside_the_audit_judges_nothing():
+    """app holds connections from an unknown address (the NAT nobody declared or audited): the web servers' sockets
+    it seems to lack may be those, so neither end is judged one to one."""
+    report = build_report(nat_fleet(audit_nat=False, declare=False), "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    web1 = [group for group in report["matching"]["groups"] if group["host"] == "web1"][0]
+    assert web1["not_judged"] == {"peer-has-connections-from-unknown-addresses": 12}
+    assert report["matching"]["outside"] == [
+        {"host": "app", "service_port": 5555, "direction": "inbound", "peer": NAT_ADDRESS, "count": 70}
+    ]
+
+
+def test_html_has_summary_first_pair_picture_and_escaped_evidence():
+    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
+
+    fleet = incident_fleet()
+    fleet["app"]["facts"]["netstat"]["holders"] = {"4242": {"process": "<img src=//e.v>", "user": "app"}}
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    page = html.render(report)
+    assert page.index('<section id="summary"') < page.index('<svg class="pair-chart"') < page.index("<h2>Findings")
+    assert "<img" not in page and "&lt;img src=//e.v&gt;" in page
+    assert '<tr class="warning"><td>warning</td><td class="count">2</td></tr>' in page
+    assert "<title>web -&gt; app port 5555: client holds 12, server holds 42; matched one to one: 12;" in page
+    text = markdown.render(report)
+    assert "- Findings: 0 critical, 2 warning, 1 info" in text
+    assert "web -> app port 5555: client holds 12, server holds 42" in text.replace("\\", "")
+
+
+def test_one_hundred_thousand_connections_per_host():
+    """The scale the audit is built for: 100,000 connections, 1,000 of them stale on the server."""
+    import time
+
+    started = time.perf_counter()
+    report = build_report(incident_fleet(stale=1000, healthy=99000), "2026-12-04T00:00:00Z")
+    elapsed = time.perf_counter() - started
+    (half_open,) = by_id(report, "half-open-sockets")
+    assert (half_open["evidence"]["count"], half_open["evidence"]["matched"]) == (1000, 99000)
+    assert len(half_open["evidence"]["sample"]) == 20
+    assert elapsed < 30, elapsed  # about a second on a 2-CPU VM; generous for shared CI machines
