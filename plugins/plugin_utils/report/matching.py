@@ -220,6 +220,7 @@ class _Group:
         self.peers = {}  # peer host -> {"matched": n, "half_open": n}
         self.through = set()
         self.forgotten = {}  # NAT host -> sockets it holds no entry for
+        self.forgotten_remotes = {}  # remote address of those sockets -> sockets (for the pairs, by ends)
         self.reasons = {}
         self.unjudged = {}
 
@@ -235,6 +236,7 @@ class _Group:
         self.half_open_rows.append(row)
         if peer is None:
             self.forgotten[through] = self.forgotten.get(through, 0) + 1
+            self.forgotten_remotes[row[2]] = self.forgotten_remotes.get(row[2], 0) + 1
         else:
             counts = self.peers.setdefault(peer, {"matched": 0, "half_open": 0})
             counts["half_open"] += 1

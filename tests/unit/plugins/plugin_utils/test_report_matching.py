@@ -167,6 +167,7 @@ def test_through_an_audited_nat_both_ends_match_one_to_one():
         24,
         24,
     )
+    assert (pair["client_half_open"], pair["server_half_open"]) == (0, 46)
 
 
 def test_a_client_socket_the_audited_nat_forgot_is_half_open_on_the_client():
