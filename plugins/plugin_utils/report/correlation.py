@@ -184,6 +184,9 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
         if hidden and not _asymmetric(high, low + hidden, min_gap, ratio):
             # The side with fewer holds enough connections with unknown peers to hide the gap: behind a NAT
             # nobody declared, the server sees the clients' connections coming from the NAT's address.
+            if pair["per_connection"] and pair[fewer + "_matched"] > low:
+                # An audited NAT's conntrack already matched them one to one: the matching's findings tell.
+                continue
             findings.append(
                 finding(
                     "asymmetric-unattributed",

@@ -234,3 +234,12 @@ def test_one_hundred_thousand_connections_per_host():
     assert (half_open["evidence"]["count"], half_open["evidence"]["matched"]) == (1000, 99000)
     assert len(half_open["evidence"]["sample"]) == 20
     assert elapsed < 30, elapsed  # about a second on a 2-CPU VM; generous for shared CI machines
+
+
+def test_undeclared_but_audited_nat_matches_and_needs_no_declaration_hint():
+    report = build_report(nat_fleet(declare=False), "2026-12-04T00:00:00Z")
+    assert [(item["id"], item["host"]) for item in report["findings"] if item["severity"] != "info"] == [
+        ("half-open-sockets", "app")
+    ]
+    assert by_id(report, "asymmetric-unattributed") == []
+    assert [(pair["client"], pair["server_matched"]) for pair in report["pairs"]] == [("web1", 12), ("web2", 12)]
