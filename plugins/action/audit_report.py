@@ -2,32 +2,38 @@
 """Controller-side writer of the audit report: JSON (schema 1), Markdown and HTML, plus audit-latest.* copies.
 
 It reads what the audit left on each host (ansible_facts.netdiag and netdiag_audit_result) from hostvars, builds the
-report with plugin_utils/report, writes each file atomically (temporary file + rename in the same directory, so a
-reader of audit-latest.json never sees half a file) and returns the summary the playbook prints.
+report with plugin_utils/report and writes it with plugin_utils/report_files (a private directory, files 0600,
+audit-latest.* replaced together or not at all). A host whose facts cannot be reported (malformed, e.g. a peer
+entry without its fields) gets that as its error; the others are reported as usual.
 """
 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_options
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import DEFAULT_CORRELATION, build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import DEFAULT_THRESHOLDS
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
     QueryError,
     check_fail_on,
     compile_query,
     failing_findings,
     run_query,
+)
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import (
+    FILE_MODE,
+    ReportDirectoryError,
+    write_report_set,
 )
 
 RENDERERS = {
@@ -37,23 +43,51 @@ RENDERERS = {
 }
 
 
-def write_atomically(path, text):
-    directory = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def plain(value):
     """Ansible 2.19 hands lazy/tagged containers to plugins: turn them into plain JSON data."""
     return json.loads(json.dumps(value, default=to_text))
+
+
+def step_error(step, message):
+    """'netstat_facts: <message>', naming the step once even when the module's message names it already."""
+    text = to_text(message)
+    return text if text.startswith(step + ": ") else "%s: %s" % (step, text)
+
+
+def host_address(value):
+    """ansible_host as the canonical text of an IP address (how peers are reported), or None for a DNS name."""
+    try:
+        address = ipaddress.ip_address(to_text(value).strip())
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def file_mode(value):
+    """An octal mode such as '0600' or 384; group/other write bits are refused (the reports map the network)."""
+    try:
+        mode = int(value, 8) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise AnsibleActionFail("mode: %r is not an octal file mode such as 0600" % (value,)) from None
+    if isinstance(value, bool) or not 0 <= mode <= 0o777 or mode & 0o022 or not mode & 0o600 == 0o600:
+        raise AnsibleActionFail(
+            "mode: %r must let you read and write the file and nobody else write it (e.g. 0600 or 0640)" % (value,)
+        )
+    return mode
+
+
+def unreportable(name, gathered, generated_at, thresholds, correlation):
+    """Why this host's facts break the report (a malformed entry), or None: built and rendered on its own."""
+    try:
+        report = build_report({name: gathered}, generated_at, thresholds, correlation)
+        for render in RENDERERS.values():
+            render(report)
+    except KeyError as error:
+        return "a field is missing: %s" % error
+    except (TypeError, ValueError, AttributeError, IndexError) as error:
+        return "%s: %s" % (type(error).__name__, error)
+    return None
 
 
 class ActionModule(ActionBase):
@@ -61,7 +95,19 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     _VALID_ARGS = frozenset(
-        ("hosts", "dest", "formats", "thresholds", "correlation", "generated_at", "query", "fail_on")
+        (
+            "hosts",
+            "dest",
+            "formats",
+            "thresholds",
+            "correlation",
+            "generated_at",
+            "keep",
+            "mode",
+            "query",
+            "fail_on",
+            "gathered",
+        )
     )
 
     def run(self, tmp=None, task_vars=None):
@@ -76,24 +122,13 @@ class ActionModule(ActionBase):
         unknown = [name for name in formats if name not in RENDERERS]
         if unknown:
             raise AnsibleActionFail("formats: unknown %s; choose from %s" % (", ".join(unknown), ", ".join(RENDERERS)))
-        thresholds = plain(arguments.get("thresholds") or {})
-        bad = sorted(set(thresholds) - set(DEFAULT_THRESHOLDS))
-        if bad:
-            raise AnsibleActionFail(
-                "thresholds: unknown %s; known: %s" % (", ".join(bad), ", ".join(sorted(DEFAULT_THRESHOLDS)))
-            )
-        for name, value in thresholds.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise AnsibleActionFail("thresholds.%s must be a number >= 0, got %r" % (name, value))
-        correlation = plain(arguments.get("correlation") or {})
-        bad = sorted(set(correlation) - set(DEFAULT_CORRELATION))
-        if bad:
-            raise AnsibleActionFail(
-                "correlation: unknown %s; known: %s" % (", ".join(bad), ", ".join(sorted(DEFAULT_CORRELATION)))
-            )
-        for name, value in correlation.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise AnsibleActionFail("correlation.%s must be a number >= 0, got %r" % (name, value))
+        try:
+            thresholds = audit_options.thresholds(plain(arguments.get("thresholds")), name="thresholds")
+            keep = audit_options.count(plain(arguments.get("keep") or 0), name="keep")
+            correlation = audit_options.correlation(plain(arguments.get("correlation")), name="correlation")
+        except audit_options.AuditOptionError as error:
+            raise AnsibleActionFail(str(error)) from None
+        mode = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
         query = arguments.get("query") or None
         try:
             if query is not None:
@@ -106,15 +141,29 @@ class ActionModule(ActionBase):
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
 
         hostvars = task_vars.get("hostvars", {})
+        # gathered: what netdiag.tcp.read_captures returns (playbooks/analyze.yml); else the audited hosts' vars.
+        captured = arguments.get("gathered")
+        if captured is not None and not isinstance(captured, dict):
+            raise AnsibleActionFail("gathered must be a dict of host name -> gathered data (read_captures' hosts)")
         gathered = {}
         for host in hosts:
-            variables = hostvars.get(host, {})
-            outcome = plain(variables.get("netdiag_audit_result") or {})
-            facts = plain((variables.get("ansible_facts") or {}).get("netdiag") or {})
-            hint = variables.get("ansible_host")
+            if captured is not None:
+                variables = plain(captured.get(host) or {})
+                outcome = variables
+                facts = variables.get("facts") or {}
+            else:
+                variables = hostvars.get(host, {})
+                outcome = plain(variables.get("netdiag_audit_result") or {})
+                facts = plain((variables.get("ansible_facts") or {}).get("netdiag") or {})
+            hint = host_address(variables.get("ansible_host") or "")
+            if not isinstance(outcome, dict):
+                outcome = {"errors": ["netdiag_audit_result is not a mapping: %r" % (outcome,)]}
             errors = list(outcome.get("errors") or [])
+            if not isinstance(facts, dict):
+                errors.append("ansible_facts.netdiag is not a mapping; nothing from this host is reported")
+                facts = {}
             failures = sorted((outcome.get("failures") or {}).items())
-            errors.extend("%s: %s" % (step, message) for step, message in failures if message)
+            errors.extend(step_error(step, message) for step, message in failures if message)
             if not outcome and not facts:
                 errors.append("the host did not run the audit")
             aliases, bad = declared_addresses(variables.get("netdiag_addresses"))
@@ -122,27 +171,36 @@ class ActionModule(ActionBase):
                 "netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad
             )
             gathered[host] = {
+                "platform": outcome.get("platform"),
                 "status": outcome.get("status"),
+                "mode": outcome.get("mode"),
+                "mode_reason": outcome.get("mode_reason"),
                 "errors": errors,
                 "facts": facts,
-                "addresses": [to_text(hint)] if hint else [],
+                "addresses": [hint] if hint else list(outcome.get("addresses") or []),
                 "aliases": aliases,
             }
+        for host, entry in gathered.items():
+            problem = unreportable(host, entry, generated_at, thresholds, correlation)
+            if problem:
+                entry["errors"].append("malformed facts, not reported: %s" % problem)
+                entry["facts"] = {}
         report = build_report(gathered, generated_at, thresholds, correlation)
 
         stamp = generated_at.replace("-", "").replace(":", "")
         try:
-            os.makedirs(dest, exist_ok=True)
-            files = []
-            for name in formats:
-                text = RENDERERS[name](report)
-                path = os.path.join(dest, "audit-%s.%s" % (stamp, name))
-                write_atomically(path, text)
-                write_atomically(os.path.join(dest, "audit-latest.%s" % name), text)
-                files.append(path)
+            texts = {name: RENDERERS[name](report) for name in formats}
+            warnings = []
+            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings)
+        except ReportDirectoryError as error:
+            raise AnsibleActionFail("cannot write the report: %s" % error) from None
         except OSError as error:
-            raise AnsibleActionFail("cannot write the report under %s: %s" % (dest, error)) from error
+            raise AnsibleActionFail(
+                "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
+            ) from error
 
+        if warnings:
+            result["warnings"] = warnings
         if query is not None:
             try:
                 # The report as written (JSON types), so the query sees exactly what the file holds.

@@ -42,6 +42,12 @@ PARSERS = {
     "sunos_ipadm_prop": sunos_ipadm_prop.parse,
 }
 
+# Options whose default differs between the filter and the module. A pasted slabinfo is read whole: every cache
+# unless `names` is given (slabinfo_facts keeps its conntrack-caches default, its purpose being conntrack).
+FILTER_DEFAULTS = {
+    "linux_slabinfo": {"names": ""},
+}
+
 
 def parse(text, format_name=None, **options):
     """Parse TEXT (a string, or a list of lines as registered stdout_lines) captured in FORMAT."""
@@ -59,6 +65,7 @@ def parse(text, format_name=None, **options):
         raise AnsibleFilterError(
             "netdiag.tcp.parse(%s): expected text or a list of lines, got %s" % (format_name, type(text).__name__)
         )
+    options = dict(FILTER_DEFAULTS.get(format_name, {}), **options)
     try:
         return parser(text, **options)
     except ParseError as error:

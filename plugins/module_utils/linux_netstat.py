@@ -3,9 +3,10 @@
 
 Reads ``netstat -an``, ``-tan``, ``-tanp``, ``-tanpo``, ``-tulpen`` and similar: the ``Proto Recv-Q Send-Q Local
 Address Foreign Address State`` table with the optional ``User Inode`` (-e), ``PID/Program name`` (-p) and ``Timer``
-(-o) columns, whose presence the column header line tells. UNIX domain (and other non-Internet) sections are
-skipped, and so are raw and UDP-Lite rows. With ``-o`` the Timer column is the /proc/net/tcp ``tr`` field in words,
-so ``keepalive`` is known exactly as from /proc (see linux_proc_net_tcp); without it, it is null.
+(-o) columns, whose presence the column header line tells. Pasted excerpts (``netstat -tanp | grep 5555``) have no
+header: the optional columns are then recognised per row (see _row_columns). UNIX domain (and other non-Internet)
+sections are skipped, and so are raw and UDP-Lite rows. With ``-o`` the Timer column is the /proc/net/tcp ``tr``
+field in words, so ``keepalive`` is known exactly as from /proc (see linux_proc_net_tcp); without it, it is null.
 
 Without ``--wide`` netstat cuts long IPv6 addresses to fit its column; such an address is kept as printed (it may
 not be a valid address) rather than guessed. Use ``netstat -W`` for full addresses.
@@ -68,11 +69,35 @@ class _Columns:
 class _Context:
     """What a line leaves for the lines after it: the section it is in and the columns of the last header."""
 
-    __slots__ = ("columns", "internet_section")
+    __slots__ = ("columns", "header_seen", "internet_section")
 
     def __init__(self):
         self.columns = _Columns()
         self.internet_section = True
+        self.header_seen = False
+
+
+_PROGRAM = re.compile(r"^(?:\d+/\S|-$)")
+
+
+def _row_columns(rest, line):
+    """The optional columns of a row read without a header line above it (a grep excerpt), from the row itself.
+
+    rest: the words after the state (after the addresses for a UDP row without state). ``-o`` ends the row with
+    a Timer ``word (a/b/c)``; ``-e`` puts a user (name or uid) and a numeric inode first; ``-p`` a ``pid/program``
+    or ``-``, the program possibly cut into words with spaces. A row without any of them gives no columns.
+    """
+    columns = _Columns()
+    timer = _TIMER.search(line) if rest and rest[-1].endswith(")") else None
+    if timer is not None:
+        columns.timer = True
+        rest = rest[: -len(timer.group(0).split())]
+    if len(rest) >= 2 and rest[1].isdigit() and "/" not in rest[0] and rest[0] != "-":
+        columns.user_inode = True
+        rest = rest[2:]
+    if rest and _PROGRAM.match(rest[0]):
+        columns.program = True
+    return columns
 
 
 def _endpoint(text, cache):
@@ -134,6 +159,7 @@ def iter_records(lines, first_line_number=1, context=None, cache=None):
             continue
         if first == "Proto":
             columns = context.columns = _Columns(line)
+            context.header_seen = True
             continue
         kind = protocols.get(first)
         if kind is None or len(tokens) < 5:
@@ -152,6 +178,8 @@ def iter_records(lines, first_line_number=1, context=None, cache=None):
                 raise ValueError("no TCP state")
             if protocol == "udp" and state != "ESTABLISHED":
                 state = None
+            if not context.header_seen:
+                columns = _row_columns(rest, line)
             keepalive = None
             if columns.timer and rest:
                 timer = _TIMER.search(line)
@@ -294,6 +322,7 @@ class TextReader:
             or None in listening
             or (summary.selection is not None and summary.selection.ports)
             or not context.internet_section
+            or not context.header_seen  # rows without a header are read by line: their columns differ per row
             or context.columns.timer
             or context.columns.user_inode
         ):

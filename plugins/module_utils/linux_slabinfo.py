@@ -17,6 +17,11 @@ Bytes per cache:
 * ``active_bytes`` = active_objs * objsize: the memory in objects that are in use.
 
 page_size is a parameter (the pure parser does no I/O); slabinfo_facts passes os.sysconf("SC_PAGE_SIZE").
+
+Pasted excerpts such as ``grep conn /proc/slabinfo`` have no version line. The version is then inferred from the
+first row's columns: a ``: slabdata`` section means 2.x (reported as ``"2.x"``: 2.0 and 2.1 differ only in the
+order of the tunables, which are not reported), six or more numbers without one mean 1.1. ``version_inferred`` says
+which way the version was found.
 """
 
 from __future__ import annotations
@@ -79,23 +84,50 @@ def _parse_row(version, line, line_number):
     }
 
 
+def infer_version(line, line_number):
+    """The slabinfo version a row without a version line above it was printed in ("2.x" or "1.1").
+
+    2.x rows carry ``: slabdata``; 1.1 rows have six numbers after the name and at most the SMP ``: limit
+    batchcount`` section. Anything else is not a slabinfo row.
+    """
+    if re.search(r":\s*slabdata\s", line):
+        return "2.x"
+    head = line.split(":")[0].split()
+    if len(head) >= 7 and all(word.isdigit() for word in head[1:7]):
+        return "1.1"
+    raise ParseError(
+        FORMAT,
+        line_number,
+        line,
+        "expected 'slabinfo - version: N.N' or a cache row (name and six numbers, or a 2.x row with ': slabdata')",
+    )
+
+
 def parse(text, names=None, page_size=4096):
-    """{version, page_size, caches: {name: {...}}}: the caches whose name matches the `names` regex (re.search),
-    by default the conntrack caches (CONNTRACK_CACHES). Raises ParseError on text that is not slabinfo 1.1/2.x."""
+    """{version, version_inferred, page_size, caches: {name: {...}}}: the caches whose name matches the `names`
+    regex (re.search), by default the conntrack caches (CONNTRACK_CACHES). Text without a version line (a grep
+    excerpt) gets its version from its rows (infer_version). Raises ParseError on text that is not slabinfo
+    1.1/2.x."""
     pattern = re.compile(names if names is not None else CONNTRACK_CACHES)
     version = None
+    inferred = False
     caches = {}
     for line_number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         if version is None:
             match = _VERSION.match(line.strip())
-            if match is None:
-                raise ParseError(FORMAT, line_number, line, "expected 'slabinfo - version: N.N'")
-            version = match.group(1)
-            if version not in _SUPPORTED:
-                raise ParseError(FORMAT, line_number, line, "slabinfo version %s is not one of 1.1, 2.0, 2.1" % version)
-            continue
+            if match is not None:
+                version = match.group(1)
+                if version not in _SUPPORTED:
+                    raise ParseError(
+                        FORMAT, line_number, line, "slabinfo version %s is not one of 1.1, 2.0, 2.1" % version
+                    )
+                continue
+            if line.startswith("#"):  # the 2.x column header without the version line above it
+                continue
+            version = infer_version(line, line_number)
+            inferred = True
         if line.startswith("#"):
             continue
         name, cache = _parse_row(version, line, line_number)
@@ -105,5 +137,5 @@ def parse(text, names=None, page_size=4096):
         cache["active_bytes"] = cache["active_objs"] * cache["objsize"]
         caches[name] = cache
     if version is None:
-        raise ParseError(FORMAT, 1, text[:200], "empty: no 'slabinfo - version:' line")
-    return {"version": version, "page_size": page_size, "caches": caches}
+        raise ParseError(FORMAT, 1, text[:200], "empty: no 'slabinfo - version:' line and no cache row")
+    return {"version": version, "version_inferred": inferred, "page_size": page_size, "caches": caches}

@@ -12,7 +12,10 @@ Owners, read-only (``owners: true``, the default). What exists on AIX 6.1-7.3 (s
   sockets are asked in one kdb process (never a process per socket). kdb only reads kernel memory.
 * ``rmsock`` also names the holder, but removes the socket when no process holds it: it is not an owner method;
   it runs only with ``aix_rmsock: true`` (never in check mode).
-* ``procfiles -n`` and the AIX Toolbox ``lsof`` are not used yet (per-process, and optional software).
+* ``lsof`` (AIX Toolbox, optional): when kdb cannot run (not root, missing, failing), one
+  ``lsof -nP -iTCP -FpcLnT`` run; its sockets are matched to the netstat rows by their addresses and ports. It
+  gives pid, process and user, no keepalive. Without root it sees only the caller's own processes.
+* ``procfiles -n`` is not used (one process per PID).
 
 The selected TCP sockets (at most ``max_connections`` of them, TIME_WAIT and CLOSED left out: no process holds
 them) are looked up; the rest keep an unknown owner and keepalive. rmsock gets the selected TCP sockets but the
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import aix_kdb_sockinfo, aix_no, aix_rmsock
+from ansible_collections.netdiag.tcp.plugins.module_utils import aix_kdb_sockinfo, aix_lsof, aix_no, aix_rmsock
 from ansible_collections.netdiag.tcp.plugins.module_utils.aix_netstat import (
     iter_rows,
     summarize_with_pcb,
@@ -32,6 +35,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector impo
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 
 NETSTAT_ARGS = ("-Aan",)
+LSOF_ARGS = ("-nP", "-iTCP", "-FpcLnT")
 KEEPALIVE_TUNABLES = ("tcp_keepidle", "tcp_keepintvl", "tcp_keepcnt")
 # States in which no process holds a socket any more: kdb has no owner to show.
 UNHELD_STATES = frozenset(("TIME_WAIT", "CLOSED"))
@@ -103,7 +107,8 @@ class AixNetstatCollector(NetstatCollector):
                 self.sockets_to_look_up(rows, selection, max_connections, UNHELD_STATES), facts
             )
         if self.aix_rmsock:
-            self.remove_unheld(self.sockets_to_look_up(rows, selection, max_connections, RMSOCK_SKIPPED_STATES), facts)
+            candidates = self.sockets_to_look_up(rows, selection, max_connections, RMSOCK_SKIPPED_STATES)
+            self.remove_unheld([pcb for _record, pcb in candidates], facts)
         rows = [self.with_facts(row, facts) for row in rows]
         netstat = summarize_with_pcb(rows, selection, max_connections, listening, **summary_options)
         for connection in netstat["connections"]:
@@ -118,7 +123,7 @@ class AixNetstatCollector(NetstatCollector):
 
     @staticmethod
     def sockets_to_look_up(rows, selection, max_connections, skipped_states):
-        """PCBs of the selected TCP sockets not in skipped_states, in table order, at most max_connections."""
+        """(record, pcb) of the selected TCP sockets not in skipped_states, in table order, at most max_connections."""
         selects_all = selection is None or selection.selects_all
         found = []
         for record, pcb, _cut in rows:
@@ -131,7 +136,7 @@ class AixNetstatCollector(NetstatCollector):
                 and selection.port_selected(record.local_port, record.remote_port)
                 and selection.peer_selected(record.remote_address)
             ):
-                found.append(pcb)
+                found.append((record, pcb))
         return found
 
     @staticmethod
@@ -140,47 +145,79 @@ class AixNetstatCollector(NetstatCollector):
         extra = facts.get(pcb_key(pcb)) if pcb else None
         if not extra:
             return row
-        changes = {name: extra[name] for name in ("pid", "process", "keepalive") if extra.get(name) is not None}
+        changes = {name: extra[name] for name in ("pid", "process", "user", "keepalive") if extra.get(name) is not None}
         return (record._replace(**changes), pcb, cut) if changes else row
 
     # --- owners and per-socket keepalive: kdb -----------------------------------------------------------------
 
-    def read_owners(self, pcbs, facts):
-        """Fill facts {pcb key: {pid, process, keepalive}} from kdb; return the owner_method dictionary."""
-        method = {"name": "kdb", "ran": False, "sockets": len(pcbs), "reason": None}
-        if not self.is_root:
-            method.update(name=None, reason="kdb sockinfo needs root (become); owners and keepalive are unknown")
-            return method
-        if not pcbs:
+    def read_owners(self, sockets, facts):
+        """Fill facts {pcb key: {pid, process, user, keepalive}} with the best read-only method that runs (kdb,
+        else lsof); return the owner_method dictionary (which ran, or why none did)."""
+        method = {"name": None, "ran": False, "sockets": len(sockets), "reason": None}
+        if not sockets:
             method["reason"] = "no selected TCP socket that a process can hold"
             return method
+        reasons = []
+        for name, reader in (("kdb", self.read_kdb), ("lsof", self.read_lsof)):
+            try:
+                found, command = reader(sockets, facts)
+            except CommandError as error:
+                reasons.append(str(error))
+                continue
+            method.update(name=name, ran=True, command=command, sockets_found=found)
+            break
+        method["reason"] = "; ".join(reasons) or None
+        return method
+
+    def read_kdb(self, sockets, facts):
+        """kdb sockinfo <pcb> tcpcb for every socket, in one kdb process (root only). Returns (found, command)."""
+        if not self.is_root:
+            raise CommandError("kdb sockinfo needs root (become)")
+        argv = [self.binary("kdb")]
+        commands = "".join("sockinfo %s tcpcb\n" % pcb for _record, pcb in sockets) + "quit\n"
+        text = self.run(argv, data=commands)
         try:
-            argv = [self.binary("kdb")]
-            commands = "".join("sockinfo %s tcpcb\n" % pcb for pcb in pcbs) + "quit\n"
-            text = self.run(argv, data=commands)
-        except CommandError as error:
-            method.update(name=None, reason=str(error))
-            return method
-        method["ran"] = True
-        method["command"] = "kdb (stdin: sockinfo <pcb> tcpcb for %d sockets)" % len(pcbs)
-        try:
-            sockets = aix_kdb_sockinfo.parse(text)["sockets"]
+            answers = aix_kdb_sockinfo.parse(text)["sockets"]
         except ParseError as error:
-            method["reason"] = "kdb printed no sockinfo: %s" % error
-            return method
-        wanted = {pcb_key(pcb) for pcb in pcbs}
+            raise CommandError("kdb printed no sockinfo: %s" % error) from None
+        wanted = {pcb_key(pcb) for _record, pcb in sockets}
         found = 0
-        for socket in sockets:
-            if socket["tcpcb"] is None or pcb_key(socket["tcpcb"]) not in wanted:
+        for answer in answers:
+            if answer["tcpcb"] is None or pcb_key(answer["tcpcb"]) not in wanted:
                 continue
             found += 1
-            facts[pcb_key(socket["tcpcb"])] = {
-                "pid": socket["pid"],
-                "process": socket["process"],
-                "keepalive": socket["keepalive"],
+            facts[pcb_key(answer["tcpcb"])] = {
+                "pid": answer["pid"],
+                "process": answer["process"],
+                "keepalive": answer["keepalive"],
             }
-        method["sockets_found"] = found
-        return method
+        return found, "%s (stdin: sockinfo <pcb> tcpcb for %d sockets)" % (argv[0], len(sockets))
+
+    def read_lsof(self, sockets, facts):
+        """One lsof run over every TCP socket; matched to the rows by addresses and ports. Returns (found, command)."""
+        argv = [self.binary("lsof"), *LSOF_ARGS]
+        rc, stdout, stderr = self.run_command(argv, data=None)
+        if rc != 0 and stdout.strip() == "":
+            # lsof exits 1 when it found nothing to list (e.g. no TCP socket of the caller's processes).
+            if rc == 1 and not stderr.strip():
+                return 0, " ".join(argv)
+            raise CommandError("%s failed (rc=%d): %s" % (" ".join(argv), rc, stderr.strip()[:500]))
+        try:
+            owners = aix_lsof.parse(stdout)
+        except ParseError as error:
+            raise CommandError("%s: %s" % (" ".join(argv), error)) from None
+        by_tuple = {}
+        for owner in owners:
+            key = (owner["local_address"], owner["local_port"], owner["remote_address"], owner["remote_port"])
+            by_tuple.setdefault(key, owner)
+        found = 0
+        for record, pcb in sockets:
+            owner = by_tuple.get((record.local_address, record.local_port, record.remote_address, record.remote_port))
+            if owner is None:
+                continue
+            found += 1
+            facts[pcb_key(pcb)] = {"pid": owner["pid"], "process": owner["process"], "user": owner["user"]}
+        return found, " ".join(argv)
 
     # --- rmsock (opt-in, changes the host) --------------------------------------------------------------------
 

@@ -52,13 +52,13 @@ class LinuxNetstatCollector(NetstatCollector):
         tuples=False,
         max_tuples=None,
     ):
-        owner_map, owner_scan = scan_socket_owners(self.proc_root) if owners else ({}, None)
-        tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if os.path.exists(path)]
+        owner_map, owner_scan = self.scan_owners() if owners else ({}, None)
+        tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if self.table_exists(path)]
         listening = set()
         for path, protocol in tables:
             if protocol == "tcp":
-                with open(path, encoding="ascii") as handle:
-                    listening |= leading_listening_ports(handle)
+                with self.open_table(path) as handle:
+                    listening |= leading_listening_ports(line.decode("ascii") for line in handle)
         summary = Summary(
             selection, max_connections, listening, owners_mapped=owners, tuples=tuples, max_tuples=max_tuples
         )
@@ -69,7 +69,24 @@ class LinuxNetstatCollector(NetstatCollector):
         netstat["sources"] = [table[0] for table in tables]
         if owner_scan is not None:
             netstat["owner_scan"] = owner_scan
-        return netstat, read_keepalive_settings(self.proc_root)
+        return netstat, self.keepalive()
+
+    # Where the data comes from: the files under proc_root here. Raw mode and offline analysis (plugin_utils/raw)
+    # override these four to read the same tables from command output, so both give the same facts.
+    def scan_owners(self):
+        return scan_socket_owners(self.proc_root)
+
+    def table_exists(self, path):
+        return os.path.exists(path)
+
+    def open_table(self, path):
+        return open(path, "rb")
+
+    def keepalive(self):
+        return read_keepalive_settings(self.proc_root)
+
+    def user_name(self, uid):
+        return user_name(uid)
 
     def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
         """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
@@ -78,8 +95,8 @@ class LinuxNetstatCollector(NetstatCollector):
             protocol=protocol,
             byteorder=self.byteorder,
             owners=owner_map,
-            user_name=user_name,
+            user_name=self.user_name,
             families=families,
         )
-        with open(path, "rb") as handle:
+        with self.open_table(path) as handle:
             reader.read(handle)

@@ -52,6 +52,8 @@ UDP_STATE_NAMES = {"Idle": "IDLE", "Unbound": "UNBOUND", "Connected": "CONNECTED
 _SECTION = re.compile(r"^(UDP|TCP|SCTP|RAWIP|ICMP)(?::\s*(IPv4|IPv6)?)?\s*$")
 _ENDPOINT = re.compile(r"^(?:\*|[0-9A-Fa-f:.%]+)\.(?:\*|\d+)$")
 _DASHES = re.compile(r"^[-\s]+$")
+# A UNIX domain socket row (``60003e06018 stream-ord 30015330dc0 00000000 /tmp/...``).
+_UNIX_ROW = re.compile(r"^[0-9a-f]+ (?:stream|dgram|seqpacket)(?:-ord)?\b")
 
 
 class _Section:
@@ -63,6 +65,8 @@ class _Section:
         self.owner_columns = False  # -u: User Pid Command
         self.interface_column = False
         self.buffer_columns = False  # Solaris 11.4 UDP: Send Buf TxOverflows Recv Buf RxOverflows
+        self.from_header = False  # opened by a column header without a title (netstat -nuf inet on illumos)
+        self.excerpt = False  # one row of a grep excerpt, without title or header
 
     def read_header(self, line):
         words = line.split()
@@ -96,7 +100,11 @@ def _split_row(tokens, section):
         remote = tokens[1]
         position = 2
     user = pid = command = None
-    owner_columns = section.owner_columns and not (section.protocol == "tcp" and _without_owner(tokens, position))
+    if section.protocol == "tcp":
+        owner_columns = section.owner_columns and not _without_owner(tokens, position)
+    else:
+        # A UDP socket no process holds: its state follows the addresses directly.
+        owner_columns = section.owner_columns and not (len(tokens) > position and tokens[position] in UDP_STATE_NAMES)
     if owner_columns:
         if len(tokens) < position + 3:
             raise ValueError("expected User, Pid and Command columns")
@@ -142,11 +150,45 @@ def _split_row(tokens, section):
     return local, remote, user, pid, command, state, interface, send_queue, receive_queue
 
 
+def _excerpt_section(tokens):
+    """The section of one row of a grep excerpt (``netstat -an | grep .5555``: no title, no header), judged from
+    the row itself: TCP when four numbers and a TCP state end it (an IPv6 row may add its If), UDP when a UDP state
+    does; owner columns when the third word is not a number. None when the row is neither."""
+    if len(tokens) < 2 or not _ENDPOINT.match(tokens[0]):
+        return None
+    end = len(tokens) - 1
+    if tokens[end] not in TCP_STATE_NAMES and tokens[end] not in UDP_STATE_NAMES and end > 0:
+        end -= 1  # the If column of an IPv6 row
+    if tokens[end] in TCP_STATE_NAMES and end >= 5 and all(_is_int(token) for token in tokens[end - 4 : end]):
+        section = _Section("tcp", None)
+        section.owner_columns = not _is_int(tokens[2])
+    elif tokens[end] in UDP_STATE_NAMES or any(token in UDP_STATE_NAMES for token in tokens[1:]):
+        section = _Section("udp", None)
+        position = 2 if _ENDPOINT.match(tokens[1]) else 1
+        section.owner_columns = len(tokens) > position + 2 and _is_int(tokens[position + 1])
+        section.buffer_columns = True
+    else:
+        return None
+    section.interface_column = True
+    section.excerpt = True
+    return section
+
+
+def _excerpt_wildcard_family(line):
+    """inet6 when the second column starts where IPv6 tables put it (their address columns are 33 wide, IPv4's 20):
+    the only hint a grep excerpt keeps of the table a ``*.22  *.*`` row came from. An unconnected UDP row has an
+    empty remote column, so what follows it starts at 42 (IPv4) or 68 (IPv6)."""
+    words = line.split()
+    second_start = line.find(words[1], line.find(words[0]) + len(words[0]))
+    return "inet6" if second_start >= (34 if _ENDPOINT.match(words[1]) else 68) else "inet"
+
+
 def _header_section(line):
     """The section a column header opens when no title came before it (``netstat -nuf inet`` on illumos)."""
     words = line.split()
     section = _Section("tcp" if "Swind" in words else "udp", None)
     section.read_header(line)
+    section.from_header = True
     return section
 
 
@@ -183,11 +225,21 @@ def iter_records(lines, stats=None):
                 seen_section = True
                 section = _header_section(line)
                 continue
-            raise ParseError(FORMAT_NAME, number, line, "expected a section title such as 'TCP: IPv4'")
+            if _UNIX_ROW.match(stripped):
+                continue  # a UNIX domain socket row caught by the same grep
+            section = _excerpt_section(stripped.split())
+            if section is None:
+                raise ParseError(
+                    FORMAT_NAME, number, line, "expected a section title such as 'TCP: IPv4' or a TCP/UDP row"
+                )
         if section.protocol is None:
             continue
         if "Local Address" in line:
-            section.read_header(line)
+            if section.from_header:
+                section = _header_section(line)  # another untitled table: its own header says TCP or UDP
+                previous = None
+            else:
+                section.read_header(line)
             continue
         if _DASHES.match(line):
             continue
@@ -201,7 +253,10 @@ def iter_records(lines, stats=None):
                 remote_address, remote_port = split_dotted_endpoint(remote)
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line, str(error)) from error
-        wildcard_family = section.family or ("inet6" if section.interface_column else "inet")
+        if section.excerpt:
+            wildcard_family = _excerpt_wildcard_family(line)
+        else:
+            wildcard_family = section.family or ("inet6" if section.interface_column else "inet")
         family = socket_family(local_address, remote_address, wildcard_family)
         record = SocketRecord(
             section.protocol,

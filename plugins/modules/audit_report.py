@@ -21,8 +21,11 @@ description:
     C(conntrack-near-full),
     C(conntrack-legacy-key-ignored), C(conntrack-timeout-lost-at-boot), C(conntrack-timeout-not-persisted),
     C(close-wait-buildup), C(no-keepalive) and C(keepalive-after-nat-timeout).
-  - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest), each file
-    atomically. The JSON follows schema 1 of the netdiag.tcp contract.
+  - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest). The
+    C(audit-latest.*) files are replaced together or not at all (all new files are written first, then renamed).
+    The JSON follows schema 1, described in C(docs/facts_schema.md) of the collection.
+  - A host whose facts cannot be reported (malformed) gets that as its error, with status V(failed); the other hosts
+    are reported.
   - Runs on the controller only. It writes the report also in check mode, since it changes no managed host.
 options:
   hosts:
@@ -31,10 +34,25 @@ options:
     elements: str
     required: true
   dest:
-    description: Directory for the report files, created when missing. Relative paths are relative to the directory
-      C(ansible-playbook) was started in.
+    description:
+      - Directory for the report files, created with mode 0700 when missing. Relative paths are relative to the
+        directory C(ansible-playbook) was started in.
+      - An existing directory must belong to the user running Ansible and must not be writable by group or others;
+        otherwise the module fails without writing anything.
     type: path
     default: reports
+  mode:
+    description:
+      - Mode of the report files, set on each open file. The reports map the network, so the default is private.
+        Group or other write permission is refused.
+    type: str
+    default: "0600"
+  keep:
+    description:
+      - After a successful write, keep only the newest O(keep) timestamped report sets in O(dest) and remove older
+        C(audit-<timestamp>.*) files. V(0) keeps all. C(audit-latest.*) and other files are never removed.
+    type: int
+    default: 0
   formats:
     description: Which report files to write.
     type: list
@@ -43,17 +61,18 @@ options:
     default: [json, md, html]
   thresholds:
     description:
-      - Limits for the findings. Keys C(conntrack_near_full_pct) (default 80), C(conntrack_full_pct) (critical,
+      - Limits for the findings, as a mapping or its JSON/YAML text (C(-e) gives text). Each limit is a number >= 0;
+        an unknown key fails. Keys C(conntrack_near_full_pct) (default 80), C(conntrack_full_pct) (critical,
         default 95), C(close_wait) (CLOSE_WAIT sockets on one host, default 20), C(no_keepalive)
         (ESTABLISHED sockets without SO_KEEPALIVE on one host, default 20).
-    type: dict
+    type: raw
     default: {}
   correlation:
     description:
       - How different the two ends' ESTABLISHED counts must be for C(asymmetric-established). Keys C(min_gap)
-        (default 10 connections) and C(ratio) (default 2.0).
-      - C(min_half_open) (default 5) - sockets of one host and service port without a mirror on the audited peer
-        from which C(half-open-sockets) is raised. Connections opened or closed while the hosts were read can
+        (default 10 connections, >= 0) and C(ratio) (default 2.0, >= 1). An unknown key fails.
+      - C(min_half_open) (default 5, >= 0) - sockets of one host and service port without a mirror on the audited
+        peer from which C(half-open-sockets) is raised. Connections opened or closed while the hosts were read can
         show up as a few unmatched sockets.
     type: dict
     default: {}
@@ -74,6 +93,13 @@ options:
   generated_at:
     description: Timestamp to put in the report instead of the current UTC time (for reproducible reports).
     type: str
+  gathered:
+    description:
+      - What to build the report from instead of the hosts' variables - per host name, the data
+        M(netdiag.tcp.read_captures) returns in RV(netdiag.tcp.read_captures#module:hosts) (C(facts), C(status),
+        C(mode), C(errors), C(netdiag_addresses)). Used by C(playbooks/analyze.yml) for captured files.
+      - Without it, the report reads C(ansible_facts.netdiag) and C(netdiag_audit_result) of each host in O(hosts).
+    type: dict
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.action

@@ -280,6 +280,7 @@ import glob
 import os
 import platform
 import re
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -306,7 +307,12 @@ REFUSED = {
         "instead, 'options nf_conntrack hashsize=N' in /etc/modprobe.d (read when the module loads)"
     ),
 }
-SHORT_NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
+# fullmatch/\\Z everywhere: "$" also matches before a final newline, and a name with a newline in it would put a
+# second line into sysctl.d (or, through the role's template, a module name into modules-load.d).
+SHORT_NAME_PATTERN = re.compile(r"[a-z0-9_]+\Z")
+FILE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.conf\Z")
+# The managed file: root's boot-time settings, readable by all, writable by root only, whatever the umask.
+MANAGED_FILE_MODE = 0o644
 KEY_PREFIXES = {"nf_conntrack": "net.netfilter.nf_conntrack_", "ip_conntrack": "net.ipv4.netfilter.ip_conntrack_"}
 KERNEL_MODULE_NAMES = {"nf_conntrack": "nf_conntrack", "ip_conntrack": "ip_conntrack"}
 SYSCTL_CONF = "/etc/sysctl.conf"
@@ -337,7 +343,7 @@ def parse_integer(short_name, value):
         raise SettingsError("%s: %r is not an integer" % (short_name, value))
     if isinstance(value, str):
         text = value.strip()
-        if not re.match(r"^-?[0-9]+$", text):
+        if not re.fullmatch(r"-?[0-9]+", text):
             raise SettingsError("%s: %r is not an integer" % (short_name, value))
         value = int(text)
     return value
@@ -441,8 +447,12 @@ class LinuxConntrackSysctl:
         self.config_root = self.params["config_root"]
         self.kernel_root = self.params["kernel_root"]
         file_name = self.params["file_name"]
-        if "/" in file_name or not file_name.endswith(".conf") or file_name.startswith("."):
-            module.fail_json(msg="file_name %r must be a plain file name ending in .conf" % file_name)
+        if not FILE_NAME_PATTERN.match(file_name):
+            module.fail_json(
+                msg="Nothing was changed: file_name %r must be a plain file name ending in .conf (letters, digits, "
+                "'.', '_' and '-', starting with a letter or digit)" % file_name,
+                changed=False,
+            )
         self.file_name = file_name
         self.sysctl_file = self.config_path("/etc/sysctl.d/" + file_name)
 
@@ -636,12 +646,33 @@ class LinuxConntrackSysctl:
 
         backup_files = []
         if changed and not self.module.check_mode:
-            self.apply_live(keys, live_before, live_changes)
-            if file_after != file_before:
-                self.write_atomically(self.sysctl_file, file_after)
-            for path, (_before_text, after_text) in sorted(edits.items()):
-                backup_files.append(self.module.backup_local(path))
-                self.write_atomically(path, after_text)
+            # Files first, live values second: a failed write (disk full) then leaves the live values untouched,
+            # and a failed live write puts back both the values and the files.
+            written = []  # (path, its text before), in the order written
+            writing = self.sysctl_file
+            try:
+                if file_after != file_before:
+                    self.write_atomically(self.sysctl_file, file_after, mode=MANAGED_FILE_MODE)
+                    written.append((self.sysctl_file, file_before))
+                for path, (before_text, after_text) in sorted(edits.items()):
+                    writing = path
+                    backup_files.append(self.module.backup_local(path))
+                    self.write_atomically(path, after_text)
+                    written.append((path, before_text))
+            except OSError as error:
+                self.module.fail_json(
+                    msg="Writing %s failed: %s. %s; no live value was changed."
+                    % (writing, error, self.restore_files(written)),
+                    changed=bool(backup_files),
+                    backup_files=backup_files,
+                )
+            problem = self.apply_live(keys, live_before, live_changes)
+            if problem:
+                self.module.fail_json(
+                    msg="%s Values written before it were put back. %s." % (problem, self.restore_files(written)),
+                    changed=bool(backup_files),
+                    backup_files=backup_files,
+                )
 
         if self.module.check_mode:
             live_after = live_after_expected
@@ -742,7 +773,7 @@ class LinuxConntrackSysctl:
         return "".join("%s = %s\n" % (keys[s], values[s]) for s in sorted(keys))
 
     def apply_live(self, keys, live_before, live_changes):
-        """Write each changed value to /proc/sys; on an error put back the ones already written, then fail."""
+        """Write each changed value to /proc/sys; on an error put back the ones already written and say what failed."""
         written = []
         for short_name in sorted(live_changes):
             path = self.proc_path(keys[short_name])
@@ -756,23 +787,67 @@ class LinuxConntrackSysctl:
                             handle.write("%s\n" % live_before[done])
                     except OSError:
                         pass
-                self.module.fail_json(
-                    msg="Writing %s = %d failed: %s. Values written before it were put back; no file was changed."
-                    % (keys[short_name], live_changes[short_name], error),
-                    changed=False,
-                )
+                return "Writing %s = %d failed: %s." % (keys[short_name], live_changes[short_name], error)
             written.append(short_name)
+        return None
 
-    def write_atomically(self, path, text):
+    def restore_files(self, written):
+        """Put back the files written so far (newest first); say what was done, for the failure message."""
+        if not written:
+            return "No file was changed"
+        done, problems = [], []
+        for path, before_text in reversed(written):
+            try:
+                if before_text is None:
+                    os.unlink(path)
+                    done.append("removed %s (new)" % path)
+                else:
+                    self.write_atomically(path, before_text)
+                    done.append("restored %s" % path)
+            except OSError as error:
+                problems.append("%s: %s" % (path, error))
+        if problems:
+            return "Putting the files back failed, restore them by hand (backups: next to each edited file): " + (
+                "; ".join(problems)
+            )
+        return "Files: " + ", ".join(done)
+
+    def write_atomically(self, path, text, mode=None):
+        """Write `text` to a temporary file beside `path` and rename it over `path`; leave no temporary behind.
+
+        The new file gets `mode` (and root:root when run as root), else the mode and owner of the file it replaces,
+        both set on the open descriptor before the rename, so it is never readable or writable more widely than
+        it ends up.
+        """
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
-        descriptor, temporary = tempfile.mkstemp(prefix=".netdiag-", suffix=".tmp", dir=directory)
-        with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            handle.write(text)
-        if not os.path.exists(path):
-            os.chmod(temporary, 0o644)
-        self.module.atomic_move(temporary, os.path.realpath(path))
+        target = os.path.realpath(path)
+        try:
+            current = os.stat(target)
+        except FileNotFoundError:
+            current = None
+        descriptor, temporary = tempfile.mkstemp(prefix=".netdiag-", suffix=".tmp", dir=os.path.dirname(target))
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape") as handle:
+                handle.write(text)
+                handle.flush()
+                if mode is not None or current is None:
+                    os.fchmod(handle.fileno(), MANAGED_FILE_MODE if mode is None else mode)
+                    if os.geteuid() == 0:
+                        os.fchown(handle.fileno(), 0, 0)
+                else:
+                    os.fchmod(handle.fileno(), stat.S_IMODE(current.st_mode))
+                    if os.geteuid() == 0:
+                        os.fchown(handle.fileno(), current.st_uid, current.st_gid)
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
+            raise
+        if self.module.selinux_enabled():
+            self.module.set_default_selinux_context(target, False)
 
     def verify(self, keys, settings):
         live_after = self.read_live(keys)

@@ -25,7 +25,8 @@ description:
   - On AIX it runs C(netstat -Aan) (every socket with its PCB address in C(pcb)), then, as root, one C(kdb) process
     that is asked C(sockinfo <pcb> tcpcb) for each selected TCP socket (at most O(max_connections)) - the process
     holding each socket and its keepalive (the socket's C(opts) KEEPALIVE, else an armed TCPT_KEEP timer). kdb only
-    reads kernel memory. Without root, owners and keepalive are unknown and C(owner_method.reason) says why.
+    reads kernel memory. When kdb cannot run (not root, missing) and the AIX Toolbox C(lsof) is installed, one
+    C(lsof -nP -iTCP -FpcLnT) run gives the owners (no keepalive); C(owner_method) says which ran, or why none did.
     Keepalive defaults come from C(no -o tcp_keepidle -o tcp_keepintvl -o tcp_keepcnt) (C(no -a) as fallback),
     converted from AIX half-seconds to seconds. See C(docs/aix.md).
   - Old AIX prints C(address.port) in 18-character columns and cuts longer text; such a port is reported unknown
@@ -65,8 +66,8 @@ options:
   states:
     description:
       - Only TCP sockets in one of these states (UDP sockets have no state and are left out when this is set).
-      - Contract names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED); case and C(-) versus
-        C(_) do not matter.
+      - TCP state names such as V(ESTABLISHED), V(TIME_WAIT), V(CLOSE_WAIT), V(SYN_RECEIVED) (the names of
+        C(docs/facts_schema.md)); case and C(-) versus C(_) do not matter.
     type: list
     elements: str
     default: []
@@ -105,20 +106,6 @@ options:
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
-  tuples:
-    description:
-      - Also return every selected ESTABLISHED TCP socket as one line of a compact text,
-        RV(ansible_facts.netdiag.netstat.established_tuples), and the processes holding them,
-        RV(ansible_facts.netdiag.netstat.holders). The audit report matches both ends of each connection with it.
-      - One string instead of a dictionary per socket, because Ansible copies and tags every value it carries.
-    type: bool
-    default: false
-  max_tuples:
-    description:
-      - Most sockets listed in RV(ansible_facts.netdiag.netstat.established_tuples) when O(tuples=true); its
-        C(truncated) is V(true) when more were selected (C(count) still counts them all).
-    type: int
-    default: 200000
   aix_rmsock:
     description:
       - AIX only, B(changes the host). Give each selected TCP socket (at most O(max_connections), after O(ports),
@@ -149,6 +136,20 @@ options:
       - Ignored on other platforms.
     type: bool
     default: false
+  tuples:
+    description:
+      - Also return every selected ESTABLISHED TCP socket as one line of a compact text,
+        RV(ansible_facts.netdiag.netstat.established_tuples), and the processes holding them,
+        RV(ansible_facts.netdiag.netstat.holders). The audit report matches both ends of each connection with it.
+      - One string instead of a dictionary per socket, because Ansible copies and tags every value it carries.
+    type: bool
+    default: false
+  max_tuples:
+    description:
+      - Most sockets listed in RV(ansible_facts.netdiag.netstat.established_tuples) when O(tuples=true); its
+        C(truncated) is V(true) when more were selected (C(count) still counts them all).
+    type: int
+    default: 200000
 notes:
   - The module reads the tables once; counts are a snapshot and sockets may change while they are read.
   - Direction of an ESTABLISHED socket is V(inbound) when its local port is a port this host listens on (then
@@ -179,22 +180,23 @@ EXAMPLES = r"""
     peers: [192.0.2.0/24]
     owners: false
 
-- name: List every ESTABLISHED socket on port 5555 compactly, with the processes holding them
-  netdiag.tcp.netstat_facts:
-    ports: [5555]
-    tuples: true
-    max_connections: 0
-
 - name: On AIX, name the holders of the sockets to port 5555 and remove those that no process holds
   netdiag.tcp.netstat_facts:
     ports: [5555]
     aix_rmsock: true
   become: true
   when: ansible_facts.system == 'AIX'
+
 - name: On a Solaris host, also read SO_KEEPALIVE per socket with pfiles (stops each inspected process briefly)
   netdiag.tcp.netstat_facts:
     ports: [5555]
     sunos_pfiles: true
+
+- name: List every ESTABLISHED socket on port 5555 compactly, with the processes holding them
+  netdiag.tcp.netstat_facts:
+    ports: [5555]
+    tuples: true
+    max_connections: 0
 
 - name: Warn about established connections without keepalive
   ansible.builtin.debug:
@@ -214,13 +216,13 @@ ansible_facts:
       type: complex
       contains:
         netstat:
-          description: The socket table summary (C(netdiag.netstat) of the data contract).
+          description: The socket table summary (C(netdiag.netstat), see C(docs/facts_schema.md)).
           returned: always
           type: complex
           contains:
             state_counts:
               description:
-                - Number of selected TCP sockets per state. Every contract state is present (V(0) when absent);
+                - Number of selected TCP sockets per state. Every TCP state name is present (V(0) when absent);
                   platform states such as V(BOUND_INACTIVE) appear when seen.
               returned: always
               type: dict
@@ -364,9 +366,9 @@ ansible_facts:
               sample: {"processes": 212, "unreadable_processes": 0}
             owner_method:
               description:
-                - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), or V(null) when no method
-                  could run; C(ran), C(sockets) (asked), C(sockets_found) (answered), C(reason) (why not, or why
-                  nothing was found).
+                - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), V(lsof), or V(null) when
+                  no method could run; C(ran), C(sockets) (asked), C(sockets_found) (answered), C(reason) (why
+                  kdb or lsof could not run).
               returned: on AIX when O(owners=true)
               type: dict
               sample: {"name": "kdb", "ran": true, "sockets": 212, "sockets_found": 212, "reason": null,
@@ -506,7 +508,7 @@ EXTRA_BIN_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/opt/freeware/bin"]
 # Platform sections a collector may add beside netstat and keepalive (an attribute of that name on the collector).
 PLATFORM_SECTIONS = ("aix", "sunos")
 
-# States a platform's socket table can show, besides the contract's TCP states.
+# States a platform's socket table can show, besides the TCP state names of docs/facts_schema.md.
 PLATFORM_STATES = {"Linux": ("BOUND_INACTIVE",), "SunOS": ("IDLE", "BOUND")}
 
 
@@ -552,11 +554,11 @@ def main():
             "protocols": {"type": "list", "elements": "str", "choices": ["tcp", "udp"], "default": ["tcp", "udp"]},
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
-            "tuples": {"type": "bool", "default": False},
-            "max_tuples": {"type": "int", "default": 200000},
             "aix_rmsock": {"type": "bool", "default": False},
             "sunos_pfiles": {"type": "bool", "default": False},
             "sunos_connstat": {"type": "bool", "default": False},
+            "tuples": {"type": "bool", "default": False},
+            "max_tuples": {"type": "int", "default": 200000},
         },
         supports_check_mode=True,
     )

@@ -97,6 +97,13 @@ ansible_facts:
               type: str
               returned: when available
               sample: "2.1"
+            version_inferred:
+              description:
+                - V(true) when the text had no C(slabinfo - version) line and the version was inferred from the rows
+                  (then V(2.x) or V(1.1)); always V(false) for C(/proc/slabinfo) itself.
+              type: bool
+              returned: when available
+              sample: false
             page_size:
               description: Page size in bytes used for RV(ansible_facts.netdiag.slabinfo.caches.bytes).
               type: int

@@ -4,7 +4,7 @@
 Ansible merges module facts one level deep (``host_facts |= facts``), so a second fact module would replace
 ``ansible_facts.netdiag`` written by the first. The action plugins named after the fact modules run the module and
 return the union of the sections already known for the host and the new ones, so ``netstat_facts`` followed by
-``conntrack_facts`` leaves ``netdiag.netstat`` and ``netdiag.conntrack`` side by side, as the contract says.
+``conntrack_facts`` leaves ``netdiag.netstat`` and ``netdiag.conntrack`` side by side (docs/facts_schema.md).
 """
 
 from __future__ import annotations

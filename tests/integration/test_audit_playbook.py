@@ -121,9 +121,11 @@ def incident_hosts(tmp_path):
                             "app": {"ansible_connection": "local", "ansible_python_interpreter": wrappers["app"]},
                             # Nothing listens on loopback port 1: refused at once, never leaves this machine.
                             "down": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"},
+                            # No Python and raw mode turned off: the modules cannot start (raw mode: test_raw_mode).
                             "broken": {
                                 "ansible_connection": "local",
                                 "ansible_python_interpreter": str(tmp_path / "no-such-python"),
+                                "netdiag_raw": False,
                             },
                         }
                     }

@@ -49,7 +49,7 @@ def read_root(path):
         return handle.read().strip()
 
 
-def tune(netns, config_root, *extra, check=False):
+def tune(netns, config_root, *extra, check=False, target="localhost"):
     """Run the playbook in netns; returns (rc, {task name: localhost result}, recap stats for localhost)."""
     command = [
         "ip",
@@ -62,6 +62,8 @@ def tune(netns, config_root, *extra, check=False):
         "__conntrack_tuning_config_root=%s" % config_root,
         *extra,
     ]
+    if target is not None:
+        command += ["-e", "target=%s" % target]
     if check:
         command += ["--check", "--diff"]
     environment = ansible_json_environment()
@@ -100,6 +102,10 @@ def test_check_apply_again(netns, tmp_path):
         "net.netfilter.nf_conntrack_tcp_timeout_established: live 432000 -> 1200, 90-netdiag-conntrack.conf "
         "unset -> 1200, at boot unset -> 1200 (check mode, not changed)"
     ]
+    assert tasks["Say what the new timeout asks of the hosts behind it"]["msg"].startswith(
+        "Check mode, nothing was changed: after a run without --check, idle TCP connections through localhost would "
+        "be forgotten after 1200 s."
+    )
 
     rc, tasks, stats = tune(netns, tmp_path, "-e", '{"conntrack_tuning_settings": {"tcp_timeout_close_wait": 30}}')
     assert rc == 0
@@ -244,3 +250,43 @@ def test_no_keepalive_reminder_for_a_timeout_above_the_keepalive_default(netns, 
     assert rc == 0
     assert read_in(netns, ESTABLISHED) == "7201"
     assert tasks["Say what the new timeout asks of the hosts behind it"].get("skipped") is True
+
+
+@pytest.mark.parametrize(
+    ("target", "task", "message"),
+    [
+        (
+            None,
+            "Require an explicit target",
+            "tune_conntrack.yml changes kernel settings: name the hosts with -e target=PATTERN (for example "
+            "-e target=nat_boxes, or -e target=all for every host in the inventory). Nothing was changed.",
+        ),
+        (
+            "nat_boxes",
+            "Require a target that matches hosts",
+            'target "nat_boxes" matches no host in the inventory (check -i and the pattern). Nothing was changed.',
+        ),
+    ],
+)
+def test_target_is_required_and_must_match(netns, tmp_path, target, task, message):
+    rc, tasks, stats = tune(netns, tmp_path, target=target)
+    assert rc == 2
+    assert tasks[task]["msg"] == message
+    assert stats["changed"] == 0
+    assert "Validate the settings on the host before changing anything" not in tasks
+    assert read_in(netns, ESTABLISHED) == "432000"
+    assert not (tmp_path / "etc").exists()
+
+
+def test_sysctl_file_name_with_a_newline_fails_before_any_change(netns, tmp_path):
+    rc, tasks, stats = tune(
+        netns, tmp_path, "-e", json.dumps({"conntrack_tuning_sysctl_file_name": "x\nnf_nat\n.conf"})
+    )
+    assert rc == 2
+    assert tasks["Refuse a sysctl.d file name that is not one plain .conf name"]["msg"] == (
+        'conntrack_tuning_sysctl_file_name "x\\nnf_nat\\n.conf" must be a plain file name ending in .conf (letters, '
+        "digits, '.', '_' and '-', starting with a letter or digit). Nothing was changed."
+    )
+    assert stats["changed"] == 0
+    assert read_in(netns, ESTABLISHED) == "432000"
+    assert not (tmp_path / "etc").exists()

@@ -54,15 +54,10 @@ def in_host(name, *command, check=True):
     return run_testhosts("shell", name, *command, check=check)
 
 
-def start_in_host(name, script):
+def start_in_host(name, script, path="/tmp/netdiag-test.py"):
     """Start a Python script in the host, detached (setsid -f), so it outlives the shell that started it."""
-    in_host(
-        name,
-        "/bin/sh",
-        "-c",
-        "cat > /tmp/netdiag-test.py <<'EOF'\n%sEOF\nsetsid -f python3 /tmp/netdiag-test.py "
-        ">/dev/null 2>&1 </dev/null" % script,
-    )
+    command = "cat > %s <<'EOF'\n%sEOF\nsetsid -f python3 %s >/dev/null 2>&1 </dev/null" % (path, script, path)
+    in_host(name, "/bin/sh", "-c", command)
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +204,72 @@ def test_solaris_10_without_netstat_u_falls_back_and_pfiles_finds_the_owners(sun
     assert netdiag["sunos"]["pfiles"]["scope"].startswith("processes in pid order")
     established = [item for item in netdiag["netstat"]["connections"] if item["state"] == "ESTABLISHED"]
     assert {(item["process"], item["keepalive"]) for item in established} == {("python3", True)}
+
+
+CLOSING_CLIENT_SCRIPT = (
+    """
+import socket
+for _ in range(3):
+    socket.create_connection(("%s", 5555), timeout=5).close()
+"""
+    % SERVER_ADDRESS
+)
+
+
+@needs_root
+def test_close_wait_on_the_sunos_end_is_a_finding_naming_its_owner(sunos_pair, tmp_path):
+    # The client closes 3 more connections at once; the server process never closes its side: CLOSE_WAIT there.
+    in_host(CLIENT, "python3", "-c", CLOSING_CLIENT_SCRIPT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        table = in_host(SERVER, "cat", "/proc/net/tcp").stdout
+        if sum(1 for line in table.splitlines() if ":15B3 " in line and " 08 " in line) >= 3:
+            break
+        time.sleep(0.5)
+    thresholds = json.dumps({"netdiag_audit_thresholds": {"close_wait": 3}, "netdiag_audit_ports": [5555]})
+    completed, report = run_audit(tmp_path, inventory=sunos_pair, extra=["-e", thresholds])
+    assert report["hosts"][SERVER]["netstat"]["state_counts"]["CLOSE_WAIT"] == 3, completed.stdout[-3000:]
+    (found,) = [item for item in report["findings"] if item["id"] == "close-wait-buildup"]
+    assert found["host"] == SERVER
+    (owner,) = found["evidence"]["owners"]
+    assert owner.startswith("python3 (pid ") and found["evidence"]["owners"][owner] == 3
+    assert not [item for item in report["findings"] if item["id"] == "asymmetric-established"]
+
+
+FORKING_SERVER_SCRIPT = """
+import os, socket, time
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 5556))
+server.listen(8)
+held = [server.accept()[0] for _ in range(2)]
+os.fork()  # parent and child now both hold the listener and the two connections
+time.sleep(3600)
+"""
+HOLDING_CLIENT_SCRIPT = (
+    """
+import socket, time
+held = [socket.create_connection(("%s", 5556), timeout=5) for _ in range(2)]
+time.sleep(3600)
+"""
+    % SERVER_ADDRESS
+)
+
+
+@needs_root
+def test_a_connection_held_by_two_processes_is_counted_once(sunos_pair):
+    start_in_host(SERVER, FORKING_SERVER_SCRIPT, "/tmp/netdiag-fork.py")
+    time.sleep(1)
+    start_in_host(CLIENT, HOLDING_CLIENT_SCRIPT, "/tmp/netdiag-hold.py")
+    deadline = time.monotonic() + 30
+    result = None
+    while time.monotonic() < deadline:
+        result = ansible_on(sunos_pair, SERVER, "netdiag.tcp.netstat_facts", {"ports": [5556]})
+        if result["ansible_facts"]["netdiag"]["sunos"]["shared_socket_rows"] == 2:
+            break
+        time.sleep(1)
+    netdiag = result["ansible_facts"]["netdiag"]
+    # netstat -u printed each connection once per holding process (4 rows); the module counts 2 sockets.
+    assert netdiag["sunos"]["shared_socket_rows"] == 2
+    assert netdiag["netstat"]["state_counts"]["ESTABLISHED"] == 2
+    assert [entry["count"] for entry in netdiag["netstat"]["established_by_peer"]] == [2]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Assemble the audit report (contract schema 1) from what each host returned. Pure functions, no I/O."""
+"""Assemble the audit report (schema 1, docs/facts_schema.md) from what each host returned. Pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def host_report(gathered):
     errors = [str(error) for error in gathered.get("errors") or [] if error]
     platform = gathered.get("platform") or facts.get("platform") or (facts.get("netstat") or {}).get("platform")
     report = {"status": "ok", "platform": platform, "errors": errors}
+    # How the facts were read: "module" (the fact modules on the host), "raw" (raw commands parsed here, for hosts
+    # without Python) or "capture" (files captured by someone else, playbooks/analyze.yml).
+    report["mode"] = gathered.get("mode") or "module"
+    if gathered.get("mode_reason"):
+        report["mode_reason"] = gathered["mode_reason"]
     for section in SECTIONS:
         if isinstance(facts.get(section), dict):
             report[section] = facts[section]

@@ -53,7 +53,11 @@ def host_overview_row(name, host):
     states = (
         netstat.get("state_counts") or {} if netstat else {"ESTABLISHED": None, "CLOSE_WAIT": None, "TIME_WAIT": None}
     )
-    if conntrack.get("available"):
+    if conntrack.get("available") and conntrack.get("max") is None:
+        # A captured table without its sysctl values: entries known, limits not.
+        conntrack_text = "%s entries (max unknown)" % conntrack.get("entries_parsed")
+        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+    elif conntrack.get("available"):
         conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
         timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
     else:
@@ -85,11 +89,13 @@ def summary_lines(report, report_files=()):
     ]
     for name in sorted(report["hosts"]):
         row = host_overview_row(name, report["hosts"][name])
+        mode = _mode_note(report["hosts"][name])
         if row[3] is None:  # no socket table: nothing to count
-            lines.append("  %s: %s" % (row[0], row[1]))
+            lines.append("  %s: %s%s" % (row[0], row[1], mode))
         else:
             lines.append(
-                "  %s: %s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s" % (row[0], row[1], row[3], row[4], row[6])
+                "  %s: %s%s, %s ESTABLISHED, %s CLOSE_WAIT, conntrack %s"
+                % (row[0], row[1], mode, row[3], row[4], row[6])
             )
         lines.extend("    error: %s" % error for error in report["hosts"][name]["errors"])
     lines.extend(
@@ -179,8 +185,15 @@ def report_blocks(report):
     return blocks
 
 
+def _mode_note(host):
+    """' (raw mode)' / ' (from captures)' for hosts not read by the fact modules, else ''."""
+    return {"raw": " (raw mode)", "capture": " (from captures)"}.get(host.get("mode"), "")
+
+
 def host_blocks(name, host):
-    blocks = [("heading", 2, "%s (%s)" % (name, host["status"]))]
+    blocks = [("heading", 2, "%s (%s)%s" % (name, host["status"], _mode_note(host)))]
+    if host.get("mode_reason"):
+        blocks.append(("paragraph", "Read in %s mode: %s" % (host.get("mode"), host["mode_reason"])))
     if host["errors"]:
         blocks.append(("list", ["error: %s" % error for error in host["errors"]]))
     netstat = host.get("netstat") or {}

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Findings: what an experienced sysadmin would flag in one host's netdiag facts. Pure functions, no I/O.
 
-Each check takes (host, host_report, thresholds) and yields finding dicts with the contract's stable ids.
+Each check takes (host, host_report, thresholds) and yields finding dicts with the stable ids of docs/facts_schema.md.
 A new check is a new function added to CHECKS.
 """
 
@@ -18,6 +18,10 @@ DEFAULT_THRESHOLDS = {
     # ESTABLISHED TCP sockets without SO_KEEPALIVE towards one service port from one host.
     "no_keepalive": 20,
 }
+
+
+# Owners named in a close-wait-buildup summary; all of them are in its evidence.
+OWNERS_SHOWN = 5
 
 
 def finding(finding_id, severity, host, summary, evidence, recommendation):
@@ -97,11 +101,22 @@ def check_close_wait_buildup(host, report, thresholds):
             if connection.get("pid") is not None:
                 owner = "%s (pid %s)" % (owner, connection["pid"])
             owners[owner] = owners.get(owner, 0) + 1
+    # The owners are what people act on, so the summary (all that the Markdown and HTML reports show) names them.
+    listed = sorted(owners.items(), key=lambda item: (-item[1], item[0]))
+    held_by = ", ".join("%s: %d" % item for item in listed[:OWNERS_SHOWN])
+    if len(listed) > OWNERS_SHOWN:
+        held_by += ", %d more owner(s)" % (len(listed) - OWNERS_SHOWN)
     yield finding(
         "close-wait-buildup",
         "warning",
         host,
-        "%d TCP sockets in CLOSE_WAIT: the peers closed, the local application has not" % close_wait,
+        "%d TCP sockets in CLOSE_WAIT: the peers closed, the local application has not; %s"
+        % (
+            close_wait,
+            "held by %s (of the %d listed)" % (held_by, sum(owners.values()))
+            if owners
+            else "no CLOSE_WAIT socket is listed (max_connections), so the owners are unknown",
+        ),
         {"close_wait": close_wait, "threshold": thresholds["close_wait"], "owners": owners},
         "CLOSE_WAIT only ends when the owning process calls close(); fix or restart the owner listed. "
         "Kernel tuning cannot clear these sockets.",

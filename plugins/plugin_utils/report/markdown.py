@@ -1,43 +1,67 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Render the report's blocks (document.py) as Markdown. Pure functions."""
+"""Render the report's blocks (document.py) as Markdown. Pure functions.
+
+Everything in a block may come from a host (process names, user names, error text), so every piece of text is
+escaped: a process named `<img src=//e.v>` must show as that text, not as an image a viewer loads. CommonMark lets
+a backslash escape any ASCII punctuation; these are the characters that start markup anywhere in a line (raw HTML,
+links, emphasis, code, table cells, entities). An underscore between letters or digits cannot start emphasis, so
+CLOSE_WAIT stays readable. Line breaks become spaces: a new line could start a heading, a list or an HTML block.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 
+MARKUP = re.compile(r"[\\`*\[\]<>|~&!{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def escape(value):
+    """Text shown as itself in Markdown: markup characters backslash-escaped, on one line."""
+    return MARKUP.sub(lambda match: "\\" + match.group(0), LINE_BREAKS.sub(" ", str(value)))
+
 
 def _cell(value):
-    text = "-" if value is None or value == "" else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return "-" if value is None or value == "" else escape(value)
+
+
+def _code(value):
+    """A code span that no backtick inside the value can close early."""
+    text = LINE_BREAKS.sub(" ", str(value))
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return "%s%s%s%s%s" % (fence, padding, text, padding, fence)
 
 
 def render_block(block):
     kind = block[0]
     if kind == "heading":
-        return ["#" * block[1] + " " + block[2], ""]
+        return ["#" * block[1] + " " + escape(block[2]), ""]
     if kind == "paragraph":
-        return [block[1], ""]
+        return [escape(block[1]), ""]
     if kind == "list":
         return ["- " + _cell(item) for item in block[1]] + [""]
     if kind == "table":
         header, rows = block[1], block[2]
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = ["| " + " | ".join(_cell(cell) for cell in header) + " |", "|" + "---|" * len(header)]
         lines.extend("| " + " | ".join(_cell(value) for value in row) + " |" for row in rows)
         return [*lines, ""]
     if kind == "finding":
         item = block[1]
         return [
-            "- **%s** `%s` on %s: %s" % (item["severity"], item["id"], item["host"], item["summary"]),
-            "  - Recommendation: %s" % item["recommendation"],
+            "- **%s** %s on %s: %s"
+            % (escape(item["severity"]), _code(item["id"]), escape(item["host"]), escape(item["summary"])),
+            "  - Recommendation: %s" % escape(item["recommendation"]),
             "",
         ]
     if kind == "summary":
         findings, statuses = block[1], block[2]
         return [
-            "- Findings: " + ", ".join("%s %s" % (count, severity) for severity, count in findings.items()),
-            "- Hosts: " + ", ".join("%s %s" % (count, status) for status, count in statuses.items()),
+            "- Findings: " + ", ".join("%s %s" % (count, escape(severity)) for severity, count in findings.items()),
+            "- Hosts: " + ", ".join("%s %s" % (count, escape(status)) for status, count in statuses.items()),
             "",
         ]
     if kind == "pair":

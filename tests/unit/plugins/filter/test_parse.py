@@ -7,6 +7,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tcp.plugins.filter.parse import PARSERS, FilterModule, parse
+from ansible_collections.netdiag.tcp.plugins.module_utils import linux_slabinfo
 
 
 def test_filter_is_registered_as_parse():
@@ -70,8 +71,24 @@ def test_conntrack_stat_capture(fixture_text):
     assert result["search_restart"] == 1
 
 
+def test_slabinfo_filter_returns_every_cache_unless_names(fixture_text):
+    text = fixture_text("linux/slabinfo-2.1-1.txt")
+    rows = [line.split()[0] for line in text.splitlines()[2:] if line.strip()]
+    result = parse(text, "linux_slabinfo")
+    assert sorted(result["caches"]) == sorted(set(rows))
+    assert len(result["caches"]) > 50
+    assert "kmalloc-64" in result["caches"]
+
+
+def test_grep_conn_slabinfo_paste_without_version_line():
+    # The incident's `grep conn /proc/slabinfo` row (seed/incident-2012.txt) pasted alone.
+    result = parse("ip_conntrack 3024 4090 384 409 409 1", "linux_slabinfo")
+    assert result["version"] == "1.1"
+    assert result["caches"]["ip_conntrack"]["active_objs"] == 3024
+
+
 def test_slabinfo_capture_finds_per_namespace_conntrack_cache(fixture_text):
-    result = parse(fixture_text("linux/slabinfo-2.1-1.txt"), "linux_slabinfo")
+    result = parse(fixture_text("linux/slabinfo-2.1-1.txt"), "linux_slabinfo", names=linux_slabinfo.CONNTRACK_CACHES)
     assert result["version"] == "2.1"
     assert sorted(result["caches"]) == ["nf_conntrack_expect", "nf_conntrack_ffffffff8199a280"]
     cache = result["caches"]["nf_conntrack_ffffffff8199a280"]

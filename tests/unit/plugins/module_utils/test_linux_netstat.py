@@ -238,3 +238,45 @@ def test_damaged_listen_row_is_reported_by_the_main_pass():
     with pytest.raises(ParseError) as raised:
         linux_netstat.parse(text)
     assert (raised.value.line_number, raised.value.reason) == (3, "invalid literal for int() with base 10: 'x'")
+
+
+# Pasted excerpts: `netstat -tanp | grep ...` has no header line; the PID/Program column is recognised per row.
+def test_grep_excerpt_without_header_keeps_the_program(fixture_text):
+    result = linux_netstat.parse(fixture_text("linux/netstat-tanp-grep-1.txt"))
+    assert result["listeners"] == [
+        {"protocol": "tcp", "family": "inet", "local_address": "*", "local_port": 4000, "pid": 24586, "process": "beam"}
+    ]
+
+
+def test_rows_without_header_read_like_rows_under_it(fixture_text):
+    # The real `netstat -lntp` output with and without its two header lines gives the same owners, programs with
+    # spaces included.
+    full = fixture_text("linux/netstat-lntp-1.txt")
+    rows = "".join(line for line in full.splitlines(True) if line.startswith("tcp"))
+    assert not rows.startswith(("Active", "Proto"))
+    assert linux_netstat.parse(rows) == linux_netstat.parse(full)
+    owners = {(c["local_port"], c["pid"], c["process"]) for c in linux_netstat.parse(rows)["connections"]}
+    assert (6379, 1596, "redis-server 1") in owners
+    assert (3030, 1228, "PM2 v2.4.6") in owners
+    assert len(owners) == 8
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    ["linux/netstat-tanpo-1.txt", "linux/netstat-tulpen-1.txt", "linux/netstat-an-2.txt", "linux/netstat-na-1.txt"],
+)
+def test_every_real_capture_reads_the_same_without_its_headers(fixture_text, fixture):
+    # -tanpo (PID/Program and Timer), -tulpen (User, Inode, PID/Program), -an (no optional column): every row of a
+    # real capture reads the same when the "Active"/"Proto" lines are cut away, as a grep excerpt cuts them.
+    full = fixture_text(fixture)
+    internet = full.split("Active UNIX")[0]
+    rows = "".join(line for line in internet.splitlines(True) if not line.startswith(("Active", "Proto")))
+    expected = linux_netstat.parse(internet)
+    assert expected["total_sockets"] > 0
+    assert linux_netstat.parse(rows) == expected
+
+
+def test_header_less_row_with_user_inode_and_dash_program():
+    row = "tcp        0      0 10.0.0.5:5555           10.0.0.1:40770          ESTABLISHED 1000       31337      -\n"
+    (record,) = linux_netstat.iter_records([row])
+    assert (record.uid, record.inode, record.pid, record.process) == (1000, 31337, None, None)

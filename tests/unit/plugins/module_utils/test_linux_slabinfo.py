@@ -79,6 +79,33 @@ def test_captured_here(fixture_text):
     assert cache["bytes"] == cache["num_slabs"] * cache["pagesperslab"] * 4096
 
 
+def test_grep_excerpt_without_version_line_1_1():
+    # `grep conn /proc/slabinfo` as the 2012 incident quotes it (seed/incident-2012.txt): no version line; six numbers
+    # and no slabdata section make it a 1.1 row.
+    result = linux_slabinfo.parse("ip_conntrack 3024 4090 384 409 409 1\n")
+    assert (result["version"], result["version_inferred"]) == ("1.1", True)
+    assert result["caches"]["ip_conntrack"]["objperslab"] == 10
+    assert result["caches"]["ip_conntrack"]["bytes"] == 409 * 4096
+
+
+def test_grep_excerpt_without_version_line_2_x(fixture_text):
+    # `grep conn /proc/slabinfo` on a 2.x kernel: the rows of a real capture without the version and header lines.
+    full = fixture_text("linux/slabinfo-2.1-1.txt")
+    excerpt = "".join(line for line in full.splitlines(True) if "conn" in line and not line.startswith("#"))
+    assert excerpt and "slabinfo - version" not in excerpt
+    result = linux_slabinfo.parse(excerpt)
+    assert (result["version"], result["version_inferred"]) == ("2.x", True)
+    assert result["caches"] == linux_slabinfo.parse(full)["caches"]
+    assert linux_slabinfo.parse(full)["version_inferred"] is False
+
+
+def test_header_line_without_version_line(fixture_text):
+    full = fixture_text("linux/slabinfo-2.1-2.txt")
+    without_version = full.split("\n", 1)[1]
+    assert without_version.startswith("#")
+    assert linux_slabinfo.parse(without_version)["caches"] == linux_slabinfo.parse(full)["caches"]
+
+
 def test_seed_incident_row():
     # The row quoted in the 2012 incident (seed/incident-2012.txt), under a 1.1 header.
     text = "slabinfo - version: 1.1\nip_conntrack 3024 4090 384 409 409 1\n"
@@ -161,7 +188,8 @@ def test_debug_sections_and_namespace_cache():
     ("text", "line_number", "reason"),
     [
         ("", 1, "empty"),
-        ("kmem_cache 1 2 3 4 5 6\n", 1, "slabinfo - version"),
+        ("kmem_cache 1 2 3\n", 1, "slabinfo - version"),
+        ("hello world\n\nslabinfo - version: 2.1\n", 1, "slabinfo - version"),
         ("slabinfo - version: 1.0\nkmem_cache 1 2 3\n", 1, "1.0 is not one of"),
         ("slabinfo - version: 2.1\nnf_conntrack 1 2 3\n", 2, "at least five numbers"),
         ("slabinfo - version: 2.1\nnf_conntrack 1 2 x 4 5 : tunables 0 0 0 : slabdata 1 1 0\n", 2, "numbers"),

@@ -13,7 +13,14 @@ import pytest
 from ansible_collections.netdiag.tcp.plugins.module_utils import netstat_aix
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 
-BINARIES = {"netstat": "/usr/bin/netstat", "kdb": "/usr/sbin/kdb", "rmsock": "/usr/sbin/rmsock", "no": "/usr/sbin/no"}
+BINARIES = {
+    "netstat": "/usr/bin/netstat",
+    "kdb": "/usr/sbin/kdb",
+    "rmsock": "/usr/sbin/rmsock",
+    "no": "/usr/sbin/no",
+    "lsof": "/opt/freeware/bin/lsof",
+}
+LSOF_ARGV = ["/opt/freeware/bin/lsof", "-nP", "-iTCP", "-FpcLnT"]
 NO_ARGV = ["/usr/sbin/no", "-o", "tcp_keepidle", "-o", "tcp_keepintvl", "-o", "tcp_keepcnt"]
 # The TCP sockets of netstat-Aan-1.txt that a process can hold, in table order (the two CLOSED ones are left out).
 TCP_PCBS = [
@@ -141,13 +148,53 @@ def test_max_connections_caps_the_lookups(fixture_text):
 
 
 def test_without_root_kdb_is_not_run_and_the_reason_is_given(fixture_text):
-    host = FakeHost(fixture_text)
+    host = FakeHost(fixture_text, missing=["lsof"])
     netstat, keepalive = host.collector(is_root=False).collect(Selection())
     assert host.argvs() == [["/usr/bin/netstat", "-Aan"], NO_ARGV]
     assert netstat["owner_method"]["name"] is None
-    assert "needs root" in netstat["owner_method"]["reason"]
+    assert netstat["owner_method"]["reason"] == "kdb sockinfo needs root (become); lsof: command not found"
     assert keepalive["time"] == 7200
     assert all("pid" not in connection for connection in netstat["connections"])
+
+
+# Synthetic AIX netstat rows for the sockets of the real lsof capture (lsof/lsof-nP-iTCP-FpcLnT-1.txt).
+NETSTAT_OF_LSOF_SAMPLE = (
+    "f1000f0000001000 tcp4       0      0  *.5555                *.*                   LISTEN\n"
+    "f1000f0000002000 tcp6       0      0  ::1.6010              *.*                   LISTEN\n"
+    "f1000f0000003000 tcp4       0      0  127.0.0.1.36596       127.0.0.1.5555        ESTABLISHED\n"
+    "f1000f0000004000 tcp4       0      0  127.0.0.1.5555        127.0.0.1.36596       ESTABLISHED\n"
+    "f1000f0000005000 tcp4       0      0  127.0.0.1.40000       127.0.0.1.5555        ESTABLISHED\n"
+)
+
+
+def test_lsof_gives_owners_when_kdb_cannot_run(fixture_text):
+    host = FakeHost(
+        fixture_text,
+        answers={
+            ("/usr/bin/netstat", "-Aan"): (0, NETSTAT_OF_LSOF_SAMPLE, ""),
+            tuple(LSOF_ARGV): (0, fixture_text("lsof/lsof-nP-iTCP-FpcLnT-1.txt"), ""),
+        },
+    )
+    netstat, _keepalive = host.collector(is_root=False).collect(Selection(ports=[5555, 6010]))
+    assert host.argvs() == [["/usr/bin/netstat", "-Aan"], LSOF_ARGV, NO_ARGV]
+    method = netstat["owner_method"]
+    assert (method["name"], method["ran"], method["sockets"], method["sockets_found"]) == ("lsof", True, 5, 4)
+    assert method["reason"] == "kdb sockinfo needs root (become)"
+    owners = {c["pcb"]: (c.get("pid"), c.get("process"), c.get("user")) for c in netstat["connections"]}
+    assert owners == {
+        "f1000f0000001000": (15803, "python3", "root"),
+        "f1000f0000002000": (15803, "python3", "root"),
+        "f1000f0000003000": (15803, "python3", "root"),
+        "f1000f0000004000": (15803, "python3", "root"),
+        "f1000f0000005000": (None, None, None),  # no such socket in lsof's answer: unknown, not guessed
+    }
+    assert all(c["keepalive"] is None for c in netstat["connections"])  # lsof does not show SO_KEEPALIVE
+
+
+def test_lsof_that_finds_nothing_is_not_an_error(fixture_text):
+    host = FakeHost(fixture_text, answers={tuple(LSOF_ARGV): (1, "", "")})
+    netstat, _keepalive = host.collector(is_root=False).collect(Selection())
+    assert netstat["owner_method"]["name"] == "lsof" and netstat["owner_method"]["sockets_found"] == 0
 
 
 def test_owners_false_runs_no_owner_method(fixture_text):
@@ -158,10 +205,11 @@ def test_owners_false_runs_no_owner_method(fixture_text):
 
 
 def test_missing_kdb_is_named(fixture_text):
-    host = FakeHost(fixture_text, missing=["kdb"])
+    host = FakeHost(fixture_text, missing=["kdb", "lsof"])
     netstat, _keepalive = host.collector().collect(Selection())
-    assert netstat["owner_method"]["reason"] == "kdb: command not found"
-    assert ["/usr/sbin/kdb"] not in host.argvs()
+    assert netstat["owner_method"]["name"] is None
+    assert netstat["owner_method"]["reason"] == "kdb: command not found; lsof: command not found"
+    assert host.argvs() == [["/usr/bin/netstat", "-Aan"], NO_ARGV]
 
 
 def test_failing_netstat_is_an_error_naming_the_command(fixture_text):

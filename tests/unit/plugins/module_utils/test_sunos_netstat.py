@@ -220,3 +220,76 @@ def test_bare_title_and_rows_without_owner():
     assert (by_state["ESTABLISHED"]["pid"], by_state["ESTABLISHED"]["family"]) == (901, "inet")
     assert [c["family"] for c in result["connections"] if c["state"] == "IDLE"] == ["inet", "inet"]
     assert nonzero(result["state_counts"]) == {"LISTEN": 1, "ESTABLISHED": 1, "TIME_WAIT": 1, "IDLE": 2}
+
+
+def test_untitled_tables_each_take_their_protocol_from_their_header(fixture_text):
+    # The real untitled TCP table, then a synthetic untitled UDP table in the 11.4 -u layout with an ownerless row.
+    text = fixture_text("solaris/netstat-nuf-inet-1.txt") + (
+        "\n   Local Address        Remote Address      User    Pid      Command      State\n"
+        "-------------------- -------------------- -------- ------ ------------- ----------\n"
+        "      *.68                                netadm      511 dhcpagent      Idle\n"
+        "      *.*                                 Unbound\n"
+    )
+    result = sunos_netstat.parse(text)
+    assert result["protocol_counts"] == {"tcp": 1, "udp": 2}
+    udp = [c for c in result["connections"] if c["protocol"] == "udp"]
+    assert [(c["local_port"], c.get("pid"), c["state"]) for c in udp] == [(68, 511, "IDLE"), (None, None, "UNBOUND")]
+
+
+def test_solaris_10_grep_excerpt(fixture_text):
+    # `netstat -an | grep 7100` on Solaris 10: no title, no header, an IPv6 row, and a UNIX domain row.
+    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-grep-1.txt"))
+    assert result["total_sockets"] == 3
+    assert [(e["family"], e["local_address"], e["local_port"]) for e in result["listeners"]] == [
+        ("inet", "*", 7100),
+        ("inet", "*", 7100),
+        ("inet6", "*", 7100),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Synthetic excerpt rows in the layouts of the real tables: an -u TCP row, a v6 row with If, UDP rows.
+        (
+            "10.77.1.190.22       203.0.113.70.50937   root        771 sshd           131072      0  256320     36 "
+            "ESTABLISHED\n",
+            ("tcp", "inet", "ESTABLISHED", 771, 36),
+        ),
+        (
+            "fe80::1.22                        fe80::2.50000                     49152      0 128872      0 "
+            "ESTABLISHED net0\n",
+            ("tcp", "inet6", "ESTABLISHED", None, 0),
+        ),
+        ("      *.68                                Idle\n", ("udp", "inet", "IDLE", None, None)),
+        (
+            "      *.68                                netadm      511 dhcpagent      Idle              57344"
+            "               0        57344               0 \n",
+            ("udp", "inet", "IDLE", 511, None),
+        ),
+    ],
+)
+def test_excerpt_rows_are_classified_one_by_one(text, expected):
+    (connection,) = sunos_netstat.parse(text)["connections"]
+    got = (connection["protocol"], connection["family"], connection["state"])
+    assert got + (connection.get("pid"), connection.get("receive_queue")) == expected
+
+
+def test_excerpt_line_that_is_no_row_is_named():
+    with pytest.raises(ParseError) as caught:
+        sunos_netstat.parse("      *.22                 *.*                0      0 24576      0 LISTEN\nhello world\n")
+    assert caught.value.line_number == 2 and "TCP/UDP row" in caught.value.reason
+
+
+def test_grep_of_the_real_11_4_capture_keeps_families(fixture_text):
+    # `netstat -anu | grep dhcpagent`, made from the real capture: IPv4 and IPv6 UDP rows and the TCP listener.
+    lines = [line for line in fixture_text("solaris/netstat-u-1.txt").splitlines() if "dhcpagent" in line]
+    result = sunos_netstat.parse("\n".join(lines))
+    got = [(c["protocol"], c["family"], c["local_address"], c["local_port"], c["pid"]) for c in result["connections"]]
+    assert got == [
+        ("udp", "inet", "*", 68, 511),
+        ("udp", "inet", "*", 546, 511),
+        ("udp", "inet", "10.77.1.190", 68, 511),
+        ("udp", "inet6", "*", 546, 511),
+        ("tcp", "inet", "127.0.0.1", 4999, 511),
+    ]

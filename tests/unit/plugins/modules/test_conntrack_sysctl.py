@@ -392,7 +392,10 @@ def test_bad_file_name_fails(roots, run):
     kernel, config = roots
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, file_name="90-netdiag.txt")
     assert outcome.failed
-    assert outcome.result["msg"] == "file_name '90-netdiag.txt' must be a plain file name ending in .conf"
+    assert outcome.result["msg"] == (
+        "Nothing was changed: file_name '90-netdiag.txt' must be a plain file name ending in .conf (letters, "
+        "digits, '.', '_' and '-', starting with a letter or digit)"
+    )
 
 
 def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, monkeypatch, run):
@@ -408,12 +411,14 @@ def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, mon
     monkeypatch.setattr(conntrack_sysctl, "open", open_with_einval, raising=False)
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200, "tcp_timeout_close_wait": 30})
     assert outcome.failed
+    # The file is written first, so it is taken away again: nothing is left changed.
     assert outcome.result["msg"] == (
         "Writing net.netfilter.nf_conntrack_tcp_timeout_established = 1200 failed: [Errno 22] Invalid argument. "
-        "Values written before it were put back; no file was changed."
+        "Values written before it were put back. Files: removed %s (new)." % managed_file(config)
     )
     assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_close_wait") == "60\n"
     assert not managed_file(config).exists()
+    assert os.listdir(config / "etc/sysctl.d") == []
 
 
 # ---- overrides at boot -----------------------------------------------------------------------------------------
@@ -588,3 +593,108 @@ def test_result_is_json_serialisable(roots, run):
     kernel, config = roots
     result = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
     assert json.loads(json.dumps(result))["after"]["tcp_timeout_established"]["live"] == 1200
+
+
+# ---- safe writes -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "file_name",
+    ["x\nnf_nat\nbluetooth\n.conf", "90-netdiag.conf\n", ".hidden.conf", "../90-x.conf", "a b.conf", "90-x.conf.bak"],
+)
+def test_file_name_with_newline_or_path_is_refused_before_any_change(roots, run, file_name):
+    kernel, config = roots
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, file_name=file_name)
+    assert outcome.failed
+    assert outcome.result["msg"].startswith("Nothing was changed: file_name %r must be a plain file name" % file_name)
+    assert os.listdir(config / "etc/sysctl.d") == []
+    assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
+
+
+def test_short_name_with_a_trailing_newline_is_refused():
+    with pytest.raises(conntrack_sysctl.SettingsError, match="is not a short conntrack parameter name"):
+        conntrack_sysctl.validate_settings({"tcp_loose\n": 1})
+    with pytest.raises(conntrack_sysctl.SettingsError, match="is not an integer"):
+        conntrack_sysctl.validate_settings({"tcp_loose": "1\n1"})
+
+
+def test_new_managed_file_is_0644_under_umask_000(roots, run):
+    kernel, config = roots
+    previous = os.umask(0)
+    try:
+        outcome = run(kernel, config, settings={"tcp_timeout_established": 1200})
+    finally:
+        os.umask(previous)
+    assert not outcome.failed, outcome.result["msg"]
+    info = managed_file(config).stat()
+    assert oct(info.st_mode & 0o777) == "0o644"
+    if os.geteuid() == 0:
+        assert (info.st_uid, info.st_gid) == (0, 0)
+
+
+def test_managed_file_with_other_mode_is_made_0644(roots, run):
+    kernel, config = roots
+    managed_file(config).write_text(HEADER + "net.netfilter.nf_conntrack_tcp_timeout_established = 600\n")
+    managed_file(config).chmod(0o666)
+    assert not run(kernel, config, settings={"tcp_timeout_established": 1200}).failed
+    assert oct(managed_file(config).stat().st_mode & 0o777) == "0o644"
+
+
+def test_edited_file_keeps_its_mode(roots, run):
+    kernel, config = roots
+    sysctl_conf = config / "etc/sysctl.conf"
+    sysctl_conf.write_text("net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n")
+    sysctl_conf.chmod(0o600)
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, overrides="comment_out")
+    assert not outcome.failed, outcome.result["msg"]
+    assert sysctl_conf.read_text().startswith("# netdiag.tcp commented out")
+    assert oct(sysctl_conf.stat().st_mode & 0o777) == "0o600"
+
+
+def test_disk_full_changes_no_live_value_and_leaves_no_temporary(roots, monkeypatch, run):
+    kernel, config = roots
+    real_fsync = os.fsync
+
+    def fsync_enospc(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(conntrack_sysctl.os, "fsync", fsync_enospc)
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200})
+    monkeypatch.setattr(conntrack_sysctl.os, "fsync", real_fsync)
+    assert outcome.failed
+    assert outcome.result["msg"] == (
+        "Writing %s failed: [Errno 28] No space left on device. No file was changed; no live value was changed."
+        % managed_file(config)
+    )
+    assert outcome.result["changed"] is False
+    assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
+    assert os.listdir(config / "etc/sysctl.d") == []
+
+
+def test_live_write_error_restores_an_existing_file_and_edited_lines(roots, monkeypatch, run):
+    kernel, config = roots
+    old_managed = HEADER + "net.netfilter.nf_conntrack_tcp_timeout_established = 600\n"
+    managed_file(config).write_text(old_managed)
+    sysctl_conf = config / "etc/sysctl.conf"
+    sysctl_conf.write_text("net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n")
+    failing = str(kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established")
+    real_open = open
+
+    def open_with_einval(path, mode="r", *args, **kwargs):
+        if str(path) == failing and "w" in mode:
+            raise OSError(22, "Invalid argument")
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(conntrack_sysctl, "open", open_with_einval, raising=False)
+    outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, overrides="comment_out")
+    assert outcome.failed
+    assert outcome.result["msg"] == (
+        "Writing net.netfilter.nf_conntrack_tcp_timeout_established = 1200 failed: [Errno 22] Invalid argument. "
+        "Values written before it were put back. Files: restored %s, restored %s."
+        % (os.path.realpath(sysctl_conf), managed_file(config))
+    )
+    assert managed_file(config).read_text() == old_managed
+    assert sysctl_conf.read_text() == "net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n"
+    assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
+    # The backup of the edited file stays (it is returned), and no temporary file is left.
+    assert [name for name in os.listdir(config / "etc") if name.startswith(".netdiag-")] == []
+    assert [name for name in os.listdir(config / "etc/sysctl.d") if name != "90-netdiag-conntrack.conf"] == []
+    assert len(outcome.result["backup_files"]) == 1

@@ -44,6 +44,7 @@ def test_conntrack_caches_by_default(proc, run):
         "available": True,
         "reason": None,
         "version": "2.1",
+        "version_inferred": False,
         "page_size": page_size,
         "caches": {
             "nf_conntrack_expect": {

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""netdiag.tcp.raw_facts: the fact sections of a host without Python, read with raw commands, parsed here.
+
+``uname -s`` picks the platform's gatherer (plugin_utils/textfacts/raw_commands.py), which runs only read-only
+commands through the connection (as ansible.builtin.raw does, become included) and builds the sections with the
+same parsers and socket_records summary as the fact modules. The sections are merged into ansible_facts.netdiag
+like the fact modules' action plugins do.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.raw_commands import GATHERERS, Runner
+
+
+def _int_list(name, value):
+    try:
+        return [int(item) for item in value or []]
+    except (TypeError, ValueError):
+        raise AnsibleActionFail("%s: %r is not a list of port numbers" % (name, value)) from None
+
+
+def _str_list(name, value):
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise AnsibleActionFail("%s: %r is not a list" % (name, value))
+    return [to_text(item) for item in value]
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+    _VALID_ARGS = frozenset(("ports", "states", "peers", "max_connections", "owners", "conntrack", "slabinfo", "top"))
+
+    def _transport(self, command, data=None):
+        outcome = self._low_level_execute_command(command, sudoable=True, in_data=data)
+        return outcome.get("rc"), to_text(outcome.get("stdout", "")), to_text(outcome.get("stderr", ""))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        arguments = self._task.args
+        selection = {
+            "ports": _int_list("ports", arguments.get("ports")),
+            "states": _str_list("states", arguments.get("states")),
+            "peers": _str_list("peers", arguments.get("peers")),
+        }
+        try:
+            max_connections = int(arguments.get("max_connections", 1000))
+            top = int(arguments.get("top", 10))
+        except (TypeError, ValueError) as error:
+            raise AnsibleActionFail("max_connections/top: %s" % error) from None
+        if max_connections < 0:
+            raise AnsibleActionFail("max_connections: %d is negative; use 0 for counts only" % max_connections)
+        # Options are checked by Selection before anything runs on the host (bad CIDR, unknown state).
+        try:
+            Selection(**selection)
+        except ValueError as error:
+            raise AnsibleActionFail("raw_facts: %s" % error) from None
+
+        run = Runner(self._transport)
+        rc, stdout, stderr = run("uname -s")
+        system = stdout.strip()
+        if rc != 0 or not system:
+            raise AnsibleActionFail("raw_facts: uname -s failed (rc %s): %s" % (rc, stderr.strip() or stdout.strip()))
+        gatherer = GATHERERS.get(system)
+        if gatherer is None:
+            raise AnsibleActionFail(
+                "raw_facts: platform %s is not supported (supported: %s)" % (system, ", ".join(sorted(GATHERERS)))
+            )
+        sections, errors = gatherer(
+            run,
+            selection,
+            max_connections,
+            owners=bool(arguments.get("owners", True)),
+            conntrack=bool(arguments.get("conntrack", True)),
+            slabinfo=bool(arguments.get("slabinfo", True)),
+            top=top,
+        )
+        known = task_vars.get("ansible_facts", {}).get("netdiag")
+        merged = dict(known) if isinstance(known, dict) else {}
+        merged.update(sections)
+        result.update(
+            changed=False,
+            ansible_facts={"netdiag": merged},
+            platform=system,
+            commands=run.commands,
+            errors=errors,
+        )
+        if "netstat" not in sections:
+            result["failed"] = True
+            result["msg"] = "raw_facts: no socket table: %s" % "; ".join(errors)
+        return result

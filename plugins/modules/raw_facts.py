@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module is implemented as an action plugin (plugins/action/raw_facts.py): it runs commands the way
+# ansible.builtin.raw does and parses their output on the controller, so the host needs no Python.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: raw_facts
+short_description: Read the netdiag facts of a host without Python (raw commands, parsed on the controller)
+version_added: 0.2.0
+description:
+  - Runs C(uname -s) on the host, then only read-only commands of that platform through the connection, as
+    M(ansible.builtin.raw) does (become applies). Linux - C(cat) of C(/proc/net/tcp), C(tcp6), C(udp), C(udp6),
+    C(/proc/net/nf_conntrack), C(/proc/net/stat/nf_conntrack), C(/proc/slabinfo); C(grep -H) over the keepalive and
+    conntrack sysctls; C(ls -ln) and C(grep) over C(/proc/<pid>) for socket owners; C(getent passwd). AIX -
+    the AIX collector's commands (C(netstat -Aan), as root C(kdb) with only C(sockinfo <PCB> tcpcb) lines on its
+    input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - C(netstat -an),
+    C(ndd -get /dev/tcp tcp_keepalive_interval). Every command runs with C(LC_ALL=C). It never runs C(rmsock) or
+    C(pfiles), and C(kdb) only to read sockets.
+  - Parses the output on the controller with the parsers the fact modules use and returns the same sections under
+    C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), merged into the host's existing
+    C(ansible_facts.netdiag). For the same sockets, the facts equal those of M(netdiag.tcp.netstat_facts),
+    M(netdiag.tcp.conntrack_facts) and M(netdiag.tcp.slabinfo_facts); C(conntrack.persisted) (the boot
+    configuration) is not read and is V(null).
+  - Used by C(playbooks/audit.yml) for hosts with C(netdiag_raw=true) and, automatically, for hosts where the fact
+    modules cannot start for lack of an interpreter. See C(docs/raw_mode.md).
+options:
+  ports:
+    description: Only sockets and conntrack entries with one of these ports (as in M(netdiag.tcp.netstat_facts)).
+    type: list
+    elements: int
+    default: []
+  states:
+    description: Only TCP sockets in one of these states.
+    type: list
+    elements: str
+    default: []
+  peers:
+    description: Only sockets whose remote address is one of these addresses or lies in one of these networks.
+    type: list
+    elements: str
+    default: []
+  max_connections:
+    description: How many connection records to keep (counts stay complete); V(0) for counts only.
+    type: int
+    default: 1000
+  owners:
+    description: Map sockets to their owning pid, process and user (Linux; two C(ls) and one C(grep) over C(/proc)).
+    type: bool
+    default: true
+  conntrack:
+    description: Read the conntrack section (Linux).
+    type: bool
+    default: true
+  slabinfo:
+    description: Read the conntrack slab caches (Linux; C(/proc/slabinfo) needs become).
+    type: bool
+    default: true
+  top:
+    description: How many conntrack top talkers to return.
+    type: int
+    default: 10
+extends_documentation_fragment:
+  - netdiag.tcp.attributes.facts
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: [Linux, AIX, SunOS]
+    details: Needs a POSIX shell on the host, no Python.
+author:
+  - netdiag.tcp developers (@netdiag-tcp)
+"""
+
+EXAMPLES = r"""
+- name: Read the socket table of an AIX host without Python
+  netdiag.tcp.raw_facts:
+    ports: [5555]
+
+- name: Show who holds connections to port 5555
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.netdiag.netstat.established_by_peer }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The sections, as the fact modules return them.
+  returned: always
+  type: dict
+  contains:
+    netdiag:
+      description: C(netstat), C(keepalive) and, where the platform has them, C(conntrack) and C(slabinfo).
+      type: dict
+platform:
+  description: What C(uname -s) printed.
+  returned: always
+  type: str
+  sample: AIX
+commands:
+  description: The commands run on the host, in order (without the C(LC_ALL=C) prefix).
+  returned: always
+  type: list
+  elements: str
+  sample: ["uname -s", "netstat -Aan", "no -a"]
+errors:
+  description: What could not be read or parsed (the other sections are still returned).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""AIX facts from text (raw mode and offline analysis): ``netstat -Aan``, ``no -a``, rmsock lines, kdb sockinfo.
+
+The socket table goes through aix_netstat (the parser the AIX collector runs); the keepalive defaults come from the
+``no`` tunables, which AIX keeps in half-seconds (IBM, "no command": tcp_keepidle default 14400 = 2 hours,
+tcp_keepintvl 150 = 75 s; tcp_keepcnt is a count).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import aix_kdb_sockinfo, aix_netstat, aix_no, aix_rmsock
+
+
+def netstat_section(text, selection=None, max_connections=None):
+    selection = selection or {}
+    netstat = aix_netstat.parse(text, max_connections=max_connections, **selection)
+    netstat["platform"] = "AIX"
+    return netstat
+
+
+def keepalive_from_no(tunables, source="no -a"):
+    """``netdiag.keepalive`` in seconds from ``no`` tunables (half-seconds converted), raw values beside them."""
+
+    def seconds(name):
+        value = tunables.get(name)
+        return value / 2 if isinstance(value, int) else None
+
+    def whole(value):
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    probes = tunables.get("tcp_keepcnt")
+    return {
+        "time": whole(seconds("tcp_keepidle")),
+        "intvl": whole(seconds("tcp_keepintvl")),
+        "probes": probes if isinstance(probes, int) else None,
+        "source": source,
+        "raw": {name: tunables.get(name) for name in ("tcp_keepidle", "tcp_keepintvl", "tcp_keepcnt")},
+    }
+
+
+def no_section(text):
+    return aix_no.parse(text)
+
+
+def rmsock_section(text):
+    return aix_rmsock.parse(text)
+
+
+def kdb_sockinfo_section(text):
+    return aix_kdb_sockinfo.parse(text)

@@ -1,0 +1,264 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Offline analysis: a folder of captured command output per host -> what the audit report is built from.
+
+Layout (docs/offline_analysis.md): ``CAPTURE_DIR/<host>/<file>``, one folder per host, each file named by what it
+holds (CAPTURE_FILES), and an optional ``host.yml`` with ``netdiag_addresses``, ``platform`` and ``ansible_host``.
+Every file goes through the parser the fact modules run (via textfacts.linux / aix / sunos), so a folder gives the
+facts the host would have given. A file with an unknown name, or a line a parser cannot read, is reported by file
+name and line number in that host's errors; the host's other files are still analysed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import aix_rmsock, linux_netstat, linux_proc_net_tcp, linux_ss
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
+
+HOST_FILE = "host.yml"
+HOST_KEYS = ("netdiag_addresses", "platform", "ansible_host")
+PLATFORMS = ("Linux", "AIX", "SunOS")
+
+# file name -> (platform it belongs to, or None when the platform decides how it is read; what produced it)
+CAPTURE_FILES = {
+    "uname.txt": (None, "uname -s"),
+    "proc-net-tcp.txt": ("Linux", "cat /proc/net/tcp"),
+    "proc-net-tcp6.txt": ("Linux", "cat /proc/net/tcp6"),
+    "proc-net-udp.txt": ("Linux", "cat /proc/net/udp"),
+    "proc-net-udp6.txt": ("Linux", "cat /proc/net/udp6"),
+    "netstat-an.txt": (None, "netstat -an (Linux net-tools: also -tan, -tanp, -tanpo; SunOS: also -anu)"),
+    "ss.txt": ("Linux", "ss -tan, ss -tanp or ss -tanpo"),
+    "sysctl.txt": ("Linux", "sysctl -a (or sysctl net.netfilter net.ipv4)"),
+    "nf_conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack"),
+    "ip_conntrack.txt": ("Linux", "cat /proc/net/ip_conntrack"),
+    "conntrack-L.txt": ("Linux", "conntrack -L"),
+    "conntrack-stat.txt": ("Linux", "cat /proc/net/stat/nf_conntrack or conntrack -S"),
+    "slabinfo.txt": ("Linux", "cat /proc/slabinfo or grep conn /proc/slabinfo"),
+    "netstat-Aan.txt": ("AIX", "netstat -Aan (or netstat -an)"),
+    "no-a.txt": ("AIX", "no -a"),
+    "rmsock.txt": ("AIX", "rmsock <PCB> tcpcb, one line per socket (the incident's a.log)"),
+    "kdb-sockinfo.txt": ("AIX", "kdb: sockinfo <PCB> tcpcb"),
+    "ndd-tcp_keepalive_interval.txt": ("SunOS", "ndd -get /dev/tcp tcp_keepalive_interval"),
+}
+PROC_NET_FILES = {"proc-net-" + path.rsplit("/", 1)[1] + ".txt": path for path in linux.PROC_NET_TABLES}
+CONNTRACK_TABLE_FILES = ("nf_conntrack.txt", "ip_conntrack.txt", "conntrack-L.txt")
+
+
+def read_capture_dir(capture_dir, selection=None, max_connections=1000, top=10):
+    """{host: gathered} for every folder under capture_dir, gathered as audit_report takes it: status, mode,
+    errors, facts (the ansible_facts.netdiag sections), netdiag_addresses, addresses. Raises ValueError when
+    capture_dir is not a readable directory with at least one host folder."""
+    if not os.path.isdir(capture_dir):
+        raise ValueError("capture_dir: %s is not a directory" % capture_dir)
+    hosts = sorted(name for name in os.listdir(capture_dir) if os.path.isdir(os.path.join(capture_dir, name)))
+    if not hosts:
+        raise ValueError(
+            "capture_dir: %s has no host folder (one folder per host, see docs/offline_analysis.md)" % capture_dir
+        )
+    return {host: read_host(os.path.join(capture_dir, host), selection or {}, max_connections, top) for host in hosts}
+
+
+def _read(path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def _host_variables(path, errors):
+    if not os.path.exists(path):
+        return {}
+    try:
+        variables = yaml.safe_load(_read(path)) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = " line %d" % (mark.line + 1) if mark is not None else ""
+        errors.append("%s%s: not valid YAML: %s" % (HOST_FILE, where, getattr(error, "problem", error)))
+        return {}
+    if not isinstance(variables, dict):
+        errors.append("%s: expected a mapping of %s" % (HOST_FILE, ", ".join(HOST_KEYS)))
+        return {}
+    unknown = sorted(set(variables) - set(HOST_KEYS))
+    if unknown:
+        errors.append("%s: unknown key(s) %s; known: %s" % (HOST_FILE, ", ".join(unknown), ", ".join(HOST_KEYS)))
+    return variables
+
+
+def platform_of(files, texts, declared):
+    """The platform: host.yml's ``platform``, else uname.txt, else what the file names or netstat-an.txt show."""
+    if declared:
+        return declared
+    uname = (texts.get("uname.txt") or "").strip()
+    if uname in PLATFORMS:
+        return uname
+    owners = {CAPTURE_FILES[name][0] for name in files if CAPTURE_FILES[name][0]}
+    if len(owners) == 1:
+        return owners.pop()
+    netstat = texts.get("netstat-an.txt") or ""
+    if "TCP: IPv4" in netstat or "UDP: IPv4" in netstat or "TCP: IPv6" in netstat:
+        return "SunOS"
+    if netstat:
+        return "Linux"
+    return None
+
+
+def read_host(folder, selection, max_connections, top):
+    errors = []
+    variables = _host_variables(os.path.join(folder, HOST_FILE), errors)
+    names = sorted(name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name)))
+    files = [name for name in names if name in CAPTURE_FILES]
+    for name in names:
+        if name not in CAPTURE_FILES and name != HOST_FILE:
+            errors.append(
+                "%s: unknown file name, not analysed (known: %s, %s)"
+                % (name, HOST_FILE, ", ".join(sorted(CAPTURE_FILES)))
+            )
+    texts = {name: _read(os.path.join(folder, name)) for name in files}
+    declared = variables.get("platform")
+    if declared is not None and declared not in PLATFORMS:
+        errors.append("%s: platform %r is not one of %s" % (HOST_FILE, declared, ", ".join(PLATFORMS)))
+        declared = None
+    platform = platform_of(files, texts, declared)
+    facts = {}
+    if platform is None:
+        errors.append(
+            "no socket table or platform: give netstat-an.txt, proc-net-tcp.txt, netstat-Aan.txt ... "
+            "or platform in host.yml"
+        )
+    else:
+        for name in files:
+            owner = CAPTURE_FILES[name][0]
+            if owner is not None and owner != platform:
+                errors.append("%s: a %s file in a %s host folder, not analysed" % (name, owner, platform))
+                texts.pop(name)
+        READERS[platform](texts, facts, errors, selection, max_connections, top)
+        if "netstat" in facts:
+            facts["netstat"]["sources"] = sorted(
+                name for name in texts if name.startswith(("proc-net-", "netstat-", "ss."))
+            )
+    addresses = [str(variables["ansible_host"])] if variables.get("ansible_host") else []
+    return {
+        "status": "reached",
+        "mode": "capture",
+        "mode_reason": "captured files in %s" % folder,
+        "platform": platform,
+        "errors": errors,
+        "facts": facts,
+        "addresses": addresses,
+        "netdiag_addresses": variables.get("netdiag_addresses"),
+    }
+
+
+def _parsed(name, errors, function, *arguments, **options):
+    """function(...) or None, with a ParseError reported as '<file> line N: ...' (the rest goes on)."""
+    try:
+        return function(*arguments, **options)
+    except ParseError as error:
+        errors.append(
+            "%s line %d: %s (%s): %r" % (name, error.line_number, error.reason, error.format_name, error.line[:200])
+        )
+    except ValueError as error:
+        errors.append("%s: %s" % (name, error))
+    return None
+
+
+def read_linux(texts, facts, errors, selection, max_connections, top):
+    sysctl_values = _parsed("sysctl.txt", errors, linux.parse_sysctl, texts.get("sysctl.txt", "")) or {}
+    tables = {path: texts[name] for name, path in PROC_NET_FILES.items() if name in texts}
+    netstat = None
+    if tables:
+        # Each table is checked alone first, so an unreadable line is reported with its own file's line number.
+        good = {}
+        for name, path in PROC_NET_FILES.items():
+            if name in texts and _parsed(name, errors, _check_proc_table, texts[name]) is not None:
+                good[path] = texts[name]
+        if good:
+            collector = linux.TextLinuxCollector(good, sysctl_values)
+            netstat, _keepalive = collector.collect(Selection(**selection), max_connections, owners=False)
+    for name, parser in (("netstat-an.txt", linux_netstat.parse), ("ss.txt", linux_ss.parse)):
+        if netstat is None and name in texts:
+            netstat = _parsed(name, errors, parser, texts[name], max_connections=max_connections, **selection)
+    if netstat is not None:
+        netstat["platform"] = "Linux"
+        facts["netstat"] = netstat
+    if any(key.startswith("net.ipv4.tcp_keepalive_") for key in sysctl_values):
+        facts["keepalive"] = linux.keepalive_from_sysctl(sysctl_values, source="sysctl.txt")
+    table_name = next((name for name in CONNTRACK_TABLE_FILES if name in texts), None)
+    if sysctl_values or table_name:
+        facts["conntrack"] = _parsed(
+            table_name or "sysctl.txt",
+            errors,
+            linux.conntrack_section,
+            sysctl_values,
+            texts.get(table_name) if table_name else None,
+            table_name,
+            texts.get("conntrack-stat.txt"),
+            "conntrack-stat.txt",
+            top,
+            Selection(**selection),
+            key_style_hint="ip_conntrack" if table_name == "ip_conntrack.txt" else "nf_conntrack",
+        )
+        if facts["conntrack"] is None:
+            facts.pop("conntrack")
+    if "slabinfo.txt" in texts:
+        slabinfo = _parsed("slabinfo.txt", errors, linux.slabinfo_section, texts["slabinfo.txt"])
+        if slabinfo is not None:
+            facts["slabinfo"] = slabinfo
+
+
+def _check_proc_table(text):
+    return linux_proc_net_tcp.parse(text, max_connections=0)
+
+
+def read_aix(texts, facts, errors, selection, max_connections, top):
+    if "netstat-Aan.txt" in texts:
+        netstat = _parsed(
+            "netstat-Aan.txt", errors, aix.netstat_section, texts["netstat-Aan.txt"], selection, max_connections
+        )
+        if netstat is not None:
+            facts["netstat"] = netstat
+    section = {}
+    if "no-a.txt" in texts:
+        parsed = _parsed("no-a.txt", errors, aix.no_section, texts["no-a.txt"])
+        if parsed is not None:
+            section["no"] = parsed
+            facts["keepalive"] = aix.keepalive_from_no(parsed["tunables"], source="no-a.txt")
+    if "rmsock.txt" in texts:
+        rmsock = _rmsock_lines(errors, texts["rmsock.txt"])
+        if rmsock is not None:
+            section["rmsock"] = rmsock
+    if "kdb-sockinfo.txt" in texts:
+        parsed = _parsed("kdb-sockinfo.txt", errors, aix.kdb_sockinfo_section, texts["kdb-sockinfo.txt"])
+        if parsed is not None:
+            section["kdb_sockinfo"] = parsed
+    if section:
+        facts["aix"] = section
+
+
+def _rmsock_lines(errors, text):
+    """rmsock output read line by line (a log of many runs): a bad line is reported, the others are kept."""
+    good = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and _parsed("rmsock.txt", errors, aix_rmsock.parse_line, line, number) is not None:
+            good.append(line)
+    return aix_rmsock.parse("\n".join(good)) if good else None
+
+
+def read_sunos(texts, facts, errors, selection, max_connections, top):
+    if "netstat-an.txt" in texts:
+        netstat = _parsed(
+            "netstat-an.txt", errors, sunos.netstat_section, texts["netstat-an.txt"], selection, max_connections
+        )
+        if netstat is not None:
+            facts["netstat"] = netstat
+    if "ndd-tcp_keepalive_interval.txt" in texts:
+        keepalive = _parsed(
+            "ndd-tcp_keepalive_interval.txt", errors, sunos.keepalive_from_ndd, texts["ndd-tcp_keepalive_interval.txt"]
+        )
+        if keepalive is not None:
+            facts["keepalive"] = keepalive
+
+
+READERS = {"Linux": read_linux, "AIX": read_aix, "SunOS": read_sunos}

@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What raw mode runs on a host without Python, per platform, and how the output becomes facts.
+
+Every command only reads: ``cat`` of /proc files, ``ls``/``grep`` over /proc, ``netstat``, ``no -a``, ``ndd -get``,
+``getconf``. Never rmsock, kdb, pfiles or anything that changes a socket or stops a process (REFUSED is checked
+before anything runs). Commands are constant strings (no user input reaches a shell); each runs with a C locale.
+A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections, commands run, errors).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import shlex
+
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
+
+C_LOCALE = "LC_ALL=C LANG=C; export LC_ALL LANG; "
+# Programs raw mode must never run: rmsock removes sockets no process holds, pfiles stops each process it inspects.
+REFUSED = re.compile(r"(^|[\s;|&/])(rmsock|pfiles)(\s|$)")
+# kdb can write kernel memory; it may only read sockets: its standard input must be nothing but these lines.
+KDB = re.compile(r"(^|[\s;|&/'])kdb'?(\s|$)")
+KDB_READ_ONLY = re.compile(r"^(?:sockinfo (?:0x)?[0-9A-Fa-f]+ tcpcb|q|quit)$")
+# Platform collectors that run commands through run_command(argv, data=None) and get_bin_path(name) (see
+# netstat_facts.new_collector): raw mode drives them over the connection, so their facts are module mode's.
+# Imported when present in this collection.
+COMMAND_COLLECTORS = {
+    "AIX": ("netstat_aix", "AixNetstatCollector"),
+    "SunOS": ("netstat_sunos", "SunosNetstatCollector"),
+}
+BIN_DIRECTORIES = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
+
+LINUX_SYSCTL = (
+    "grep -H '' /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl"
+    " /proc/sys/net/ipv4/tcp_keepalive_probes /proc/sys/net/netfilter/nf_conntrack_*"
+    " /proc/sys/net/ipv4/netfilter/ip_conntrack_* 2>/dev/null"
+)
+LINUX_OWNERS = {
+    "processes": "ls -lnd /proc/[0-9]*",
+    # Through cat: on a terminal (SSH allocates one for raw commands) GNU ls quotes 'socket:[123]'.
+    "fds": "ls -ln /proc/[0-9]*/fd/ | cat",
+    "comm": "grep -H '' /proc/[0-9]*/comm 2>/dev/null",
+    "passwd": "getent passwd 2>/dev/null || cat /etc/passwd",
+}
+
+
+def checked(command, data=None):
+    if REFUSED.search(command):
+        raise ValueError("raw mode refuses to run %r: it is not read-only" % command)
+    if KDB.search(command):
+        lines = [line.strip() for line in (data or "").splitlines() if line.strip()]
+        if not lines or not all(KDB_READ_ONLY.match(line) for line in lines):
+            raise ValueError("raw mode runs kdb only to read sockets (sockinfo ADDRESS tcpcb), not %r" % data)
+    return C_LOCALE + command
+
+
+class Runner:
+    """Runs commands through a transport callable (command, data) and keeps the list of what ran."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.commands = []
+
+    def argv(self, argv, data=None):
+        """run_command for the platform collectors: an argv list quoted for the shell, optional standard input."""
+        command = " ".join(shlex.quote(str(argument)) for argument in argv)
+        return self(command, data)
+
+    def which(self, name):
+        """get_bin_path for the platform collectors: the first executable NAME in the usual directories."""
+        if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+            return None
+        found = self.text(
+            'for d in %s; do [ -x "$d/%s" ] && { echo "$d/%s"; exit 0; }; done; exit 1'
+            % (" ".join(BIN_DIRECTORIES), name, name)
+        )
+        return found.strip() or None if found else None
+
+    def __call__(self, command, data=None):
+        self.commands.append(command if data is None else "%s < (%d lines)" % (command, len(data.splitlines())))
+        rc, stdout, stderr = self.transport(checked(command, data), data)
+        # With a terminal (SSH -tt) lines end in CR LF; the parsers expect the host's own LF.
+        return rc, stdout.replace("\r\n", "\n"), stderr.replace("\r\n", "\n")
+
+    def text(self, command):
+        """stdout when the command succeeded, else None."""
+        rc, stdout, _stderr = self(command)
+        return stdout if rc == 0 else None
+
+
+def gather_linux(run, selection, max_connections, owners=True, conntrack=True, slabinfo=True, top=10):
+    errors = []
+    tables = {path: run.text("cat %s" % path) for path in linux.PROC_NET_TABLES}
+    sysctl_values = {}
+    rc, stdout, _stderr = run(LINUX_SYSCTL)
+    try:
+        sysctl_values = linux.parse_sysctl(stdout)
+    except ParseError as error:
+        errors.append("sysctl values: %s" % error)
+    owner_listing = users = None
+    if owners:
+        _rc, processes, _err = run(LINUX_OWNERS["processes"])
+        _rc, fds, fd_errors = run(LINUX_OWNERS["fds"])
+        _rc, comm, _err = run(LINUX_OWNERS["comm"])
+        _rc, passwd, _err = run(LINUX_OWNERS["passwd"])
+        owner_listing = linux.owners_from_listings(processes, fds, fd_errors, comm)
+        users = linux.parse_passwd(passwd)
+    sections = {}
+    if not any(text is not None for text in tables.values()):
+        errors.append("netstat: none of %s could be read" % ", ".join(linux.PROC_NET_TABLES))
+    else:
+        collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
+        sections["netstat"], sections["keepalive"] = collector.collect(
+            Selection(**selection), max_connections=max_connections, owners=owners
+        )
+    if conntrack:
+        table_text = table_source = stats_text = None
+        for path in ("/proc/net/nf_conntrack", "/proc/net/ip_conntrack"):
+            table_text = run.text("cat %s" % path)
+            if table_text is not None:
+                table_source = path
+                break
+        style = "ip_conntrack" if "net.ipv4.netfilter.ip_conntrack_max" in sysctl_values else "nf_conntrack"
+        stats_source = "/proc/net/stat/%s" % style
+        stats_text = run.text("cat %s" % stats_source)
+        try:
+            sections["conntrack"] = linux.conntrack_section(
+                sysctl_values, table_text, table_source, stats_text, stats_source, top, Selection(**selection)
+            )
+        except ParseError as error:
+            errors.append("conntrack: %s" % error)
+    if slabinfo:
+        rc, text, stderr = run("cat /proc/slabinfo")
+        if rc == 0:
+            page_size = run.text("getconf PAGESIZE")
+            try:
+                sections["slabinfo"] = linux.slabinfo_section(text, int(page_size) if page_size else 4096)
+            except ParseError as error:
+                errors.append("slabinfo: %s" % error)
+        else:
+            message = (stderr + text).strip()  # with a terminal, the error arrives in stdout
+            reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in message else message
+            sections["slabinfo"] = {"available": False, "reason": reason or "cannot read /proc/slabinfo"}
+    return sections, errors
+
+
+def command_collector(system):
+    """The platform's command-running collector class, or None when this collection has none."""
+    module_name, class_name = COMMAND_COLLECTORS.get(system, (None, None))
+    if module_name is None:
+        return None
+    try:
+        module = importlib.import_module("ansible_collections.netdiag.tcp.plugins.module_utils." + module_name)
+    except ImportError:
+        return None
+    return getattr(module, class_name, None)
+
+
+def gather_with_collector(collector_class, run, selection, max_connections, owners=True):
+    """The platform collector of module mode, its commands sent over the connection (never rmsock: the side-effect
+    options stay off, and check mode is on as in the audit)."""
+    errors = []
+    sections = {}
+    uid = (run.text("id -u") or "").strip()
+    # Who runs the commands is the remote user, not the controller's: the collectors take it as is_root (AIX) or
+    # euid (SunOS), whichever their constructor has.
+    identity = {}
+    parameters = inspect.signature(collector_class).parameters
+    if "is_root" in parameters:
+        identity["is_root"] = uid == "0"
+    if "euid" in parameters:
+        identity["euid"] = int(uid) if uid.isdigit() else -1
+    collector = collector_class(
+        run.argv,
+        run.which,
+        options={"aix_rmsock": False, "sunos_pfiles": False, "sunos_connstat": False},
+        check_mode=True,
+        **identity,
+    )
+    try:
+        netstat, keepalive = collector.collect(Selection(**selection), max_connections=max_connections, owners=owners)
+    except (OSError, ValueError) as error:
+        errors.append("netstat: %s" % error)
+        return sections, errors
+    sections["netstat"] = netstat
+    if keepalive is not None:
+        sections["keepalive"] = keepalive
+    for platform_section in ("aix", "sunos"):
+        if getattr(collector, platform_section, None):
+            sections[platform_section] = getattr(collector, platform_section)
+    return sections, errors
+
+
+def gather_aix(run, selection, max_connections, owners=True, **_ignored):
+    collector_class = command_collector("AIX")
+    if collector_class is not None:
+        sections, errors = gather_with_collector(collector_class, run, selection, max_connections, owners)
+        sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
+        sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
+        return sections, errors
+    errors = []
+    sections = {}
+    text = run.text("netstat -Aan")
+    if text is None:
+        errors.append("netstat: netstat -Aan failed")
+    else:
+        try:
+            sections["netstat"] = aix.netstat_section(text, selection, max_connections)
+        except ParseError as error:
+            errors.append("netstat -Aan: %s" % error)
+    tunables = run.text("no -a")
+    if tunables is not None:
+        try:
+            parsed = aix.no_section(tunables)["tunables"]
+            sections["keepalive"] = aix.keepalive_from_no(parsed)
+        except ParseError as error:
+            errors.append("no -a: %s" % error)
+    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
+    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
+    return sections, errors
+
+
+def gather_sunos(run, selection, max_connections, owners=True, **_ignored):
+    collector_class = command_collector("SunOS")
+    if collector_class is not None:
+        sections, errors = gather_with_collector(collector_class, run, selection, max_connections, owners)
+        sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
+        sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
+        return sections, errors
+    errors = []
+    sections = {}
+    text = run.text("netstat -an")
+    if text is None:
+        errors.append("netstat: netstat -an failed")
+    else:
+        try:
+            sections["netstat"] = sunos.netstat_section(text, selection, max_connections)
+        except ParseError as error:
+            errors.append("netstat -an: %s" % error)
+    interval = run.text("ndd -get /dev/tcp tcp_keepalive_interval")
+    if interval is not None:
+        try:
+            sections["keepalive"] = sunos.keepalive_from_ndd(interval)
+        except ParseError as error:
+            errors.append("ndd: %s" % error)
+    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
+    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
+    return sections, errors
+
+
+def not_linux(section, reason, system):
+    return {"available": False, "reason": "%s; this host runs %s" % (reason, system)}
+
+
+GATHERERS = {"Linux": gather_linux, "AIX": gather_aix, "SunOS": gather_sunos}

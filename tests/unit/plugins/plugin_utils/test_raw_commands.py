@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Raw mode's gatherers at the command boundary: the exact commands, read-only, and the facts of real captured
+output (tests/unit/fixtures) equal to what the parsers give."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import aix_netstat, linux_proc_net_tcp, sunos_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import linux, raw_commands
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.raw_commands import (
+    C_LOCALE,
+    GATHERERS,
+    LINUX_SYSCTL,
+    Runner,
+    checked,
+)
+
+NO_SELECTION = {"ports": [], "states": [], "peers": []}
+
+
+class FakeHost:
+    """Answers commands from a table {command: (rc, stdout, stderr)}; anything else fails like a missing file."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.seen = []
+
+    def __call__(self, command, data=None):
+        assert command.startswith(C_LOCALE)
+        command = command[len(C_LOCALE) :]
+        self.seen.append(command)
+        return self.answers.get(command, (1, "", "No such file or directory"))
+
+
+@pytest.mark.parametrize("command", ["rmsock f1000 tcpcb", "/usr/bin/pfiles 123", "ls; rmsock x"])
+def test_side_effect_commands_are_refused(command):
+    with pytest.raises(ValueError, match="not read-only"):
+        checked(command)
+
+
+@pytest.mark.parametrize("data", [None, "", "mw f1000 0\n", "sockinfo f1000f00 tcpcb\nmw f1000 0\nquit\n"])
+def test_kdb_only_reads_sockets(data):
+    with pytest.raises(ValueError, match="kdb only to read sockets"):
+        checked("/usr/sbin/kdb", data)
+    assert checked("/usr/sbin/kdb", "sockinfo f1000f0076f3358 tcpcb\nquit\n").endswith("/usr/sbin/kdb")
+
+
+def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
+    monkeypatch.setattr(raw_commands, "command_collector", lambda system: None)  # the text path
+    host = FakeHost(
+        {
+            "netstat -Aan": (0, fixture_text("aix/netstat-Aan-1.txt"), ""),
+            "no -a": (0, fixture_text("aix/no-a-1.txt"), ""),
+        }
+    )
+    sections, errors = GATHERERS["AIX"](Runner(host), NO_SELECTION, 1000)
+    assert host.seen == ["netstat -Aan", "no -a"]
+    assert errors == []
+    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000)
+    assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
+    assert sections["keepalive"]["time"] == sections["keepalive"]["raw"]["tcp_keepidle"] / 2
+    assert sections["conntrack"]["available"] is False
+
+
+def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
+    monkeypatch.setattr(raw_commands, "command_collector", lambda system: None)  # the text path
+    host = FakeHost(
+        {
+            "netstat -an": (0, fixture_text("solaris/netstat-an-2.txt"), ""),
+            "ndd -get /dev/tcp tcp_keepalive_interval": (0, fixture_text("solaris/ndd-keepalive-1.txt"), ""),
+        }
+    )
+    sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 1000)
+    assert host.seen == ["netstat -an", "ndd -get /dev/tcp tcp_keepalive_interval"]
+    assert errors == []
+    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000)
+    assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
+    assert sections["keepalive"]["time"] == 7200
+
+
+def test_linux_tables_owners_and_sysctls(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    listen_inode = next(int(line.split()[9]) for line in tcp.splitlines()[1:] if line.split()[3] == "0A")
+    host = FakeHost(
+        {
+            "cat /proc/net/tcp": (0, tcp, ""),
+            LINUX_SYSCTL: (
+                2,
+                "/proc/sys/net/ipv4/tcp_keepalive_time:7200\n/proc/sys/net/ipv4/tcp_keepalive_intvl:75\n"
+                "/proc/sys/net/ipv4/tcp_keepalive_probes:9\n/proc/sys/net/netfilter/nf_conntrack_max:262144\n"
+                "/proc/sys/net/netfilter/nf_conntrack_count:3\n"
+                "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established:432000\n",
+                "grep: /proc/sys/net/ipv4/netfilter/ip_conntrack_*: No such file or directory\n",
+            ),
+            "ls -lnd /proc/[0-9]*": (0, "dr-xr-xr-x  9 1000 1000 0 Dec  4 23:00 /proc/20407\n", ""),
+            "ls -ln /proc/[0-9]*/fd/ | cat": (
+                0,
+                "/proc/20407/fd/:\ntotal 0\nlrwx------ 1 1000 1000 64 Dec  4 23:00 3 -> socket:[%d]\n" % listen_inode,
+                "ls: cannot open directory '/proc/1/fd/': Permission denied\n",
+            ),
+            "grep -H '' /proc/[0-9]*/comm 2>/dev/null": (0, "/proc/20407/comm:python3\n", ""),
+            "getent passwd 2>/dev/null || cat /etc/passwd": (0, "alice:x:1000:1000::/home/alice:/bin/sh\n", ""),
+        }
+    )
+    sections, errors = GATHERERS["Linux"](Runner(host), NO_SELECTION, 1000, slabinfo=False)
+    assert errors == []
+    assert host.seen[:4] == ["cat /proc/net/tcp", "cat /proc/net/tcp6", "cat /proc/net/udp", "cat /proc/net/udp6"]
+    netstat = sections["netstat"]
+    expected = linux_proc_net_tcp.parse(tcp)
+    assert netstat["state_counts"] == expected["state_counts"]
+    assert netstat["established_by_peer"] == expected["established_by_peer"]
+    assert netstat["sources"] == ["/proc/net/tcp"]
+    assert netstat["owner_scan"] == {"processes": 1, "unreadable_processes": 1}
+    owned = [c for c in netstat["connections"] if c.get("pid")]
+    assert [(c["pid"], c["process"], c["user"]) for c in owned] == [(20407, "python3", "alice")]
+    assert sections["keepalive"] == {"time": 7200, "intvl": 75, "probes": 9, "source": "/proc/sys/net/ipv4"}
+    conntrack = sections["conntrack"]
+    assert (conntrack["available"], conntrack["count"], conntrack["max"]) == (True, 3, 262144)
+    assert conntrack["timeouts"] == {"tcp_timeout_established": 432000}
+
+
+def test_parse_sysctl_both_shapes_and_bad_line():
+    values = linux.parse_sysctl(
+        "net.netfilter.nf_conntrack_max = 65536\n/proc/sys/net/ipv4/tcp_keepalive_time:7200\nkernel.x = a b\n"
+    )
+    assert values == {"net.netfilter.nf_conntrack_max": 65536, "net.ipv4.tcp_keepalive_time": 7200, "kernel.x": "a b"}
+    with pytest.raises(ParseError) as raised:
+        linux.parse_sysctl("ok.key = 1\n!!! nonsense\n")
+    assert raised.value.line_number == 2
+
+
+def test_owner_listing_through_a_terminal():
+    # SSH -tt: CR LF line ends, stderr inside stdout, GNU ls quoting the link target.
+    listing = (
+        "ls: cannot open directory '/proc/1/fd/': Permission denied\r\n/proc/36/fd/:\r\ntotal 0\r\n"
+        "lrwx------ 1 0 0 64 Dec  4 23:56 3 -> 'socket:[529008]'\r\n"
+    )
+    host = FakeHost({"ls -ln /proc/[0-9]*/fd/ | cat": (0, listing, "")})
+    _rc, stdout, _stderr = Runner(host)("ls -ln /proc/[0-9]*/fd/ | cat")
+    owners, scan = linux.owners_from_listings(
+        "dr-xr-xr-x 9 0 0 0 Dec  4 23:56 /proc/1\ndr-xr-xr-x 9 0 0 0 Dec  4 23:56 /proc/36\n",
+        stdout,
+        "",
+        "/proc/36/comm:python3\n",
+    )
+    assert owners == {529008: (36, "python3", 0)}
+    assert scan == {"processes": 2, "unreadable_processes": 1}
+
+
+class RecordingCollector:
+    """Stands in for a platform collector of netstat_facts (interface: run_command(argv, data), get_bin_path)."""
+
+    runs_commands = True
+    made = []
+
+    def __init__(self, run_command, get_bin_path, options=None, check_mode=False, euid=None):
+        self.run_command, self.get_bin_path = run_command, get_bin_path
+        self.options, self.check_mode, self.euid = options, check_mode, euid
+        self.sunos = {"root": euid == 0}
+        RecordingCollector.made.append(self)
+
+    def collect(self, selection, max_connections=1000, owners=True):
+        netstat = self.get_bin_path("netstat")
+        rc, stdout, _stderr = self.run_command([netstat, "-an", "-f", "inet; x"])
+        kdb_rc, _out, _err = self.run_command(["/usr/sbin/kdb"], data="sockinfo f1000f0076f3358 tcpcb\nquit\n")
+        return {"rc": rc, "text": stdout, "kdb_rc": kdb_rc, "max": max_connections}, {"time": 7200}
+
+
+def test_collector_driven_over_the_connection(monkeypatch):
+    monkeypatch.setattr(raw_commands, "command_collector", lambda system: RecordingCollector)
+    which = 'for d in %s; do [ -x "$d/netstat" ] && { echo "$d/netstat"; exit 0; }; done; exit 1' % " ".join(
+        raw_commands.BIN_DIRECTORIES
+    )
+    host = FakeHost(
+        {
+            "id -u": (0, "0\n", ""),
+            which: (0, "/usr/bin/netstat\n", ""),
+            "/usr/bin/netstat -an -f 'inet; x'": (0, "the table\r\n", ""),
+            "/usr/sbin/kdb": (0, "", ""),
+        }
+    )
+    sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 7)
+    assert errors == []
+    collector = RecordingCollector.made[-1]
+    assert (collector.euid, collector.check_mode) == (0, True)
+    assert not any(collector.options.values())  # rmsock, pfiles, connstat stay off
+    assert sections["netstat"] == {"rc": 0, "text": "the table\n", "kdb_rc": 0, "max": 7}
+    assert sections["keepalive"] == {"time": 7200}
+    assert sections["sunos"] == {"root": True}
+    assert host.seen == ["id -u", which, "/usr/bin/netstat -an -f 'inet; x'", "/usr/sbin/kdb"]
