@@ -114,7 +114,7 @@ def gather_linux(run, selection, max_connections, owners=True, conntrack=True, s
     else:
         collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
         sections["netstat"], sections["keepalive"] = collector.collect(
-            Selection(**selection), max_connections=max_connections, owners=owners
+            Selection(**selection), max_connections=max_connections, owners=owners, tuples=True
         )
     if conntrack:
         table_text = table_source = stats_text = None
@@ -181,7 +181,9 @@ def gather_with_collector(collector_class, run, selection, max_connections, owne
         **identity,
     )
     try:
-        netstat, keepalive = collector.collect(Selection(**selection), max_connections=max_connections, owners=owners)
+        netstat, keepalive = collector.collect(
+            Selection(**selection), max_connections=max_connections, owners=owners, tuples=True
+        )
     except (OSError, ValueError) as error:
         errors.append("netstat: %s" % error)
         return sections, errors

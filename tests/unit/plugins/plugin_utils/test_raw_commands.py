@@ -58,7 +58,7 @@ def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
     sections, errors = GATHERERS["AIX"](Runner(host), NO_SELECTION, 1000)
     assert host.seen == ["netstat -Aan", "no -a"]
     assert errors == []
-    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000)
+    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
     assert sections["keepalive"]["time"] == sections["keepalive"]["raw"]["tcp_keepidle"] / 2
     assert sections["conntrack"]["available"] is False
@@ -75,7 +75,7 @@ def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
     sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 1000)
     assert host.seen == ["netstat -an", "ndd -get /dev/tcp tcp_keepalive_interval"]
     assert errors == []
-    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000)
+    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
     assert sections["keepalive"]["time"] == 7200
 
@@ -161,7 +161,8 @@ class RecordingCollector:
         self.sunos = {"root": euid == 0}
         RecordingCollector.made.append(self)
 
-    def collect(self, selection, max_connections=1000, owners=True):
+    def collect(self, selection, max_connections=1000, owners=True, tuples=False):
+        self.tuples = tuples
         netstat = self.get_bin_path("netstat")
         rc, stdout, _stderr = self.run_command([netstat, "-an", "-f", "inet; x"])
         kdb_rc, _out, _err = self.run_command(["/usr/sbin/kdb"], data="sockinfo f1000f0076f3358 tcpcb\nquit\n")
@@ -184,7 +185,7 @@ def test_collector_driven_over_the_connection(monkeypatch):
     sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 7)
     assert errors == []
     collector = RecordingCollector.made[-1]
-    assert (collector.euid, collector.check_mode) == (0, True)
+    assert (collector.euid, collector.check_mode, collector.tuples) == (0, True, True)
     assert not any(collector.options.values())  # rmsock, pfiles, connstat stay off
     assert sections["netstat"] == {"rc": 0, "text": "the table\n", "kdb_rc": 0, "max": 7}
     assert sections["keepalive"] == {"time": 7200}
