@@ -201,6 +201,7 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
             top,
             Selection(**selection),
             key_style_hint="ip_conntrack" if table_name == "ip_conntrack.txt" else "nf_conntrack",
+            nat_tuples=True,
         )
         if facts["conntrack"] is None:
             facts.pop("conntrack")

@@ -13,7 +13,12 @@ from __future__ import annotations
 import io
 import re
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import linux_conntrack, linux_conntrack_stat, linux_slabinfo
+from ansible_collections.netdiag.tcp.plugins.module_utils import (
+    linux_conntrack,
+    linux_conntrack_nat,
+    linux_conntrack_stat,
+    linux_slabinfo,
+)
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
@@ -72,12 +77,14 @@ def conntrack_section(
     top=10,
     selection=None,
     key_style_hint=None,
+    nat_tuples=False,
 ):
     """The ``netdiag.conntrack`` section from sysctl values and, when given, the table and statistics text.
 
     Keys as conntrack_facts returns them; ``persisted`` (the boot configuration) is not read from text and is null.
     Without the sysctl values (a capture of the table alone) the section holds the table analysis with count, max
-    and timeouts null, and key_style from key_style_hint.
+    and timeouts null, and key_style from key_style_hint. nat_tuples adds the translated ESTABLISHED entries as
+    conntrack_facts' nat_tuples option does (restricted to the selection's ports).
     """
     facts = {"available": False, "reason": None, "table": table_text is not None, "source": "none", "persisted": None}
     facts["source_reason"] = None if table_text is not None else "no table text (/proc/net/nf_conntrack) given"
@@ -106,6 +113,10 @@ def conntrack_section(
         facts.update(summary.consume_text(table_text).result())
         facts["source"] = table_source
         facts["source_reason"] = None
+        if nat_tuples:
+            facts["nat_tuples"] = linux_conntrack_nat.nat_tuples(
+                table_text, ports=sorted((selection or Selection()).ports)
+            )
     facts["stats"], facts["stats_source"] = (None, "none")
     if stats_text is not None and stats_text.strip():
         facts["stats"], facts["stats_source"] = linux_conntrack_stat.parse(stats_text), stats_source or default_stats

@@ -128,7 +128,14 @@ def gather_linux(run, selection, max_connections, owners=True, conntrack=True, s
         stats_text = run.text("cat %s" % stats_source)
         try:
             sections["conntrack"] = linux.conntrack_section(
-                sysctl_values, table_text, table_source, stats_text, stats_source, top, Selection(**selection)
+                sysctl_values,
+                table_text,
+                table_source,
+                stats_text,
+                stats_source,
+                top,
+                Selection(**selection),
+                nat_tuples=True,
             )
         except ParseError as error:
             errors.append("conntrack: %s" % error)
