@@ -86,6 +86,15 @@ class Matcher:
             self.rows[name] = rows
             self.index[name] = {row[:4] for row in rows}
             self.complete[name] = not value.get("truncated")
+            # Both count the same selected ESTABLISHED TCP sockets; if a collector's path forgot to list some, the
+            # list must not stand for "the other end holds none".
+            established = (netstat.get("state_counts") or {}).get("ESTABLISHED")
+            if isinstance(established, int) and value.get("count") != established:
+                self.complete[name] = False
+                self.errors[name] = (
+                    "established_tuples lists %s sockets but state_counts has %d ESTABLISHED: not used to judge "
+                    "the other ends" % (value.get("count"), established)
+                )
         # Socket 4-tuple -> (the 4-tuple of its peer's socket, NAT host) from the audited NATs' conntrack entries.
         self.translation = {}
         self.nat_of_address = {}

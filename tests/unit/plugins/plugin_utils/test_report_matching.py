@@ -243,3 +243,15 @@ def test_undeclared_but_audited_nat_matches_and_needs_no_declaration_hint():
     ]
     assert by_id(report, "asymmetric-unattributed") == []
     assert [(pair["client"], pair["server_matched"]) for pair in report["pairs"]] == [("web1", 12), ("web2", 12)]
+
+
+def test_a_list_that_misses_sockets_judges_nothing():
+    """A collector path that forgot to list sockets must not make the other end look half-open."""
+    fleet = incident_fleet()
+    fleet["web"]["facts"]["netstat"]["state_counts"]["ESTABLISHED"] = 40
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    assert report["matching"]["errors"] == {
+        "web": "established_tuples lists 12 sockets but state_counts has 40 ESTABLISHED: not used to judge the other "
+        "ends"
+    }
