@@ -35,7 +35,22 @@ def _str_list(name, value):
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
-    _VALID_ARGS = frozenset(("ports", "states", "peers", "max_connections", "owners", "conntrack", "slabinfo", "top"))
+    _VALID_ARGS = frozenset(
+        (
+            "ports",
+            "states",
+            "peers",
+            "max_connections",
+            "owners",
+            "conntrack",
+            "slabinfo",
+            "top",
+            "tuples",
+            "max_tuples",
+            "nat_tuples",
+            "max_nat_tuples",
+        )
+    )
 
     def _transport(self, command, data=None):
         outcome = self._low_level_execute_command(command, sudoable=True, in_data=data)
@@ -54,10 +69,16 @@ class ActionModule(ActionBase):
         try:
             max_connections = int(arguments.get("max_connections", 1000))
             top = int(arguments.get("top", 10))
+            max_tuples = int(arguments.get("max_tuples", 200000))
+            max_nat_tuples = int(arguments.get("max_nat_tuples", 200000))
         except (TypeError, ValueError) as error:
-            raise AnsibleActionFail("max_connections/top: %s" % error) from None
+            raise AnsibleActionFail("max_connections/top/max_tuples: %s" % error) from None
         if max_connections < 0:
             raise AnsibleActionFail("max_connections: %d is negative; use 0 for counts only" % max_connections)
+        if max_tuples < 0 or max_nat_tuples < 0:
+            raise AnsibleActionFail(
+                "max_tuples/max_nat_tuples: %d/%d; give numbers >= 0" % (max_tuples, max_nat_tuples)
+            )
         # Options are checked by Selection before anything runs on the host (bad CIDR, unknown state).
         try:
             Selection(**selection)
@@ -82,6 +103,10 @@ class ActionModule(ActionBase):
             conntrack=bool(arguments.get("conntrack", True)),
             slabinfo=bool(arguments.get("slabinfo", True)),
             top=top,
+            tuples=bool(arguments.get("tuples", False)),
+            max_tuples=max_tuples,
+            nat_tuples=bool(arguments.get("nat_tuples", False)),
+            max_nat_tuples=max_nat_tuples,
         )
         known = task_vars.get("ansible_facts", {}).get("netdiag")
         merged = dict(known) if isinstance(known, dict) else {}

@@ -111,7 +111,8 @@ class SunosNetstatCollector(NetstatCollector):
         if owners:
             argv = [netstat, "-anu"] + narrowing
             rc, out, err = self.run_command(argv)
-            if rc == 0:
+            # A netstat that printed only a complaint (usage text on stderr) did not take -u, whatever its exit code.
+            if rc == 0 and (out.strip() or not err.strip()):
                 reason = None if facts["root"] else "not root: sockets of other users' processes may have no owner"
                 facts["owners"] = {"available": True, "source": "netstat -u", "reason": reason}
                 return argv, out

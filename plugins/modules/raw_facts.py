@@ -15,9 +15,10 @@ description:
     C(/proc/net/nf_conntrack), C(/proc/net/stat/nf_conntrack), C(/proc/slabinfo); C(grep -H) over the keepalive and
     conntrack sysctls; C(ls -ln) and C(grep) over C(/proc/<pid>) for socket owners; C(getent passwd). AIX -
     the AIX collector's commands (C(netstat -Aan), as root C(kdb) with only C(sockinfo <PCB> tcpcb) lines on its
-    input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - C(netstat -an),
-    C(ndd -get /dev/tcp tcp_keepalive_interval). Every command runs with C(LC_ALL=C). It never runs C(rmsock) or
-    C(pfiles), and C(kdb) only to read sockets.
+    input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - the SunOS collector's
+    commands (C(netstat -anu), C(ipadm)/C(ndd) for keepalive), or C(netstat -an) and
+    C(ndd -get /dev/tcp tcp_keepalive_interval) without it. Every command runs with C(LC_ALL=C). It never runs
+    C(rmsock) or C(pfiles), and C(kdb) only to read sockets.
   - Parses the output on the controller with the parsers the fact modules use and returns the same sections under
     C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), merged into the host's existing
     C(ansible_facts.netdiag). For the same sockets, the facts equal those of M(netdiag.tcp.netstat_facts),
@@ -61,6 +62,25 @@ options:
     description: How many conntrack top talkers to return.
     type: int
     default: 10
+  tuples:
+    description:
+      - Also return C(netstat.established_tuples) and C(netstat.holders), as O(netdiag.tcp.netstat_facts#module:tuples)
+        does (the audit sets it, to match both ends of each connection).
+    type: bool
+    default: false
+  max_tuples:
+    description: Most sockets listed in C(established_tuples) when O(tuples=true).
+    type: int
+    default: 200000
+  nat_tuples:
+    description:
+      - Also return C(conntrack.nat_tuples) (Linux), as O(netdiag.tcp.conntrack_facts#module:nat_tuples) does.
+    type: bool
+    default: false
+  max_nat_tuples:
+    description: Most entries listed in C(conntrack.nat_tuples) when O(nat_tuples=true).
+    type: int
+    default: 200000
 extends_documentation_fragment:
   - netdiag.tcp.attributes.facts
 attributes:

@@ -22,7 +22,7 @@ import uuid
 import pytest
 from conftest import CLOSING_CLIENT, HOLDING_SERVER, REPO, VENV_BIN, in_netns, run, start_in_netns, tear_down
 
-pytestmark = pytest.mark.skipif(__import__("os").geteuid() != 0, reason="needs root (network namespaces)")
+needs_root = pytest.mark.skipif(__import__("os").geteuid() != 0, reason="needs root (network namespaces)")
 
 EMULATION = REPO / "tests" / "emulation" / "aix" / "root" / "usr" / "local" / "lib" / "netdiag-emulation"
 
@@ -96,6 +96,7 @@ def incident_captures(tmp_path):
         tear_down(processes, (web, app))
 
 
+@needs_root
 def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
     report_dir = tmp_path / "reports"
     completed = subprocess.run(
@@ -108,6 +109,10 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
             "netdiag_report_dir=%s" % report_dir,
             "-e",
             "netdiag_audit_ports=[5555]",
+            "-e",
+            "netdiag_query=pairs[].server",
+            "-e",
+            "netdiag_fail_on=warning",
         ],
         cwd=REPO,
         capture_output=True,
@@ -115,7 +120,10 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
         timeout=300,
         check=False,
     )
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    # netdiag_fail_on=warning: the run fails on the incident's warning, after the report is written.
+    assert completed.returncode == 2, completed.stdout[-4000:] + completed.stderr[-2000:]
+    assert "netdiag_fail_on=warning: " in completed.stdout and "asymmetric-established" in completed.stdout
+    assert "    msg:\n    - app\n" in completed.stdout  # the netdiag_query result
     report = json.loads((report_dir / "audit-latest.json").read_text())
     hosts = report["hosts"]
     assert {name: (hosts[name]["status"], hosts[name]["platform"]) for name in hosts} == {
@@ -151,3 +159,37 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
     assert hosts["web"]["keepalive"]["source"] == "sysctl.txt"
     assert "| web | app | 5555 | 10 | 30 |" in (report_dir / "audit-latest.md").read_text()
     assert "app: ok (from captures)" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "capture_dir: give the folder of captures"),
+        (
+            ["-e", "capture_dir=/nonexistent/netdiag-captures"],
+            "capture_dir: /nonexistent/netdiag-captures is not a directory",
+        ),
+        (
+            ["-e", "capture_dir=/nonexistent", "-e", "netdiag_fail_on=sometimes"],
+            "netdiag_fail_on: sometimes is not one of",
+        ),
+    ],
+)
+def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, arguments, message):
+    completed = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "playbooks/analyze.yml",
+            "-e",
+            "netdiag_report_dir=%s" % tmp_path,
+            *arguments,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert message in completed.stdout + completed.stderr
+    assert not list(tmp_path.iterdir())

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Raw mode over SSH on test hosts (tools/testhosts): a Linux host whose Python is removed, and the emulated AIX
-host (tests/emulation/aix: EMULATION, the AIX commands print the host's real sockets in AIX format) whose Python
-interpreter is removed. The audit falls back to raw mode by itself, and the facts (counts, pairs, findings) equal
-those module mode read from the same sockets just before Python was removed.
+"""Raw mode over SSH on test hosts (tools/testhosts): a Linux host whose Python is removed, and the emulated AIX and
+SunOS hosts (tests/emulation/aix and sunos: EMULATION, their commands print the host's real sockets in the
+platform's format) whose Python interpreter is removed. The audit falls back to raw mode by itself, and the facts
+(counts, pairs, findings) equal those module mode read from the same sockets just before Python was removed.
 
-rawaix1 (198.51.100.162) listens on 5555; rawlnx1 (198.51.100.163) holds 12 connections to it, no keepalive.
+rawaix1 (198.51.100.162) and rawsol1 (198.51.100.164) listen on 5555; rawlnx1 (198.51.100.163) holds 12
+connections to rawaix1 and 5 to rawsol1, no keepalive.
 """
 
 from __future__ import annotations
@@ -20,15 +21,21 @@ from conftest import REPO, VENV_BIN
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (test hosts)")
 
 TESTHOSTS = [sys.executable, str(REPO / "tools" / "testhosts" / "testhosts.py")]
-AIX, LINUX = ("rawaix1", "198.51.100.162"), ("rawlnx1", "198.51.100.163")
+AIX, LINUX, SUNOS = ("rawaix1", "198.51.100.162"), ("rawlnx1", "198.51.100.163"), ("rawsol1", "198.51.100.164")
 SERVER = (
     "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-    "s.bind(('198.51.100.162',5555))\ns.listen(64)\nheld=[]\nwhile True: held.append(s.accept()[0])\n"
+    "s.bind(('%s',5555))\ns.listen(64)\nheld=[]\nwhile True: held.append(s.accept()[0])\n"
 )
 CLIENTS = (
     "import socket,time\nc=[socket.create_connection(('198.51.100.162',5555),timeout=5) for _ in range(12)]\n"
+    "c+=[socket.create_connection(('198.51.100.164',5555),timeout=5) for _ in range(5)]\n"
     "time.sleep(100000)\n"
 )
+INTERPRETERS = {
+    AIX[0]: "/usr/local/bin/python-aix",
+    SUNOS[0]: "/usr/local/bin/python-sunos",
+    LINUX[0]: "/usr/bin/python3",
+}
 # Differs between two reads for reasons other than the sockets (processes that exist at the moment of the scan).
 VOLATILE = ("owner_scan", "sources")
 
@@ -48,13 +55,15 @@ def hosts(tmp_path_factory):
     try:
         aix = json.loads(run_testhosts("create", "--emulate", "aix", "%s=%s" % AIX))
         created.append(AIX[0])
+        json.loads(run_testhosts("create", "--emulate", "sunos", "%s=%s" % SUNOS))
+        created.append(SUNOS[0])
         json.loads(run_testhosts("create", "%s=%s" % LINUX))
         created.append(LINUX[0])
-        (directory / "server.py").write_text(SERVER)
-        in_host(AIX[0], "nohup python3 -c %s >/dev/null 2>&1 &" % _quoted(SERVER))
-        in_host(AIX[0], "for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ' 0A ' /proc/net/tcp && break; sleep 0.5; done")
+        for name, address in (AIX, SUNOS):
+            in_host(name, "nohup python3 -c %s >/dev/null 2>&1 &" % _quoted(SERVER % address))
+            in_host(name, "for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ' 0A ' /proc/net/tcp && break; sleep 0.5; done")
         in_host(LINUX[0], "nohup python3 -c %s >/dev/null 2>&1 &" % _quoted(CLIENTS))
-        in_host(LINUX[0], "for i in $(seq 20); do [ $(grep -c ' 01 ' /proc/net/tcp) -ge 12 ] && break; sleep 0.5; done")
+        in_host(LINUX[0], "for i in $(seq 20); do [ $(grep -c ' 01 ' /proc/net/tcp) -ge 17 ] && break; sleep 0.5; done")
         yield directory, aix["private_key"]
     finally:
         if created:
@@ -78,7 +87,7 @@ def audit(directory, key, name, interpreters):
                             "ansible_ssh_private_key_file": key,
                             "ansible_python_interpreter": interpreters[host],
                         }
-                        for host, address in (AIX, LINUX)
+                        for host, address in (AIX, LINUX, SUNOS)
                     }
                 }
             }
@@ -114,19 +123,24 @@ def stable(netstat):
 
 def test_raw_fallback_equals_module_mode(hosts):
     directory, key = hosts
-    _completed, before = audit(
-        directory, key, "module", {AIX[0]: "/usr/local/bin/python-aix", LINUX[0]: "/usr/bin/python3"}
-    )
+    _completed, before = audit(directory, key, "module", INTERPRETERS)
     in_host(LINUX[0], "rm -f /usr/bin/python3 /usr/bin/python3.*")
     in_host(AIX[0], "rm -f /usr/local/bin/python-aix")
-    completed, after = audit(directory, key, "raw", {AIX[0]: "/usr/local/bin/python-aix", LINUX[0]: "/usr/bin/python3"})
+    in_host(SUNOS[0], "rm -f /usr/local/bin/python-sunos")
+    completed, after = audit(directory, key, "raw", INTERPRETERS)
+    assert {name: (host["status"], host["mode"]) for name, host in before["hosts"].items()} == {
+        AIX[0]: ("ok", "module"),
+        SUNOS[0]: ("ok", "module"),
+        LINUX[0]: ("ok", "module"),
+    }, json.dumps(before["hosts"], indent=1)[:4000]
     modes = {name: (host["status"], host["mode"]) for name, host in after["hosts"].items()}
-    assert modes == {AIX[0]: ("ok", "raw"), LINUX[0]: ("ok", "raw")}, json.dumps(after["hosts"], indent=1)[:4000]
+    assert modes == {AIX[0]: ("ok", "raw"), SUNOS[0]: ("ok", "raw"), LINUX[0]: ("ok", "raw")}, json.dumps(
+        after["hosts"], indent=1
+    )[:4000]
     assert "(raw mode)" in completed.stdout
 
     linux_before, linux_after = before["hosts"][LINUX[0]], after["hosts"][LINUX[0]]
-    assert linux_before["mode"] == "module" and linux_before["status"] == "ok"
-    assert linux_after["netstat"]["established_by_peer"][0]["count"] == 12
+    assert [p["count"] for p in linux_after["netstat"]["established_by_peer"]] == [12, 5]
     assert stable(linux_after["netstat"]) == stable(linux_before["netstat"])
     assert linux_after["keepalive"] == linux_before["keepalive"]
 
@@ -136,11 +150,16 @@ def test_raw_fallback_equals_module_mode(hosts):
         (p["direction"], p["service_port"], p["peer"], p["count"]) for p in aix_after["netstat"]["established_by_peer"]
     ] == [("inbound", 5555, LINUX[1], 12)]
     assert [(p["client"], p["server"], p["client_count"], p["server_count"]) for p in after["pairs"]] == [
-        (LINUX[0], AIX[0], 12, 12)
+        (LINUX[0], AIX[0], 12, 12),
+        (LINUX[0], SUNOS[0], 5, 5),
     ]
-    if aix_before["status"] == "failed" and "not supported yet" in " ".join(aix_before["errors"]):
-        pytest.skip("module mode on AIX needs the AIX netstat_facts collector (not merged in this branch yet)")
     assert stable(aix_after["netstat"]) == stable(aix_before["netstat"])
+    assert aix_after["keepalive"] == aix_before["keepalive"]
+    sunos_before, sunos_after = before["hosts"][SUNOS[0]], after["hosts"][SUNOS[0]]
+    assert sunos_after["platform"] == "SunOS"
+    assert stable(sunos_after["netstat"]) == stable(sunos_before["netstat"])
+    assert sunos_after["keepalive"] == sunos_before["keepalive"]
+    assert sunos_after["sunos"] == sunos_before["sunos"]
     assert after["pairs"] == before["pairs"]
     findings = lambda report: sorted((f["id"], f["host"], f["severity"]) for f in report["findings"])  # noqa: E731
     assert findings(after) == findings(before)

@@ -588,7 +588,11 @@ def command_status(_arguments):
         answering = False
         with contextlib.suppress(OSError), socket.create_connection((address, 22), timeout=1) as connection:
             answering = connection.recv(4).startswith(b"SSH-")
-        print("%-12s %-16s netns=%s%s sshd=%s" % (name, address, PREFIX, name, "up" if answering else "DOWN"))
+        emulate_file = host_dir(name) / "emulate"
+        emulated = " emulate=%s" % emulate_file.read_text().strip() if emulate_file.exists() else ""
+        print(
+            "%-12s %-16s netns=%s%s sshd=%s%s" % (name, address, PREFIX, name, "up" if answering else "DOWN", emulated)
+        )
     leftovers = [n for n in netns_names() if n[len(PREFIX) :] not in hosts]
     if leftovers:
         print("namespaces without state (destroy --all removes them): " + " ".join(leftovers))

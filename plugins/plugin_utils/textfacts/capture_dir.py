@@ -201,7 +201,7 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
             top,
             Selection(**selection),
             key_style_hint="ip_conntrack" if table_name == "ip_conntrack.txt" else "nf_conntrack",
-            nat_tuples=True,
+            nat_tuples=True,  # as the audit asks conntrack_facts: pairs through a captured NAT too
         )
         if facts["conntrack"] is None:
             facts.pop("conntrack")

@@ -78,6 +78,7 @@ def conntrack_section(
     selection=None,
     key_style_hint=None,
     nat_tuples=False,
+    max_nat_tuples=None,
 ):
     """The ``netdiag.conntrack`` section from sysctl values and, when given, the table and statistics text.
 
@@ -113,10 +114,9 @@ def conntrack_section(
         facts.update(summary.consume_text(table_text).result())
         facts["source"] = table_source
         facts["source_reason"] = None
-        if nat_tuples:
-            facts["nat_tuples"] = linux_conntrack_nat.nat_tuples(
-                table_text, ports=sorted((selection or Selection()).ports)
-            )
+        if nat_tuples:  # as conntrack_facts(nat_tuples=true): the translated entries, to pair ends through a NAT
+            ports = (selection.ports if selection is not None else None) or ()
+            facts["nat_tuples"] = linux_conntrack_nat.nat_tuples(table_text, ports, max_nat_tuples)
     facts["stats"], facts["stats_source"] = (None, "none")
     if stats_text is not None and stats_text.strip():
         facts["stats"], facts["stats_source"] = linux_conntrack_stat.parse(stats_text), stats_source or default_stats

@@ -91,7 +91,19 @@ class Runner:
         return stdout if rc == 0 else None
 
 
-def gather_linux(run, selection, max_connections, owners=True, conntrack=True, slabinfo=True, top=10):
+def gather_linux(
+    run,
+    selection,
+    max_connections,
+    owners=True,
+    conntrack=True,
+    slabinfo=True,
+    top=10,
+    tuples=False,
+    max_tuples=None,
+    nat_tuples=False,
+    max_nat_tuples=None,
+):
     errors = []
     tables = {path: run.text("cat %s" % path) for path in linux.PROC_NET_TABLES}
     sysctl_values = {}
@@ -114,7 +126,7 @@ def gather_linux(run, selection, max_connections, owners=True, conntrack=True, s
     else:
         collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
         sections["netstat"], sections["keepalive"] = collector.collect(
-            Selection(**selection), max_connections=max_connections, owners=owners, tuples=True
+            Selection(**selection), max_connections=max_connections, owners=owners, tuples=tuples, max_tuples=max_tuples
         )
     if conntrack:
         table_text = table_source = stats_text = None
@@ -135,7 +147,8 @@ def gather_linux(run, selection, max_connections, owners=True, conntrack=True, s
                 stats_source,
                 top,
                 Selection(**selection),
-                nat_tuples=True,
+                nat_tuples=nat_tuples,
+                max_nat_tuples=max_nat_tuples,
             )
         except ParseError as error:
             errors.append("conntrack: %s" % error)
@@ -166,7 +179,7 @@ def command_collector(system):
     return getattr(module, class_name, None)
 
 
-def gather_with_collector(collector_class, run, selection, max_connections, owners=True):
+def gather_with_collector(collector_class, run, selection, max_connections, owners=True, **summary_options):
     """The platform collector of module mode, its commands sent over the connection (never rmsock: the side-effect
     options stay off, and check mode is on as in the audit)."""
     errors = []
@@ -189,7 +202,7 @@ def gather_with_collector(collector_class, run, selection, max_connections, owne
     )
     try:
         netstat, keepalive = collector.collect(
-            Selection(**selection), max_connections=max_connections, owners=owners, tuples=True
+            Selection(**selection), max_connections=max_connections, owners=owners, **summary_options
         )
     except (OSError, ValueError) as error:
         errors.append("netstat: %s" % error)
@@ -203,10 +216,12 @@ def gather_with_collector(collector_class, run, selection, max_connections, owne
     return sections, errors
 
 
-def gather_aix(run, selection, max_connections, owners=True, **_ignored):
+def gather_aix(run, selection, max_connections, owners=True, tuples=False, max_tuples=None, **_ignored):
     collector_class = command_collector("AIX")
     if collector_class is not None:
-        sections, errors = gather_with_collector(collector_class, run, selection, max_connections, owners)
+        sections, errors = gather_with_collector(
+            collector_class, run, selection, max_connections, owners, tuples=tuples, max_tuples=max_tuples
+        )
         sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
         sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
         return sections, errors
@@ -232,10 +247,12 @@ def gather_aix(run, selection, max_connections, owners=True, **_ignored):
     return sections, errors
 
 
-def gather_sunos(run, selection, max_connections, owners=True, **_ignored):
+def gather_sunos(run, selection, max_connections, owners=True, tuples=False, max_tuples=None, **_ignored):
     collector_class = command_collector("SunOS")
     if collector_class is not None:
-        sections, errors = gather_with_collector(collector_class, run, selection, max_connections, owners)
+        sections, errors = gather_with_collector(
+            collector_class, run, selection, max_connections, owners, tuples=tuples, max_tuples=max_tuples
+        )
         sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
         sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
         return sections, errors

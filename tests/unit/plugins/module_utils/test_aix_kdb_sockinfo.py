@@ -100,3 +100,38 @@ def test_text_without_fields_names_a_line(text, line_number):
 def test_banner_alone_is_an_error(fixture_text):
     with pytest.raises(ParseError):
         aix_kdb_sockinfo.parse(fixture_text("aix/kdb-banner-1.txt"))
+
+
+# Synthetic: the section and field lines of the real samples, the process-table row layout that
+# aix_kdb_sockinfo documents (kdb prints PID and PPID in hex: 0x3100AA = 3211434, the writesrv pid rmsock named).
+PIPED_KDB = (
+    "(0)> ---- TCPCB ----(@ F1000E0000180BB8)----\n"
+    "    t_softerror... 00000000 t_state....... 00000004 (ESTABLISHED)\n"
+    "    t_timer....... 00000000 (TCPT_KEEP)\n"
+    "---- SOCKET INFO ----(@ F1000E0000180808)----\n"
+    "    opts........ 0004 (REUSEADDR)\n"
+    "proc/fd:  65/4\n"
+    "proc/fd: fd: 4\n"
+    "              SLOT NAME     STATE      PID    PPID          ADSPACE  CL #THS\n"
+    "\n"
+    "pvproc+010400   65*writesrv ACTIVE 03100AA 02C0082 00000008B0D9F480    0 0001\n"
+    "(0)> sockinfo f1000e0000190bb8 tcpcb\n"
+    "---- TCPCB ----(@ F1000E0000190BB8)----\n"
+    "    t_softerror... 00000000 t_state....... 00000009 (FIN_WAIT_2)\n"
+    "(0)> quit\n"
+)
+
+
+def test_owner_rows_and_prompts_on_the_output_line():
+    result = aix_kdb_sockinfo.parse(PIPED_KDB)
+    first, second = result["sockets"]
+    assert (first["tcpcb"], first["state"], first["keepalive"]) == ("0xf1000e0000180bb8", "ESTABLISHED", False)
+    assert (first["pid"], first["process"]) == (3211434, "writesrv")
+    assert first["owners"] == [{"pid": 3211434, "process": "writesrv", "fd": 4}]
+    # A socket no process holds has no owner rows: unknown owner, not the previous socket's.
+    assert (second["tcpcb"], second["state"], second["pid"], second["owners"]) == (
+        "0xf1000e0000190bb8",
+        "FIN_WAIT_2",
+        None,
+        [],
+    )

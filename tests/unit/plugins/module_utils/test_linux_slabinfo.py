@@ -202,3 +202,14 @@ def test_garbage(text, line_number, reason):
         linux_slabinfo.parse(text)
     assert raised.value.line_number == line_number
     assert reason in raised.value.reason
+
+
+def test_real_paste_starting_at_the_column_header(fixture_text):
+    # A real paste (bb-qq/r8152#181, SOURCES.md) without its version line: 2.x inferred from the slabdata sections.
+    result = linux_slabinfo.parse(fixture_text("linux/slabinfo-noversion-1.txt"))
+    assert (result["version"], result["version_inferred"]) == ("2.x", True)
+    assert sorted(result["caches"]) == ["nf_conntrack_2", "nf_conntrack_3", "nf_conntrack_4"]
+    assert result["caches"]["nf_conntrack_4"]["objsize"] == 280
+    every = linux_slabinfo.parse(fixture_text("linux/slabinfo-noversion-1.txt"), names="")
+    assert every["caches"]["cifs_inode_cache"]["num_slabs"] == 73
+    assert len(every["caches"]) == 11

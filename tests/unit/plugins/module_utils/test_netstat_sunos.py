@@ -278,3 +278,18 @@ def test_pfiles_holders_are_capped_by_max_connections(fixture_text):
     sunos.collect(Selection(), max_connections=0)
     assert host.ran("pfiles") == []
     assert sunos.sunos["pfiles"]["reason"] == "max_connections is 0"
+
+
+def test_a_netstat_that_only_complains_about_u_is_not_trusted(fixture_text):
+    # Synthetic: exit 0 with the usage text on stderr and nothing on stdout must not read as an empty table.
+    host = FakeHost(
+        {
+            ("/usr/bin/netstat", "-anu"): (0, "", "netstat: illegal option -- u\n"),
+            ("/usr/bin/netstat", "-an"): (0, fixture_text("solaris/netstat-an-1.txt"), ""),
+        },
+        binaries={"netstat": "/usr/bin/netstat"},
+    )
+    sunos = collector(host)
+    netstat, _keepalive = sunos.collect(Selection())
+    assert netstat["total_sockets"] == 17
+    assert sunos.sunos["owners"]["reason"] == "netstat -u not supported here (rc 0: netstat: illegal option -- u)"

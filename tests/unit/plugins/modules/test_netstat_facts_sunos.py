@@ -120,6 +120,22 @@ def test_netstat_failure_fails_the_module_with_the_command(sunos_host):
     )
 
 
+def test_tuples_come_through_the_sunos_collector(sunos_host, fixture_text):
+    """The audit asks every platform for tuples: the SunOS collector hands them to the shared summary."""
+    answers = {
+        ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
+        ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
+    }
+    outcome, _calls = sunos_host({"tuples": True, "sunos_pfiles": True}, answers)
+    netstat = outcome.result["ansible_facts"]["netdiag"]["netstat"]
+    assert netstat["established_tuples"]["rows"] == "172.27.10.9 22 172.27.10.79 38576 4242 1"
+    assert netstat["holders"] == {"4242": {"process": "sshd", "user": "root"}}
+
+    outcome, _calls = sunos_host({"tuples": True}, {("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, "")})
+    rows = outcome.result["ansible_facts"]["netdiag"]["netstat"]["established_tuples"]["rows"]
+    assert rows == "172.27.10.9 22 172.27.10.79 38576 4242 -"  # keepalive unknown without pfiles
+
+
 def test_tuples_name_the_holders(sunos_host, fixture_text):
     """The per-connection correlation gets Solaris ends too: established_tuples and holders from netstat -u."""
     outcome, _calls = sunos_host(

@@ -161,8 +161,8 @@ class RecordingCollector:
         self.sunos = {"root": euid == 0}
         RecordingCollector.made.append(self)
 
-    def collect(self, selection, max_connections=1000, owners=True, tuples=False):
-        self.tuples = tuples
+    def collect(self, selection, max_connections=1000, owners=True, **summary_options):
+        self.summary_options = summary_options
         netstat = self.get_bin_path("netstat")
         rc, stdout, _stderr = self.run_command([netstat, "-an", "-f", "inet; x"])
         kdb_rc, _out, _err = self.run_command(["/usr/sbin/kdb"], data="sockinfo f1000f0076f3358 tcpcb\nquit\n")
@@ -182,10 +182,11 @@ def test_collector_driven_over_the_connection(monkeypatch):
             "/usr/sbin/kdb": (0, "", ""),
         }
     )
-    sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 7)
+    sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 7, tuples=True, max_tuples=9)
     assert errors == []
     collector = RecordingCollector.made[-1]
-    assert (collector.euid, collector.check_mode, collector.tuples) == (0, True, True)
+    assert collector.summary_options == {"tuples": True, "max_tuples": 9}
+    assert (collector.euid, collector.check_mode) == (0, True)
     assert not any(collector.options.values())  # rmsock, pfiles, connstat stay off
     assert sections["netstat"] == {"rc": 0, "text": "the table\n", "kdb_rc": 0, "max": 7}
     assert sections["keepalive"] == {"time": 7200}
