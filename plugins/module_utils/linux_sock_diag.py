@@ -31,6 +31,7 @@ mixing lengths (TIME_WAIT and request sockets carry no attributes) are cut into 
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import os
 import socket
@@ -240,10 +241,10 @@ class PeerTable:
             if cap is None or len(counter) <= cap:
                 kept_keys.extend(counter.items())
                 continue
-            cut = sorted(counter.values(), reverse=True)[cap - 1]
+            cut = heapq.nlargest(cap, counter.values())[-1]
             above = [item for item in counter.items() if item[1] > cut]
-            ties = sorted(key for key, count in counter.items() if count == cut)
-            top = above + [(key, cut) for key in ties[: cap - len(above)]]
+            ties = heapq.nsmallest(cap - len(above), (key for key, count in counter.items() if count == cut))
+            top = above + [(key, cut) for key in ties]
             kept_keys.extend(top)
             rest.append(
                 {
