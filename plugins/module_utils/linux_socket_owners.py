@@ -134,7 +134,10 @@ def _scan_process(entry):
         os.close(directory)
     if not links:
         return None, [], len(descriptors)
-    inodes = [inode for inode in map(socket_inode, links) if inode is not None]
+    try:
+        inodes = [int(link[8:-1]) for link in links]  # sockfs_dname prints "socket:[%lu]"
+    except ValueError:
+        inodes = [inode for inode in map(socket_inode, links) if inode is not None]
     process = _read_text(os.path.join(entry.path, "comm"))
     try:
         user = user_name(os.stat(entry.path).st_uid)
