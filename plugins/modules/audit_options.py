@@ -54,17 +54,11 @@ options:
     type: raw
 extends_documentation_fragment:
   - netdiag.tcp.attributes
-  - netdiag.tcp.attributes.action
-  - netdiag.tcp.attributes.platform
+  - netdiag.tcp.attributes.controller
 attributes:
   check_mode:
     support: full
     details: Changes nothing in any mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    details: Runs on the controller.
 author:
   - netdiag.tcp developers (@netdiag-tcp)
 """
