@@ -189,6 +189,16 @@ def veth_namespaces(namespaces, devices, addresses):
         run("ip", "-n", namespace, "link", "set", device, "up")
 
 
+def drop_output_to(namespace, address):
+    """Lose every packet the namespace sends to address (nft table inet ndt_lost; deleting the table ends it)."""
+    in_netns(
+        namespace,
+        "nft",
+        "add table inet ndt_lost; add chain inet ndt_lost out "
+        "{ type filter hook output priority 0; ip daddr %s drop; }" % address,
+    )
+
+
 def in_netns(namespace, *command):
     """Run a command inside a network namespace (see run)."""
     return run("ip", "netns", "exec", namespace, *command)

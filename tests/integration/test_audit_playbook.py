@@ -25,6 +25,7 @@ import chromium
 import pytest
 from conftest import (
     HOLDING_SERVER,
+    drop_output_to,
     in_netns,
     needs_root,
     netns_python,
@@ -90,12 +91,7 @@ def incident_hosts(tmp_path):
         processes.append(client)
         assert client.stdout.readline().strip() == "connected"
         # While web's 30 sockets vanish, nothing web sends reaches app: their RSTs are lost.
-        in_netns(
-            web,
-            "nft",
-            "add table inet ndt_lost; add chain inet ndt_lost out "
-            "{ type filter hook output priority 0; ip daddr 198.51.100.20 drop; }",
-        )
+        drop_output_to(web, "198.51.100.20")
         client.stdin.write("vanish\n")
         client.stdin.flush()
         assert client.stdout.readline().strip() == "vanished"

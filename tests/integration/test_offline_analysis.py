@@ -24,6 +24,7 @@ from conftest import (
     CLOSING_CLIENT,
     HOLDING_SERVER,
     REPO,
+    drop_output_to,
     in_netns,
     run_playbook,
     start_in_netns,
@@ -60,12 +61,7 @@ def incident_captures(tmp_path):
         client = start_in_netns(web, CLOSING_CLIENT, "198.51.100.161", 5555, 30, 20, "-")
         processes.append(client)
         assert client.stdout.readline().strip() == "connected"
-        in_netns(
-            web,
-            "nft",
-            "add table inet ndt_lost; add chain inet ndt_lost out "
-            "{ type filter hook output priority 0; ip daddr 198.51.100.161 drop; }",
-        )
+        drop_output_to(web, "198.51.100.161")
         client.stdin.write("close\n")
         client.stdin.flush()
         assert client.stdout.readline().strip() == "closed"
