@@ -257,3 +257,12 @@ def test_a_list_that_misses_sockets_judges_nothing():
         "web": "established_tuples lists 12 sockets but state_counts has 40 ESTABLISHED: not used to judge the other "
         "ends"
     }
+
+
+def test_peers_outside_are_capped_most_first():
+    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import matching_section
+
+    outside = {("app", 5555, "inbound", "192.0.2.%d" % index): index for index in range(1, 11)}
+    section = matching_section({}, outside, {}, max_outside=3)
+    assert [item["peer"] for item in section["outside"]] == ["192.0.2.10", "192.0.2.9", "192.0.2.8"]
+    assert section["outside_total"] == 10
