@@ -255,11 +255,11 @@ def summarize_with_pcb(pairs, selection, max_connections, listening_ports, **sum
     return result
 
 
-def parse(text, ports=None, states=None, peers=None, max_connections=None):
+def parse(text, ports=None, states=None, peers=None, max_connections=None, tuples=False):
     """The ``netdiag.netstat`` dictionary of AIX netstat text. ports/states/peers select sockets as the netstat_facts
-    options do; max_connections caps ``connections`` (None = no cap)."""
+    options do; max_connections caps ``connections`` (None = no cap); tuples adds ``established_tuples``."""
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
     listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
     listening.discard(None)
-    return summarize_with_pcb(iter_rows(lines), selection, max_connections, listening)
+    return summarize_with_pcb(iter_rows(lines), selection, max_connections, listening, tuples=tuples)

@@ -227,14 +227,14 @@ def iter_records(lines, first_line_number=1, context=None, cache=None):
         )
 
 
-def parse(text, ports=None, states=None, peers=None, max_connections=None):
+def parse(text, ports=None, states=None, peers=None, max_connections=None, tuples=False):
     """The ``netdiag.netstat`` dictionary of netstat text. ports/states/peers select sockets as the netstat_facts
-    options do; max_connections caps ``connections`` (None = no cap).
+    options do; max_connections caps ``connections`` (None = no cap); tuples adds ``established_tuples``.
 
     The text is read a chunk of lines at a time (never split whole; see TextReader), after a pre-scan that finds
     the LISTEN rows by searching for them, so memory stays near the size of the text itself.
     """
-    summary = Summary(Selection(ports, states, peers), max_connections, listening_ports_in_text(text))
+    summary = Summary(Selection(ports, states, peers), max_connections, listening_ports_in_text(text), tuples=tuples)
     TextReader(summary).read(text)
     return summary.result()
 

@@ -576,7 +576,7 @@ class TableReader:
         if established:
             peers = self._peers(matrix, layout, established)  # counted in self.peer_keys unless no listener
             if summary.tuples is not None:
-                self._tuples(matrix, established, first_number)
+                self._tuples(matrix, layout, established)
 
         unmapped = 0
         if summary.owners_mapped:  # sockets with an inode (first digit not 0) that no process was found for
@@ -633,12 +633,33 @@ class TableReader:
         self.peer_keys.update(compress(keys, fast.mask_bytes(established, rows)))  # C-level counting
         return {}
 
-    def _tuples(self, matrix, established, first_number):
+    def _tuples(self, matrix, layout, established):
         """The ESTABLISHED rows of the row mask into the summary's compact tuples (per-connection correlation).
-        Row by row through the exact parser: only asked for by the audit, and a few microseconds a row."""
-        tuples = self.summary.tuples
+
+        The rows passed every layout check, so their fields are read at the layout's columns, as iter_records()
+        reads them: addresses through the shared cache, ports in hex, keepalive from the tr timer, the owner by
+        inode."""
+        add = self.summary.tuples.add
+        addresses = self.addresses
+        owners = self.owners
+        no_owner = (None, None, None)
+        digits = layout.digits
         for index in _first_set(fast.mask_bytes(established, matrix.rows), None):
-            tuples.add_record(self._record(matrix, index, first_number))
+            line = matrix.line(index)
+            timer = line[layout.timer : layout.timer + 2]
+            keepalive = _KEEPALIVE_BY_TIMER.get(chr(timer[1])) if timer[0] == 0x30 else None
+            inode = int(line[layout.inode : layout.inode + _INODE_COLUMNS].split(b" ", 1)[0])
+            pid, process, user = owners.get(inode, no_owner) if inode else no_owner
+            add(
+                addresses[line[layout.local : layout.local + digits].decode("ascii")][0],
+                int(line[layout.local_port : layout.local_port + 4], 16) or None,
+                addresses[line[layout.remote : layout.remote + digits].decode("ascii")][0],
+                int(line[layout.remote_port : layout.remote_port + 4], 16) or None,
+                pid,
+                keepalive,
+                process,
+                user,
+            )
 
     def _owner_inodes(self):
         """The owner map's inodes as the decimal bytes /proc prints, to test tokens without converting them."""

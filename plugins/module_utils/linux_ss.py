@@ -170,9 +170,10 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
         )
 
 
-def parse(text, ports=None, states=None, peers=None, max_connections=None, protocol="tcp"):
+def parse(text, ports=None, states=None, peers=None, max_connections=None, protocol="tcp", tuples=False):
     """The ``netdiag.netstat`` dictionary of ss text. ports/states/peers select sockets as the netstat_facts options
-    do; max_connections caps ``connections`` (None = no cap); protocol is that of rows without a Netid column."""
+    do; max_connections caps ``connections`` (None = no cap); protocol is that of rows without a Netid column;
+    tuples adds ``established_tuples``."""
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
     listening = {record.local_port for record in iter_records(lines, protocol) if record.state == "LISTEN"}
@@ -181,4 +182,5 @@ def parse(text, ports=None, states=None, peers=None, max_connections=None, proto
         selection=selection,
         max_connections=max_connections,
         listening_ports=listening,
+        tuples=tuples,
     )

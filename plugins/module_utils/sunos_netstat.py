@@ -292,15 +292,20 @@ def iter_records(lines, stats=None):
         yield record
 
 
-def parse(text, ports=None, states=None, peers=None, max_connections=None):
+def parse(text, ports=None, states=None, peers=None, max_connections=None, tuples=False):
     """The ``netdiag.netstat`` dictionary of Solaris netstat text. ports/states/peers select sockets as the
-    netstat_facts options do; max_connections caps ``connections`` (None = no cap)."""
+    netstat_facts options do; max_connections caps ``connections`` (None = no cap); tuples adds
+    ``established_tuples``."""
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
     listening = {record.local_port for record in iter_records(lines) if record.state == "LISTEN"}
     stats = {"shared_socket_rows": 0}
     result = summarize(
-        iter_records(lines, stats), selection=selection, max_connections=max_connections, listening_ports=listening
+        iter_records(lines, stats),
+        selection=selection,
+        max_connections=max_connections,
+        listening_ports=listening,
+        tuples=tuples,
     )
     result["shared_socket_rows"] = stats["shared_socket_rows"]
     return result

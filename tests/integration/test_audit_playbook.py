@@ -205,11 +205,9 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
     assert "netdiag_fail_on=warning:" in completed.stdout and "half-open-sockets" in completed.stdout
 
     # The HTML report as a browser shows it: summary first, then the pair picture with its half-open bar.
-    if chromium.available():
-        dom, _screenshot = chromium.check_report(report_dir / "audit-latest.html", "incident")
-        assert "held by app_srv (pid %d) %d" % (server_pid, STALE) in dom
-    else:
-        pytest.fail("chromium is not installed (tools/install-system-deps.sh installs it)")
+    assert chromium.available(), "chromium is not installed (tools/install-system-deps.sh installs it)"
+    dom, _screenshot = chromium.check_report(report_dir / "audit-latest.html", "incident")
+    assert "held by app_srv (pid %d) %d" % (server_pid, STALE) in dom
 
 
 def test_bad_report_threshold_fails_clearly(tmp_path):

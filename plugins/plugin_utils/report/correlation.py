@@ -143,6 +143,19 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
                 continue
             pair[side + "_matched"] += numbers["matched"]
             pair[side + "_half_open"] += numbers["half_open"]
+        # Sockets an audited NAT forgot: their other end is the end known by the socket's remote address (the NAT
+        # address declared by the clients behind it, or the server's address).
+        for address, count in group.forgotten_remotes.items():
+            other = owner_of.get(address)
+            if other is None or host not in ends:
+                continue
+            if direction == "outbound":
+                key, side = (ends[host], other, port), "client"
+            else:
+                key, side = (other, ends[host], port), "server"
+            pair = counts.get(key)
+            if pair is not None and pair["per_connection"]:
+                pair[side + "_half_open"] += count
     declared_only = {}  # (host, port, direction) -> sockets not matched for want of an audited NAT
     for key, group in (groups or {}).items():
         if group.unjudged.get(DECLARED_ONLY):
@@ -171,6 +184,9 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
         if hidden and not _asymmetric(high, low + hidden, min_gap, ratio):
             # The side with fewer holds enough connections with unknown peers to hide the gap: behind a NAT
             # nobody declared, the server sees the clients' connections coming from the NAT's address.
+            if pair["per_connection"] and pair[fewer + "_matched"] > low:
+                # An audited NAT's conntrack already matched them one to one: the matching's findings tell.
+                continue
             findings.append(
                 finding(
                     "asymmetric-unattributed",

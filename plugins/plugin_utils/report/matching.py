@@ -86,6 +86,15 @@ class Matcher:
             self.rows[name] = rows
             self.index[name] = {row[:4] for row in rows}
             self.complete[name] = not value.get("truncated")
+            # Both count the same selected ESTABLISHED TCP sockets; if a collector's path forgot to list some, the
+            # list must not stand for "the other end holds none".
+            established = (netstat.get("state_counts") or {}).get("ESTABLISHED")
+            if isinstance(established, int) and value.get("count") != established:
+                self.complete[name] = False
+                self.errors[name] = (
+                    "established_tuples lists %s sockets but state_counts has %d ESTABLISHED: not used to judge "
+                    "the other ends" % (value.get("count"), established)
+                )
         # Socket 4-tuple -> (the 4-tuple of its peer's socket, NAT host) from the audited NATs' conntrack entries.
         self.translation = {}
         self.nat_of_address = {}
@@ -220,6 +229,7 @@ class _Group:
         self.peers = {}  # peer host -> {"matched": n, "half_open": n}
         self.through = set()
         self.forgotten = {}  # NAT host -> sockets it holds no entry for
+        self.forgotten_remotes = {}  # remote address of those sockets -> sockets (for the pairs, by ends)
         self.reasons = {}
         self.unjudged = {}
 
@@ -235,6 +245,7 @@ class _Group:
         self.half_open_rows.append(row)
         if peer is None:
             self.forgotten[through] = self.forgotten.get(through, 0) + 1
+            self.forgotten_remotes[row[2]] = self.forgotten_remotes.get(row[2], 0) + 1
         else:
             counts = self.peers.setdefault(peer, {"matched": 0, "half_open": 0})
             counts["half_open"] += 1
@@ -352,15 +363,20 @@ def half_open_findings(groups, min_count=1, sample_size=SAMPLE_SIZE):
     return found
 
 
-def matching_section(groups, outside, errors):
-    """The report's ``matching`` section: per host, port and direction what was matched, and the peers outside."""
+# Most entries of ``matching.outside`` kept (the most sockets first): a web server has a peer per client.
+MAX_OUTSIDE = 200
+
+
+def matching_section(groups, outside, errors, max_outside=MAX_OUTSIDE):
+    """The report's ``matching`` section: per host, port and direction what was matched, and the peers outside the
+    audit (most sockets first, at most max_outside of them; ``outside_total`` counts them all)."""
+    ranked = sorted(outside.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or 0, item[0][3]))
     return {
         "groups": [groups[key].summary() for key in sorted(groups, key=lambda item: (item[0], item[1] or 0, item[2]))],
         "outside": [
             {"host": host, "service_port": port, "direction": direction, "peer": peer, "count": count}
-            for (host, port, direction, peer), count in sorted(
-                outside.items(), key=lambda item: (item[0][0], -item[1], item[0][1] or 0, item[0][3])
-            )
+            for (host, port, direction, peer), count in ranked[:max_outside]
         ],
+        "outside_total": len(ranked),
         "errors": dict(sorted(errors.items())),
     }

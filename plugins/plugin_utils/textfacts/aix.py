@@ -13,7 +13,8 @@ from ansible_collections.netdiag.tcp.plugins.module_utils import aix_kdb_sockinf
 
 def netstat_section(text, selection=None, max_connections=None):
     selection = selection or {}
-    netstat = aix_netstat.parse(text, max_connections=max_connections, **selection)
+    # tuples: the report matches both ends of each connection with them, as it does for module-mode hosts.
+    netstat = aix_netstat.parse(text, max_connections=max_connections, tuples=True, **selection)
     netstat["platform"] = "AIX"
     return netstat
 

@@ -176,10 +176,12 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
                 good[path] = texts[name]
         if good:
             collector = linux.TextLinuxCollector(good, sysctl_values)
-            netstat, _keepalive = collector.collect(Selection(**selection), max_connections, owners=False)
+            netstat, _keepalive = collector.collect(Selection(**selection), max_connections, owners=False, tuples=True)
     for name, parser in (("netstat-an.txt", linux_netstat.parse), ("ss.txt", linux_ss.parse)):
         if netstat is None and name in texts:
-            netstat = _parsed(name, errors, parser, texts[name], max_connections=max_connections, **selection)
+            netstat = _parsed(
+                name, errors, parser, texts[name], max_connections=max_connections, tuples=True, **selection
+            )
     if netstat is not None:
         netstat["platform"] = "Linux"
         facts["netstat"] = netstat

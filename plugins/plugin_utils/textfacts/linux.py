@@ -84,7 +84,8 @@ def conntrack_section(
 
     Keys as conntrack_facts returns them; ``persisted`` (the boot configuration) is not read from text and is null.
     Without the sysctl values (a capture of the table alone) the section holds the table analysis with count, max
-    and timeouts null, and key_style from key_style_hint.
+    and timeouts null, and key_style from key_style_hint. nat_tuples adds the translated ESTABLISHED entries as
+    conntrack_facts' nat_tuples option does (restricted to the selection's ports).
     """
     facts = {"available": False, "reason": None, "table": table_text is not None, "source": "none", "persisted": None}
     facts["source_reason"] = None if table_text is not None else "no table text (/proc/net/nf_conntrack) given"

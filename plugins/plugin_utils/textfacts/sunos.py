@@ -12,7 +12,8 @@ from ansible_collections.netdiag.tcp.plugins.module_utils import sunos_ndd, suno
 
 def netstat_section(text, selection=None, max_connections=None):
     selection = selection or {}
-    netstat = sunos_netstat.parse(text, max_connections=max_connections, **selection)
+    # tuples: the report matches both ends of each connection with them, as it does for module-mode hosts.
+    netstat = sunos_netstat.parse(text, max_connections=max_connections, tuples=True, **selection)
     netstat["platform"] = "SunOS"
     return netstat
 

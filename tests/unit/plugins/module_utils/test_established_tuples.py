@@ -92,12 +92,16 @@ def test_column_reader_gives_the_per_record_rows(seed, ports):
     def fresh():
         return Summary(Selection(ports, [], []), 0, listening, tuples=True)
 
+    # Owners for every third socket with an inode, as the Linux collector's /proc/<pid>/fd scan would give them.
+    inodes = sorted({record.inode for record in linux_proc_net_tcp.iter_records(lines) if record.inode})
+    owners = {inode: (100 + inode % 7, "proc%d" % (inode % 7), "user%d" % (inode % 3)) for inode in inodes[::3]}
     expected = fresh()
-    expected.add_records(linux_proc_net_tcp.iter_records(lines))
+    expected.add_records(linux_proc_net_tcp.iter_records(lines, owners=owners))
     summary = fresh()
-    linux_proc_net_tcp.TableReader(summary).read(text.encode())
+    linux_proc_net_tcp.TableReader(summary, owners=owners).read(text.encode())
     got = summary.result()["established_tuples"]
     want = expected.result()["established_tuples"]
     assert want["count"] > 10
     assert sorted(got["rows"].split("\n")) == sorted(want["rows"].split("\n"))
     assert got["count"] == want["count"]
+    assert summary.result()["holders"] == expected.result()["holders"] != {}

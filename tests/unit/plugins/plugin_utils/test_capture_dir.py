@@ -60,7 +60,7 @@ def test_every_file_gives_what_its_parser_gives(captures, fixture_text):
     assert [host["errors"] for host in (web, app, sol)] == [[], [], []]
     assert web["netdiag_addresses"] == ["198.51.100.129"]
 
-    expected = linux_netstat.parse(fixture_text("linux/netstat-na-1.txt"), max_connections=1000)
+    expected = linux_netstat.parse(fixture_text("linux/netstat-na-1.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in web["facts"]["netstat"].items() if k not in ("platform", "sources")} == expected
     assert web["facts"]["slabinfo"]["caches"] == linux_slabinfo.parse("ip_conntrack 3024 4090 384 409 409 1")["caches"]
     conntrack = web["facts"]["conntrack"]
@@ -69,15 +69,19 @@ def test_every_file_gives_what_its_parser_gives(captures, fixture_text):
     assert conntrack["top_sources"] == table["top_sources"] and conntrack["entries_parsed"] == table["entries_parsed"]
     assert conntrack["max"] is None  # no sysctl.txt: the limits are not known
 
-    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000)
+    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in app["facts"]["netstat"].items() if k not in ("platform", "sources")} == expected
     assert app["facts"]["aix"]["rmsock"] == aix_rmsock.parse(fixture_text("aix/rmsock-1.txt"))
     tunables = aix_no.parse(fixture_text("aix/no-a-1.txt"))["tunables"]
     assert app["facts"]["keepalive"]["time"] == tunables["tcp_keepidle"] / 2
     assert app["facts"]["keepalive"]["raw"]["tcp_keepidle"] == tunables["tcp_keepidle"]
 
-    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000)
+    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sol["facts"]["netstat"].items() if k not in ("platform", "sources")} == expected
+    # Every platform's socket table carries the compact tuples the report matches connections with.
+    for host in (web, app, sol):
+        netstat = host["facts"]["netstat"]
+        assert netstat["established_tuples"]["count"] == netstat["state_counts"]["ESTABLISHED"]
 
 
 def test_unknown_and_malformed_files_are_named_and_the_rest_is_analysed(captures, fixture_text):

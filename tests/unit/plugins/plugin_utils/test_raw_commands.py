@@ -58,7 +58,7 @@ def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
     sections, errors = GATHERERS["AIX"](Runner(host), NO_SELECTION, 1000)
     assert host.seen == ["netstat -Aan", "no -a"]
     assert errors == []
-    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000)
+    expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
     assert sections["keepalive"]["time"] == sections["keepalive"]["raw"]["tcp_keepidle"] / 2
     assert sections["conntrack"]["available"] is False
@@ -75,7 +75,7 @@ def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
     sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 1000)
     assert host.seen == ["netstat -an", "ndd -get /dev/tcp tcp_keepalive_interval"]
     assert errors == []
-    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000)
+    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
     assert sections["keepalive"]["time"] == 7200
 

@@ -167,6 +167,7 @@ def test_through_an_audited_nat_both_ends_match_one_to_one():
         24,
         24,
     )
+    assert (pair["client_half_open"], pair["server_half_open"]) == (0, 46)
 
 
 def test_a_client_socket_the_audited_nat_forgot_is_half_open_on_the_client():
@@ -217,6 +218,8 @@ def test_html_has_summary_first_pair_picture_and_escaped_evidence():
     assert "<img" not in page and "&lt;img src=//e.v&gt;" in page
     assert '<tr class="warning"><td>warning</td><td class="count">2</td></tr>' in page
     assert "<title>web -&gt; app port 5555: client holds 12, server holds 42; matched one to one: 12;" in page
+    assert "<h3>Matched per connection</h3>" in page
+    assert "<tr><td>app</td><td>inbound</td><td>5555</td><td>12</td><td>30</td><td>-</td><td>-</td></tr>" in page
     text = markdown.render(report)
     assert "- Findings: 0 critical, 2 warning, 1 info" in text
     assert "web -> app port 5555: client holds 12, server holds 42" in text.replace("\\", "")
@@ -233,3 +236,33 @@ def test_one_hundred_thousand_connections_per_host():
     assert (half_open["evidence"]["count"], half_open["evidence"]["matched"]) == (1000, 99000)
     assert len(half_open["evidence"]["sample"]) == 20
     assert elapsed < 30, elapsed  # about a second on a 2-CPU VM; generous for shared CI machines
+
+
+def test_undeclared_but_audited_nat_matches_and_needs_no_declaration_hint():
+    report = build_report(nat_fleet(declare=False), "2026-12-04T00:00:00Z")
+    assert [(item["id"], item["host"]) for item in report["findings"] if item["severity"] != "info"] == [
+        ("half-open-sockets", "app")
+    ]
+    assert by_id(report, "asymmetric-unattributed") == []
+    assert [(pair["client"], pair["server_matched"]) for pair in report["pairs"]] == [("web1", 12), ("web2", 12)]
+
+
+def test_a_list_that_misses_sockets_judges_nothing():
+    """A collector path that forgot to list sockets must not make the other end look half-open."""
+    fleet = incident_fleet()
+    fleet["web"]["facts"]["netstat"]["state_counts"]["ESTABLISHED"] = 40
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    assert report["matching"]["errors"] == {
+        "web": "established_tuples lists 12 sockets but state_counts has 40 ESTABLISHED: not used to judge the other "
+        "ends"
+    }
+
+
+def test_peers_outside_are_capped_most_first():
+    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import matching_section
+
+    outside = {("app", 5555, "inbound", "192.0.2.%d" % index): index for index in range(1, 11)}
+    section = matching_section({}, outside, {}, max_outside=3)
+    assert [item["peer"] for item in section["outside"]] == ["192.0.2.10", "192.0.2.9", "192.0.2.8"]
+    assert section["outside_total"] == 10
