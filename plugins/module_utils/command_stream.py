@@ -12,24 +12,37 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+
+
+def run_with_timeout(argv, timeout, environment=None):
+    """(returncode, stdout, stderr, timed_out) of a short command, killed after ``timeout`` seconds."""
+    with StreamedCommand(argv, environment, timeout) as command:
+        stdout = command.stdout.read()
+    return command.returncode, stdout, command.stderr, command.timed_out
 
 
 class StreamedCommand:
     """`with StreamedCommand(argv) as command: for line in command.stdout: ...`; then returncode and stderr.
 
-    Leaving the block early (an exception, or fail_json's SystemExit) kills the command.
+    Leaving the block early (an exception, or fail_json's SystemExit) kills the command. With ``timeout`` (seconds)
+    a timer kills a command that runs longer (a hung conntrack, a wedged kernel table): its output then ends early,
+    ``timed_out`` is True and the caller reports that instead of a result.
     """
 
-    def __init__(self, argv, environment=None):
+    def __init__(self, argv, environment=None, timeout=None):
         self.argv = list(argv)
         self.environment = dict(os.environ, **(environment if environment is not None else C_LOCALE))
+        self.timeout = timeout
+        self.timed_out = False
         self.process = None
         self.stdout = None
         self.returncode = None
         self.stderr = ""
         self._errors = None
+        self._timer = None
 
     def __enter__(self):
         self._errors = tempfile.TemporaryFile()
@@ -43,10 +56,21 @@ class StreamedCommand:
             errors="replace",
         )
         self.stdout = self.process.stdout
+        if self.timeout is not None:
+            self._timer = threading.Timer(self.timeout, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
         return self
+
+    def _expire(self):
+        if self.process.poll() is None:
+            self.timed_out = True
+            self.process.kill()
 
     def __exit__(self, exception_type, exception, traceback):
         try:
+            if self._timer is not None:
+                self._timer.cancel()
             if exception_type is not None:
                 self.process.kill()
             self.stdout.close()

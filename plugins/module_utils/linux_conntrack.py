@@ -27,6 +27,7 @@ import collections
 import ipaddress
 import operator
 import re
+import socket
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
@@ -102,6 +103,9 @@ _SUMMARY = re.compile(
 
 # Every entry line ends with use=N (the kernel and conntrack-tools print it last).
 _COMPLETE_END = re.compile(r"\buse=\d+\s*$")
+
+# Keys the top-talker counters keep (at most twice this many between two prunings; see _bound).
+HEAVY_HITTER_CAPACITY = 10000
 
 # Bytes read per chunk: large enough that the per-chunk overhead vanishes, small enough to keep memory flat.
 CHUNK_SIZE = 1 << 20
@@ -187,6 +191,12 @@ def canonical_address(text):
     cached = _ADDRESS_CACHE.get(text)
     if cached is not None:
         return cached
+    if ":" not in text:
+        try:
+            socket.inet_pton(socket.AF_INET, text)  # strict dotted quad (no leading zeros): already canonical
+            return text
+        except (OSError, ValueError):
+            pass
     try:
         canonical = ipaddress.ip_address(text).compressed
     except ValueError:
@@ -352,10 +362,16 @@ class TableSummary:
     and the filters are computed once per distinct address or key, never per line.
     """
 
-    def __init__(self, top=10, selection=None):
+    def __init__(self, top=10, selection=None, capacity=HEAVY_HITTER_CAPACITY):
         if isinstance(top, bool) or not isinstance(top, int) or top < 0:
             raise ValueError("top: %r is not a number >= 0" % (top,))
+        if capacity < max(top, 1):
+            raise ValueError("capacity: %r is smaller than top" % (capacity,))
         self.top = top
+        self.capacity = capacity
+        # Total decrements of the bounded counters (see _bound): every count reported is low by at most this.
+        self.source_error = 0
+        self.destination_error = 0
         self.selection = selection if selection is not None else Selection()
         self._states = frozenset(STATE_ALIASES.get(state, state) for state in self.selection.states)
         self._peer_cache = {}
@@ -404,6 +420,8 @@ class TableSummary:
         self.sources[source] = self.sources.get(source, 0) + 1
         key = (destination, dport)
         self.destinations[key] = self.destinations.get(key, 0) + 1
+        if len(self.sources) > 2 * self.capacity or len(self.destinations) > 2 * self.capacity:
+            self._bound_counters()
 
     def add(self, entry):
         """A parsed entry (from parse_entry)."""
@@ -568,8 +586,17 @@ class TableSummary:
                 return
             raise
 
+    def _bound_counters(self):
+        """Keep the source and destination counters within 2 * capacity keys (Misra-Gries, see _bound)."""
+        self.source_error += _bound(self.sources, self.capacity) + _bound(self._chunk_sources, self.capacity)
+        self.destination_error += _bound(self.destinations, self.capacity) + _bound(
+            self._chunk_destinations, self.capacity
+        )
+
     def _count_matches(self, matches):
         """Counters over the matches of one chunk: in C when nothing is filtered, else once per distinct key."""
+        if len(self._chunk_sources) > 2 * self.capacity or len(self._chunk_destinations) > 2 * self.capacity:
+            self._bound_counters()
         if self.selection.selects_all:
             self._chunk_flags.update(map(operator.itemgetter(_PROTOCOL, _STATE, _UNREPLIED, _FLAG), matches))
             self._chunk_sources.update(map(operator.itemgetter(_SOURCE), matches))
@@ -657,6 +684,7 @@ class TableSummary:
         for (address, port), count in self.destinations.items():
             key = (canonical_address(address), None if port is None else int(port))
             destinations[key] = destinations.get(key, 0) + count
+        self._bound_counters()  # the merged counters too: the error bound then covers what is reported
         top_sources = sorted(sources.items(), key=lambda item: (-item[1], item[0]))[: self.top]
         top_destinations = sorted(
             destinations.items(), key=lambda item: (-item[1], item[0][0], -1 if item[0][1] is None else item[0][1])
@@ -673,7 +701,29 @@ class TableSummary:
             "top_destinations": [
                 {"address": address, "port": port, "count": count} for (address, port), count in top_destinations
             ],
+            # Counts above are exact when these are 0; else each is low by at most this (and a source or
+            # destination with more entries than this is never missing from a full top list).
+            "top_sources_max_error": self.source_error,
+            "top_destinations_max_error": self.destination_error,
         }
+
+
+def _bound(counts, capacity):
+    """Misra-Gries, in batches: when a counter holds more than 2 * capacity keys, subtract its (capacity+1)-th
+    largest count t from every count and drop those that reach 0. Returns t (0 when nothing was done).
+
+    Each batch removes at least (capacity + 1) * t entries' worth of counts (capacity + 1 keys hold t or more), so
+    the sum of the t's over a table of N entries is at most N / (capacity + 1): every count kept is low by at most
+    that sum, and any key with more entries than it is still there. Memory stays at 2 * capacity keys however many
+    distinct sources a table has (a million sources took about 300 MB before). Python runs once per key per batch,
+    and a batch halves the keys, so the cost is a few steps per distinct key over the whole table."""
+    if len(counts) <= 2 * capacity:
+        return 0
+    cut = sorted(counts.values(), reverse=True)[capacity]
+    kept = {key: count - cut for key, count in counts.items() if count > cut}
+    counts.clear()
+    dict.update(counts, kept)
+    return cut
 
 
 def _text(value):

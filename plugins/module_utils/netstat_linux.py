@@ -1,35 +1,51 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Linux socket-table collector: /proc/net/{tcp,tcp6,udp,udp6} of the current network namespace, read directly.
+"""Linux socket-table collector: the sockets of the current network namespace, read through sock_diag netlink
+(linux_sock_diag, what ``ss`` uses) or, where the kernel or a sandbox refuses that, from /proc/net/{tcp,tcp6,udp,
+udp6} (linux_proc_net_tcp). Both give the same facts; ``reader`` in the result says which one was used.
 
-No dependency on net-tools or iproute2 (works in minimal containers). /proc/net is /proc/self/net, so the tables are
-those of the namespace the module runs in (``ip netns exec NS ...`` shows that namespace's sockets).
+No dependency on net-tools or iproute2 (works in minimal containers). Both interfaces show the namespace the module
+runs in (``ip netns exec NS ...`` shows that namespace's sockets).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
+from ansible_collections.netdiag.tcp.plugins.module_utils import linux_sock_diag
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import (
     TableReader,
     leading_listening_ports,
 )
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import scan_socket_owners, user_name
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import (
+    DEFAULT_BUDGET_SECONDS,
+    scan_socket_owners,
+    user_name,
+)
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector import NetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import Summary
 
 # (file under /proc/net, protocol, family of the table). tcp6/udp6 also hold IPv4 connections of dual-stack
 # sockets (IPv4-mapped addresses), which are reported as inet, so they are read whenever inet is asked for.
 TABLES = (("tcp", "tcp", "inet"), ("tcp6", "tcp", "inet6"), ("udp", "udp", "inet"), ("udp6", "udp", "inet6"))
+READERS = ("auto", "sock_diag", "proc")
 
 
 class LinuxNetstatCollector(NetstatCollector):
     platform = "Linux"
+    takes_bounds = True  # collect() takes owner_budget and limits (see netstat_facts)
 
-    def __init__(self, proc_root="/proc", byteorder=sys.byteorder):
+    def __init__(self, proc_root="/proc", byteorder=sys.byteorder, reader="auto"):
+        """reader: "auto" (sock_diag, /proc where it is refused), "sock_diag" or "proc" (tests compare the two).
+        A proc_root other than /proc, or overridden data hooks, mean a captured or synthetic tree: it is read as
+        text whatever the reader (reads_this_kernel)."""
+        if reader not in READERS:
+            raise ValueError("reader must be one of %s, not %r" % (", ".join(READERS), reader))
         self.proc_root = proc_root
         self.byteorder = byteorder
+        self.reader = reader
 
     def tables(self, protocols, families):
         """Paths of the tables worth reading for these protocols and families."""
@@ -51,30 +67,102 @@ class LinuxNetstatCollector(NetstatCollector):
         owners=True,
         tuples=False,
         max_tuples=None,
+        owner_budget=DEFAULT_BUDGET_SECONDS,
+        limits=None,
     ):
-        owner_map, owner_scan = self.scan_owners() if owners else ({}, None)
+        """limits: the result caps of socket_records.Summary (max_peers, max_listeners), None for none; tuples,
+        max_tuples: the compact ESTABLISHED tuples (socket_records.EstablishedTuples)."""
+        scan = _BackgroundScan(self.scan_owners, owner_budget) if owners else None
+        limits = dict(limits or {}, tuples=tuples, max_tuples=max_tuples)
+        summary = None
+        used = "sock_diag"
+        fallback_reason = None
+        if self.reader != "proc" and self.reads_this_kernel():
+            try:
+                summary, sources = self._collect_sock_diag(
+                    selection, max_connections, protocols, families, scan, limits
+                )
+            except linux_sock_diag.SockDiagUnavailableError as error:
+                if self.reader == "sock_diag":
+                    raise
+                fallback_reason = str(error)
+        if summary is None:
+            used = "proc"
+            summary, sources = self._collect_proc(selection, max_connections, protocols, families, scan, limits)
+        netstat = summary.result()
+        netstat["platform"] = self.platform
+        netstat["reader"] = used
+        netstat["sources"] = sources
+        if fallback_reason is not None:
+            netstat["reader_fallback"] = fallback_reason
+        if scan is not None and scan.result()[1] is not None:
+            netstat["owner_scan"] = scan.result()[1]
+        return netstat, self.keepalive()
+
+    def _collect_sock_diag(self, selection, max_connections, protocols, families, scan, limits):
+        """(summary, sources) through sock_diag; SockDiagUnavailableError before anything is counted when TCP is
+        refused. UDP alone refused (no udp_diag module) is read from /proc/net/udp* instead.
+
+        While the owner scan runs in its threads, the dumps are received whole (about 24 MB for 192,000 sockets):
+        the kernel fills them while the scan waits for readlink, and counting needs the owners anyway. Without
+        the scan they are counted as they arrive (memory stays at one datagram). The first datagram of each dump
+        is received before anything is counted, so a refused dump changes nothing."""
+        listening, listener_uids = set(), {}
+        if "tcp" in protocols:
+            listening, listener_uids = linux_sock_diag.listening_ports(families)
+        dumps = []
+        for protocol in ("tcp", "udp"):
+            if protocol not in protocols:
+                continue
+            received = []
+            try:
+                for name, family in linux_sock_diag.dump_families(families):
+                    datagrams = _primed(linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol]))
+                    if scan is not None:
+                        datagrams = list(datagrams)
+                    received.append((protocol, name, datagrams))
+            except linux_sock_diag.SockDiagUnavailableError:
+                if protocol == "tcp":
+                    raise
+                received = [("udp", None, None)]  # read from /proc below
+            dumps.extend(received)
+        owner_map = scan.result()[0] if scan is not None else {}
+        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **limits)
+        reader = linux_sock_diag.DiagReader(summary, owner_map, self.user_name, families)
+        reader.listener_uids = listener_uids
+        sources = []
+        while dumps:
+            protocol, name, datagrams = dumps.pop(0)  # no reference left: memory back once a dump is counted
+            if datagrams is None:
+                for path, table_protocol in self.tables(("udp",), families):
+                    if self.table_exists(path):
+                        self.read_table(path, table_protocol, summary, owner_map, families)
+                        sources.append(path)
+                continue
+            reader.read(datagrams, protocol)
+            datagrams = None
+            sources.append("sock_diag %s %s" % (protocol, name))
+        reader.finish()
+        return summary, sources
+
+    def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if self.table_exists(path)]
         listening = set()
         for path, protocol in tables:
             if protocol == "tcp":
                 with self.open_table(path) as handle:
                     listening |= leading_listening_ports(line.decode("ascii") for line in handle)
-        summary = Summary(
-            selection, max_connections, listening, owners_mapped=owners, tuples=tuples, max_tuples=max_tuples
-        )
+        owner_map = scan.result()[0] if scan is not None else {}
+        summary = Summary(selection, max_connections, listening, owners_mapped=scan is not None, **limits)
         for path, protocol in tables:
             self.read_table(path, protocol, summary, owner_map, families)
-        netstat = summary.result()
-        netstat["platform"] = self.platform
-        netstat["sources"] = [table[0] for table in tables]
-        if owner_scan is not None:
-            netstat["owner_scan"] = owner_scan
-        return netstat, self.keepalive()
+        return summary, [table[0] for table in tables]
 
-    # Where the data comes from: the files under proc_root here. Raw mode and offline analysis (plugin_utils/raw)
-    # override these four to read the same tables from command output, so both give the same facts.
-    def scan_owners(self):
-        return scan_socket_owners(self.proc_root)
+    # Where the data comes from: the files under proc_root and this kernel's sock_diag here. Raw mode and offline
+    # analysis (plugin_utils/textfacts) override the five hooks below to read the same tables from command output,
+    # so both give the same facts; a collector with overridden hooks never asks this kernel (reads_this_kernel).
+    def scan_owners(self, budget_seconds=DEFAULT_BUDGET_SECONDS):
+        return scan_socket_owners(self.proc_root, budget_seconds)
 
     def table_exists(self, path):
         return os.path.exists(path)
@@ -88,6 +176,18 @@ class LinuxNetstatCollector(NetstatCollector):
     def user_name(self, uid):
         return user_name(uid)
 
+    def reads_this_kernel(self):
+        """True when the tables are this host's own (/proc, data hooks not overridden): only then is sock_diag,
+        which can only show this kernel's sockets, the same source."""
+        if self.proc_root != "/proc":
+            return False
+        own = LinuxNetstatCollector
+        kind = type(self)
+        return all(
+            getattr(kind, name) is getattr(own, name)
+            for name in ("scan_owners", "table_exists", "open_table", "keepalive", "user_name")
+        )
+
     def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
         """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
         reader = TableReader(
@@ -100,3 +200,43 @@ class LinuxNetstatCollector(NetstatCollector):
         )
         with self.open_table(path) as handle:
             reader.read(handle)
+
+
+def _primed(generator):
+    """The generator's items, with its first step (where a refused request raises) already taken."""
+    try:
+        first = next(generator)
+    except StopIteration:
+        return []
+    return _chain_first(first, generator)
+
+
+def _chain_first(first, generator):
+    yield first
+    yield from generator
+
+
+class _BackgroundScan:
+    """The owner scan (the collector's scan_owners hook) in a thread, started at once; result() waits for it."""
+
+    def __init__(self, scan_owners, budget):
+        self._result = None
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(scan_owners, budget), name="owner scan", daemon=True)
+        self._thread.start()
+
+    def _run(self, scan_owners, budget):
+        try:
+            try:
+                self._result = scan_owners(budget)
+            except TypeError:  # a hook that takes no budget (a collector over captured text)
+                self._result = scan_owners()
+        except BaseException as error:  # handed to the caller by result()
+            self._error = error
+
+    def result(self):
+        """(owner map, scan facts); the facts are None when the hook had no scan to report."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result

@@ -9,6 +9,7 @@ number of sockets (a million-row table costs the same few megabytes as a hundred
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections import namedtuple
 
@@ -220,8 +221,18 @@ class Summary:
         owners_mapped=False,
         tuples=False,
         max_tuples=None,
+        max_peers=None,
+        max_listeners=None,
     ):
+        """max_peers: established_by_peer entries kept per (direction, service port), the busiest first; the others
+        are summed per port in ``established_by_peer_rest``. max_listeners: listeners kept (in listener order).
+        None means no cap (the parse filter's default: pasted text is already bounded). tuples, max_tuples: see
+        EstablishedTuples."""
         self.selection = selection
+        self.max_peers = max_peers
+        self.max_listeners = max_listeners
+        self.listeners_seen = 0
+        self.peer_tables = []
         self.selects_all = selection is None or selection.selects_all
         self.listening = set(listening_ports or ())
         self.cap = max_connections
@@ -279,11 +290,11 @@ class Summary:
                     if self.tuples is not None:
                         self.tuples.add_record(record)
                 elif state == "LISTEN":
-                    self.listeners.append(_listener(record))
+                    self._keep_listener(_listener(record))
             elif record[5] is None and record[4] == WILDCARD and record[3] is not None:
                 # An unconnected bound UDP socket is what `ss -ul` and listen_ports_facts call a UDP listener;
                 # one without a local port (Solaris `Unbound *.*`) listens on nothing.
-                self.listeners.append(_listener(record))
+                self._keep_listener(_listener(record))
             self.add_connection(record)
 
     def add_connection(self, record):
@@ -298,7 +309,25 @@ class Summary:
         return None if self.cap is None else max(self.cap - len(self.connections), 0)
 
     def add_listener(self, record):
-        self.listeners.append(_listener(record))
+        self._keep_listener(_listener(record))
+
+    def _keep_listener(self, listener):
+        """Keep a listener; past twice the cap, trim to the cap's first listeners in result order (memory stays
+        bounded with 15,000 bound UDP sockets, and the kept ones are those result() would keep)."""
+        self.listeners_seen += 1
+        listeners = self.listeners
+        listeners.append(listener)
+        cap = self.max_listeners
+        if cap is not None and len(listeners) >= 2 * cap + 64:
+            listeners.sort(key=_listener_sort_key)
+            del listeners[cap:]
+
+    def add_peer_table(self, table):
+        """Merge a reader's raw peer table (linux_sock_diag.PeerTable: per-peer counts on raw keys, decoded only for
+        the peers result() keeps) and its keepalive totals."""
+        self.peer_tables.append(table)
+        self.without_keepalive += table.without_keepalive_total
+        self.keepalive_unknown += table.keepalive_unknown_total
 
     def add_counts(self, total, selected, protocol, states, peers, unmapped=0):
         """Merge counts made elsewhere (a fast path) for ``total`` sockets of which ``selected`` were selected.
@@ -328,23 +357,19 @@ class Summary:
                 self.keepalive_unknown += count
 
     def result(self):
-        peer_without_keepalive = self.peer_without_keepalive
-        established_by_peer = [
-            {
-                "direction": direction,
-                "service_port": service_port,
-                "peer": peer,
-                "count": count,
-                "without_keepalive": peer_without_keepalive.get((direction, service_port, peer), 0),
-            }
-            for (direction, service_port, peer), count in self.peer_counts.items()
-        ]
-        established_by_peer.sort(key=_peer_sort_key)
+        established_by_peer, rest, distinct = self._peer_lists()
         listeners = sorted(self.listeners, key=_listener_sort_key)
+        if self.max_listeners is not None:
+            del listeners[self.max_listeners :]
         result = {
             "state_counts": self.state_counts,
             "established_by_peer": established_by_peer,
+            "established_by_peer_total": distinct,
+            "established_by_peer_truncated": bool(rest),
+            "established_by_peer_rest": rest,
             "listeners": listeners,
+            "listeners_total": self.listeners_seen,
+            "listeners_truncated": self.listeners_seen > len(listeners),
             "connections": self.connections,
             "truncated": self.truncated,
             "total_sockets": self.total,
@@ -358,6 +383,135 @@ class Summary:
         if self.tuples is not None:
             result["established_tuples"], result["holders"] = self.tuples.result()
         return result
+
+    def _peer_lists(self):
+        """(established_by_peer, established_by_peer_rest, distinct peer entries).
+
+        Per (direction, service port) the ``max_peers`` peers with the most connections (ties: the lower address
+        first, IPv4 before IPv6), and one entry per port summing the others. Python runs a few steps per distinct
+        peer and builds dictionaries only for the kept ones."""
+        if len(self.peer_tables) == 1 and not self.peer_counts:
+            kept, rest, distinct = self.peer_tables[0].lists(self.max_peers)
+            kept.sort(key=_peer_sort_key)
+            rest.sort(key=_rest_sort_key)
+            return kept, rest, distinct
+        for table in self.peer_tables:  # raw and text counts of one peer must add up: decode everything (rare)
+            counts, without = table.text_counts()
+            for key, count in counts.items():
+                self.peer_counts[key] = self.peer_counts.get(key, 0) + count
+            for key, count in without.items():
+                self.peer_without_keepalive[key] = self.peer_without_keepalive.get(key, 0) + count
+        self.peer_tables = []
+        groups = {}
+        for (direction, service_port, peer), count in self.peer_counts.items():
+            group = groups.get((direction, service_port))
+            if group is None:
+                group = groups[(direction, service_port)] = []
+            group.append((-count, peer))
+        without_keepalive = self.peer_without_keepalive
+        cap = self.max_peers
+        kept = []
+        rest = []
+        for (direction, service_port), group in groups.items():
+            if cap is not None and len(group) > cap:
+                top = _top(group, cap)
+                others = {peer for _count, peer in group} - {peer for _count, peer in top}
+                rest.append(
+                    {
+                        "direction": direction,
+                        "service_port": service_port,
+                        "peers": len(others),
+                        "count": sum(count for count, _peer in top) - sum(count for count, _peer in group),
+                        "without_keepalive": sum(
+                            without_keepalive.get((direction, service_port, peer), 0) for peer in others
+                        ),
+                    }
+                )
+                group = top
+            for count, peer in group:
+                kept.append(
+                    {
+                        "direction": direction,
+                        "service_port": service_port,
+                        "peer": peer,
+                        "count": -count,
+                        "without_keepalive": without_keepalive.get((direction, service_port, peer), 0),
+                    }
+                )
+        kept.sort(key=_peer_sort_key)
+        rest.sort(key=_rest_sort_key)
+        return kept, rest, sum(len(group) for group in groups.values())
+
+
+def address_order(text):
+    """Sort key of a canonical address text in numeric order, IPv4 before IPv6, "*" first; raw-key readers
+    (linux_sock_diag) order their keys the same way."""
+    if text == WILDCARD:
+        return (0, 0)
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return (9, text)
+    return (parsed.version, int(parsed))
+
+
+def _top(group, cap):
+    """The ``cap`` first (-count, peer) items of a group: most connections first, ties by address_order(peer).
+    Only the ties at the cut are put in that order, so addresses are parsed for few peers."""
+    cut = heapq.nsmallest(cap, group)[-1][0]
+    above = [item for item in group if item[0] < cut]
+    ties = [item for item in group if item[0] == cut]
+    ties.sort(key=lambda item: address_order(item[1]))
+    return above + ties[: cap - len(above)]
+
+
+def _rest_sort_key(item):
+    service_port = item["service_port"]
+    return (-item["count"], item["direction"], -1 if service_port is None else service_port)
+
+
+def bound_result(netstat, max_peers=None, max_listeners=None):
+    """Apply the caps of ``max_peers`` and ``max_listeners`` to a ``netdiag.netstat`` dictionary in place, the way
+    Summary applies them while counting (a no-op on a result already within them). For results of collectors that
+    do not take the bounds themselves; adds the ``*_total``/``*_truncated``/``established_by_peer_rest`` fields
+    when missing."""
+    entries = netstat.get("established_by_peer") or []
+    netstat.setdefault("established_by_peer_total", len(entries))
+    rest = netstat.setdefault("established_by_peer_rest", [])
+    if max_peers is not None:
+        groups = {}
+        for entry in entries:
+            groups.setdefault((entry["direction"], entry["service_port"]), []).append(entry)
+        if any(len(group) > max_peers for group in groups.values()):
+            kept = []
+            for (direction, service_port), group in groups.items():
+                if len(group) > max_peers:
+                    indexed = [
+                        (-entry["count"], address_order(entry["peer"]), index) for index, entry in enumerate(group)
+                    ]
+                    top = {index for _count, _order, index in heapq.nsmallest(max_peers, indexed)}
+                    others = [entry for index, entry in enumerate(group) if index not in top]
+                    group = [entry for index, entry in enumerate(group) if index in top]
+                    rest.append(
+                        {
+                            "direction": direction,
+                            "service_port": service_port,
+                            "peers": len(others),
+                            "count": sum(entry["count"] for entry in others),
+                            "without_keepalive": sum(entry.get("without_keepalive") or 0 for entry in others),
+                        }
+                    )
+                kept.extend(group)
+            kept.sort(key=_peer_sort_key)
+            netstat["established_by_peer"] = kept
+            rest.sort(key=_rest_sort_key)
+    netstat["established_by_peer_truncated"] = bool(rest)
+    listeners = netstat.get("listeners") or []
+    netstat.setdefault("listeners_total", len(listeners))
+    if max_listeners is not None and len(listeners) > max_listeners:
+        netstat["listeners"] = listeners[:max_listeners]
+    netstat["listeners_truncated"] = netstat["listeners_total"] > len(netstat.get("listeners") or [])
+    return netstat
 
 
 DEFAULT_MAX_TUPLES = 200000

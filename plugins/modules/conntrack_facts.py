@@ -30,8 +30,18 @@ options:
     description:
       - How many entries RV(ansible_facts.netdiag.conntrack.top_sources) and
         RV(ansible_facts.netdiag.conntrack.top_destinations) keep.
+      - The counters behind them are bounded (Misra-Gries, 10,000 keys or O(top) if larger), so a table with a
+        million distinct sources takes a few megabytes. When a table has more distinct sources (or destinations)
+        than that, each count may be low by at most RV(ansible_facts.netdiag.conntrack.top_sources_max_error)
+        (at most entries / 10,001), and every source with more entries than that is listed.
     type: int
     default: 10
+  command_timeout:
+    description:
+      - Seconds C(conntrack -L) and C(conntrack -S) may run before they are killed (V(0) - no limit). A listing that
+        timed out is reported as an unavailable table source, a statistics call as a warning.
+    type: float
+    default: 60
   ports:
     description:
       - Only count table entries whose original-direction source or destination port is one of these.
@@ -263,6 +273,18 @@ ansible_facts:
                 count:
                   description: Entries.
                   type: int
+            top_sources_max_error:
+              description:
+                - V(0) when every count in RV(ansible_facts.netdiag.conntrack.top_sources) is exact; else the most
+                  any of them may be low by (the bounded counter dropped that many entries' worth of rare sources).
+              type: int
+              returned: when a table source was read
+              sample: 0
+            top_destinations_max_error:
+              description: The same for RV(ansible_facts.netdiag.conntrack.top_destinations).
+              type: int
+              returned: when a table source was read
+              sample: 0
             top_destinations:
               description: Original-direction destination address and port with the most entries, most first (at
                 most O(top)).
@@ -389,7 +411,11 @@ from ansible_collections.netdiag.tcp.plugins.module_utils import (
     linux_conntrack_stat,
     linux_sysctl_persisted,
 )
-from ansible_collections.netdiag.tcp.plugins.module_utils.command_stream import C_LOCALE, StreamedCommand
+from ansible_collections.netdiag.tcp.plugins.module_utils.command_stream import (
+    C_LOCALE,
+    StreamedCommand,
+    run_with_timeout,
+)
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 
@@ -502,7 +528,9 @@ class LinuxConntrack:
     # --- table --------------------------------------------------------------------------------------------------
 
     def summary(self):
-        return linux_conntrack.TableSummary(top=self.module.params["top"], selection=self.selection)
+        top = self.module.params["top"]
+        capacity = max(linux_conntrack.HEAVY_HITTER_CAPACITY, top)
+        return linux_conntrack.TableSummary(top=top, selection=self.selection, capacity=capacity)
 
     def table(self):
         reasons = []
@@ -543,8 +571,15 @@ class LinuxConntrack:
         if source.startswith("/proc/"):
             with open(self.proc(source[len("/proc/") :]), encoding="utf-8", errors="replace") as handle:
                 return collector.consume(handle).result()
-        with StreamedCommand([self.module.get_bin_path("conntrack", required=True), *CONNTRACK_LIST_ARGS]) as command:
+        timeout = self.module.params["command_timeout"] or None
+        binary = self.module.get_bin_path("conntrack", required=True)
+        with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE, timeout) as command:
             collector.consume(command.stdout)
+        if command.timed_out:
+            self.module.fail_json(
+                msg="conntrack %s: timed out after %s s (option command_timeout)"
+                % (" ".join(CONNTRACK_LIST_ARGS), timeout)
+            )
         if command.returncode != 0:
             self.module.fail_json(
                 msg="conntrack %s: exit %d: %s" % (" ".join(CONNTRACK_LIST_ARGS), command.returncode, command.stderr)
@@ -557,11 +592,15 @@ class LinuxConntrack:
         binary = self.module.get_bin_path("conntrack")
         if binary is None:
             return None, "not installed (conntrack-tools)"
-        with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE) as command:
+        timeout = self.module.params["command_timeout"] or None
+        with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE, timeout) as command:
             try:
                 result = self.summary().consume_stream(command.stdout).result()
             except ParseError as error:
-                self.module.fail_json(msg="conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), error))
+                if not command.timed_out:  # a line cut by the kill is no parse error
+                    self.module.fail_json(msg="conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), error))
+        if command.timed_out:
+            return None, "timed out after %s s (option command_timeout)" % timeout
         if command.returncode != 0:
             return None, "exit %d: %s" % (command.returncode, command.stderr or "no message")
         return result, None
@@ -582,7 +621,11 @@ class LinuxConntrack:
         binary = self.module.get_bin_path("conntrack")
         if binary is None:
             return None, "none"
-        returncode, stdout, _stderr = self.module.run_command([binary, *CONNTRACK_STATS_ARGS], environ_update=C_LOCALE)
+        returncode, stdout, _stderr, timed_out = run_with_timeout(
+            [binary, *CONNTRACK_STATS_ARGS], self.module.params["command_timeout"] or None, C_LOCALE
+        )
+        if timed_out:
+            self.module.warn("conntrack %s timed out (option command_timeout)" % " ".join(CONNTRACK_STATS_ARGS))
         if returncode != 0 or not stdout.strip():
             return None, "none"
         try:
@@ -654,11 +697,14 @@ def main():
             "max_nat_tuples": {"type": "int", "default": 200000},
             "proc_root": {"type": "path", "default": "/proc"},
             "config_root": {"type": "path", "default": "/"},
+            "command_timeout": {"type": "float", "default": 60},
         },
         supports_check_mode=True,
     )
     if module.params["top"] < 0:
         module.fail_json(msg="top: %d is not a number >= 0" % module.params["top"])
+    if module.params["command_timeout"] < 0:
+        module.fail_json(msg="command_timeout: %s is negative; use 0 for no limit" % module.params["command_timeout"])
     if module.params["max_nat_tuples"] < 0:
         module.fail_json(msg="max_nat_tuples: %d is not a number >= 0" % module.params["max_nat_tuples"])
     try:

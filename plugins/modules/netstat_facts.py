@@ -11,12 +11,16 @@ description:
     counts per TCP state, ESTABLISHED connections counted per peer and service port in each direction (the answer
     of the classic C(netstat -an | grep .5555 | awk '{print $5}' | cut -d. -f1-4 | sort | uniq -c | sort -nr)),
     listening sockets, and a capped list of the sockets themselves.
-  - On Linux it reads C(/proc/net/tcp), C(tcp6), C(udp) and C(udp6) of the network namespace it runs in directly,
-    so neither net-tools nor iproute2 need to be installed.
+  - On Linux it reads the sockets of the network namespace it runs in through the kernel's C(sock_diag) netlink
+    interface (what C(ss) uses), and from C(/proc/net/tcp), C(tcp6), C(udp) and C(udp6) where the kernel or a
+    sandbox refuses that; both give the same facts. Neither net-tools nor iproute2 need to be installed.
+  - Results are bounded whatever the size of the host - per-peer entries (O(max_peers) per port), listeners
+    (O(max_listeners)) and connection records (O(max_connections)) are capped, with full counts beside them.
   - Sockets are mapped to their owning pid, process and user with one scan of C(/proc/<pid>/fd) per run. Without
     root only the caller's own processes can be scanned; the number of sockets left without an owner is returned
     as C(unmapped_sockets).
-  - Keepalive per TCP socket comes from the timer field of C(/proc/net/tcp). On ESTABLISHED and CLOSE_WAIT sockets
+  - Keepalive per TCP socket comes from the socket's pending timer (C(idiag_timer), the timer field of
+    C(/proc/net/tcp)). On ESTABLISHED and CLOSE_WAIT sockets
     a pending keepalive timer means C(SO_KEEPALIVE) is set and no pending timer means it is not; while a
     retransmission or zero-window probe timer is pending the kernel shows that timer instead, and keepalive is
     reported as unknown (V(null)).
@@ -82,8 +86,10 @@ options:
     description:
       - Most sockets to list in C(connections); C(truncated) is V(true) when more were selected.
       - V(0) returns counts only. Counts are always over all selected sockets.
+      - A small sample by default, because every record costs time on its way through Ansible (about 15 values
+        each).
     type: int
-    default: 1000
+    default: 100
   protocols:
     description: Protocols to read.
     type: list
@@ -106,6 +112,26 @@ options:
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
+  owner_scan_budget:
+    description:
+      - Seconds the owner scan may take. Processes not reached in time are left unscanned, their sockets count as
+        C(unmapped_sockets), and C(owner_scan.stopped_short) is V(true).
+      - V(0) means no limit.
+    type: float
+    default: 20
+  max_peers:
+    description:
+      - Most C(established_by_peer) entries per direction and service port, the peers with the most connections
+        first. The other peers of that port are summed in C(established_by_peer_rest); counts stay complete.
+      - V(0) means no limit (the result then grows with the number of distinct peers).
+    type: int
+    default: 10
+  max_listeners:
+    description:
+      - Most entries in C(listeners); C(listeners_total) counts them all.
+      - V(0) means no limit.
+    type: int
+    default: 1000
   aix_rmsock:
     description:
       - AIX only, B(changes the host). Give each selected TCP socket (at most O(max_connections), after O(ports),
@@ -227,8 +253,48 @@ ansible_facts:
               returned: always
               type: dict
               sample: {"ESTABLISHED": 291, "TIME_WAIT": 12, "CLOSE_WAIT": 0, "LISTEN": 5, "SYN_SENT": 0}
+            established_by_peer_total:
+              description: Distinct (direction, service port, peer) entries before O(max_peers) applied.
+              returned: always
+              type: int
+              sample: 8012
+            established_by_peer_truncated:
+              description: V(true) when some ports had more peers than O(max_peers).
+              returned: always
+              type: bool
+              sample: true
+            established_by_peer_rest:
+              description: Per direction and service port, the peers left out of C(established_by_peer), summed.
+              returned: always
+              type: list
+              elements: dict
+              sample:
+                - {"direction": "inbound", "service_port": 5555, "peers": 7900, "count": 7900,
+                   "without_keepalive": 7900}
+            listeners_total:
+              description: Listeners found, before O(max_listeners) applied.
+              returned: always
+              type: int
+              sample: 12
+            listeners_truncated:
+              description: V(true) when C(listeners) holds fewer entries than C(listeners_total).
+              returned: always
+              type: bool
+              sample: false
+            reader:
+              description: V(sock_diag) (netlink) or V(proc) (C(/proc/net) text, the fallback).
+              returned: always
+              type: str
+              sample: sock_diag
+            reader_fallback:
+              description: Why C(sock_diag) could not be used, when the module fell back to C(/proc/net).
+              returned: when the fallback was used
+              type: str
+              sample: "sock_diag netlink socket: [Errno 97] Address family not supported by protocol"
             established_by_peer:
-              description: ESTABLISHED TCP sockets counted per direction, service port and peer, most first.
+              description:
+                - ESTABLISHED TCP sockets counted per direction, service port and peer, most first.
+                - At most O(max_peers) entries per direction and service port (ties go to the lower address).
               returned: always
               type: list
               elements: dict
@@ -360,10 +426,13 @@ ansible_facts:
               type: dict
               sample: {"3764": {"process": "app_srv", "user": "app"}}
             owner_scan:
-              description: Processes scanned for socket owners and how many of them could not be read.
+              description:
+                - Processes found, scanned and unreadable, descriptors read, seconds taken, and C(stopped_short)
+                  (V(true) when O(owner_scan_budget) ran out before every process was scanned).
               returned: when O(owners=true)
               type: dict
-              sample: {"processes": 212, "unreadable_processes": 0}
+              sample: {"processes": 212, "unreadable_processes": 0, "scanned_processes": 212, "descriptors": 4120,
+                       "seconds": 0.04, "stopped_short": false}
             owner_method:
               description:
                 - AIX, with O(owners=true) - how owners were looked up. C(name) is V(kdb), V(lsof), or V(null) when
@@ -379,11 +448,11 @@ ansible_facts:
               type: str
               sample: Linux
             sources:
-              description: The tables read.
+              description: The dumps or tables read.
               returned: always
               type: list
               elements: str
-              sample: ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"]
+              sample: ["sock_diag tcp inet", "sock_diag tcp inet6", "sock_diag udp inet", "sock_diag udp inet6"]
         keepalive:
           description: The host's TCP keepalive defaults (V(null) for a value that could not be read).
           returned: always
@@ -492,7 +561,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import Aix
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
-from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import TCP_STATES, bound_result
 
 # platform.system() -> collector class.
 COLLECTORS = {
@@ -535,6 +604,11 @@ def validated_selection(params, system):
         raise ValueError("states: %s not a TCP state; use one of %s" % (", ".join(unknown), ", ".join(TCP_STATES)))
     if params["max_connections"] < 0:
         raise ValueError("max_connections: %d is negative; use 0 for counts only" % params["max_connections"])
+    for name in ("max_peers", "max_listeners"):
+        if params[name] < 0:
+            raise ValueError("%s: %d is negative; use 0 for no limit" % (name, params[name]))
+    if params["owner_scan_budget"] < 0:
+        raise ValueError("owner_scan_budget: %s is negative; use 0 for no limit" % params["owner_scan_budget"])
     if not params["protocols"]:
         raise ValueError("protocols: give at least one of tcp, udp")
     if not params["families"]:
@@ -544,16 +618,27 @@ def validated_selection(params, system):
     return selection
 
 
+def collector_bounds(params):
+    """The bounds passed to collectors that take them: 0 in an option means no limit (None)."""
+    return {
+        "owner_budget": params["owner_scan_budget"] or None,
+        "limits": {"max_peers": params["max_peers"] or None, "max_listeners": params["max_listeners"] or None},
+    }
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "ports": {"type": "list", "elements": "int", "default": []},
             "states": {"type": "list", "elements": "str", "default": []},
             "peers": {"type": "list", "elements": "str", "default": []},
-            "max_connections": {"type": "int", "default": 1000},
+            "max_connections": {"type": "int", "default": 100},
             "protocols": {"type": "list", "elements": "str", "choices": ["tcp", "udp"], "default": ["tcp", "udp"]},
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
+            "owner_scan_budget": {"type": "float", "default": 20},
+            "max_peers": {"type": "int", "default": 10},
+            "max_listeners": {"type": "int", "default": 1000},
             "aix_rmsock": {"type": "bool", "default": False},
             "sunos_pfiles": {"type": "bool", "default": False},
             "sunos_connstat": {"type": "bool", "default": False},
@@ -576,6 +661,9 @@ def main():
     if module.params["aix_rmsock"] and system != "AIX":
         module.warn("aix_rmsock applies to AIX hosts only; ignored on %s" % system)
     collector = new_collector(collector_class, module)
+    # Collectors that take the bounds apply them while counting; every result is bounded again below (a no-op on
+    # a result already within them), so a collector that does not take them still returns a compact result.
+    bounds = collector_bounds(module.params) if getattr(collector, "takes_bounds", False) else {}
     try:
         netstat, keepalive = collector.collect(
             selection,
@@ -585,9 +673,11 @@ def main():
             owners=module.params["owners"],
             tuples=module.params["tuples"],
             max_tuples=module.params["max_tuples"],
+            **bounds,
         )
     except (OSError, ValueError) as error:
         module.fail_json(msg="netstat_facts: could not read the socket tables: %s" % error)
+    bound_result(netstat, module.params["max_peers"] or None, module.params["max_listeners"] or None)
     sections = {"netstat": netstat}
     if keepalive is not None:
         sections["keepalive"] = keepalive

@@ -357,14 +357,14 @@ def test_collector_same_as_per_line_path(tmp_path, monkeypatch, families, owners
     (net / "tcp6").write_text(synthetic_table(generator, 300, six=True))
     inodes = [int(row.split()[9]) for row in tcp[1:] if row.split()[9] != "0"]
     owner_map = dict.fromkeys(generator.sample(inodes, len(inodes) // 3), (1234, "app", "app"))
-    monkeypatch.setattr(netstat_linux, "scan_socket_owners", lambda root: (owner_map, {"processes": 1}))
+    monkeypatch.setattr(netstat_linux, "scan_socket_owners", lambda root, budget=None: (owner_map, {"processes": 1}))
     selection = Selection(options.get("ports"), options.get("states"), options.get("peers"))
     max_connections = options.get("max_connections", 1000)
     collector = netstat_linux.LinuxNetstatCollector(proc_root=str(tmp_path), byteorder="little")
     netstat, _owner_scan = collector.collect(
         selection, max_connections=max_connections, families=families, owners=owners
     )
-    for key in ("platform", "sources", "owner_scan"):
+    for key in ("platform", "sources", "owner_scan", "reader"):
         netstat.pop(key, None)
     expected = reference_collect(tmp_path, owner_map if owners else {}, selection, max_connections, families, owners)
     assert netstat == expected

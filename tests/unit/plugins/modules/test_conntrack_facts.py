@@ -84,6 +84,8 @@ CAPTURED_TABLE = {
     "entries_parsed": 8,
     "entries_selected": 8,
     "truncated_lines": 0,
+    "top_sources_max_error": 0,
+    "top_destinations_max_error": 0,
     "state_counts": {"ESTABLISHED": 4, "SYN_RECV": 1, "SYN_SENT": 1},
     "protocol_counts": {"icmp": 1, "tcp": 6, "udp": 1},
     "unreplied": 2,
@@ -280,12 +282,19 @@ class FakeProcess:
 
     def __init__(self, argv, stdout=None, stderr=None, stdin=None, env=None, universal_newlines=None, errors=None):
         FakeProcess.calls.append({"argv": argv, "env": env, "text": universal_newlines, "stdin": stdin})
+        if argv[1:] == ["-S"]:
+            self.stdout = io.StringIO(FakeProcess.stats_output)
+            self.returncode = 0
+            return
         self.stdout = io.StringIO(FakeProcess.output)
         if FakeProcess.error_text:
             stderr.write(FakeProcess.error_text.encode())
         self.returncode = FakeProcess.returncode
 
     def wait(self):
+        return self.returncode
+
+    def poll(self):
         return self.returncode
 
     def kill(self):
@@ -296,6 +305,7 @@ class FakeProcess:
 def fake_conntrack(monkeypatch, fixture_text):
     FakeProcess.calls = []
     FakeProcess.output = fixture_text("linux/conntrack-L-extended-1.txt")
+    FakeProcess.stats_output = fixture_text("linux/conntrack-S-2.txt")
     FakeProcess.error_text = "conntrack v1.4.7 (conntrack-tools): 8 flow entries have been shown.\n"
     FakeProcess.returncode = 0
     monkeypatch.setattr(command_stream.subprocess, "Popen", FakeProcess)
@@ -317,11 +327,14 @@ def fake_conntrack(monkeypatch, fixture_text):
 def test_without_proc_files_conntrack_tools_are_used(tmp_path, fixture_text, config, fake_conntrack, run):
     proc = make_proc(tmp_path / "proc", fixture_text, table=False, stats=False)
     facts = facts_of(run(proc, config, top=2))
-    assert [call["argv"] for call in FakeProcess.calls] == [["/usr/sbin/conntrack", "-L", "-o", "extended"]]
-    call = FakeProcess.calls[0]
-    assert (call["env"]["LC_ALL"], call["env"]["LANG"], call["text"]) == ("C", "C", True)
-    assert call["stdin"] == command_stream.subprocess.DEVNULL
-    assert fake_conntrack == [{"argv": ["/usr/sbin/conntrack", "-S"], "environ_update": conntrack_facts.C_LOCALE}]
+    assert [call["argv"] for call in FakeProcess.calls] == [
+        ["/usr/sbin/conntrack", "-L", "-o", "extended"],
+        ["/usr/sbin/conntrack", "-S"],
+    ]
+    for call in FakeProcess.calls:
+        assert (call["env"]["LC_ALL"], call["env"]["LANG"], call["text"]) == ("C", "C", True)
+        assert call["stdin"] == command_stream.subprocess.DEVNULL
+    assert fake_conntrack == []  # both commands run with a timeout (command_stream), not run_command
     assert facts["source"] == "conntrack -L -o extended"
     assert facts["source_reason"] is None
     assert {key: facts[key] for key in CAPTURED_TABLE} == CAPTURED_TABLE

@@ -59,7 +59,15 @@ def collect(proc, **options):
 def test_collector_maps_owners_and_counts_unmapped(proc):
     netstat, keepalive = collect(proc)
     assert keepalive == {"time": 600, "intvl": 30, "probes": 5, "source": str(proc / "sys/net/ipv4")}
-    assert netstat["owner_scan"] == {"processes": 2, "unreadable_processes": 0}
+    scan = netstat["owner_scan"]
+    assert {key: scan[key] for key in ("processes", "unreadable_processes", "scanned_processes")} == {
+        "processes": 2,
+        "unreadable_processes": 0,
+        "scanned_processes": 2,
+    }
+    assert scan["descriptors"] == 8  # 0, 1 and the sockets of both processes
+    assert scan["stopped_short"] is False
+    assert netstat["reader"] == "proc"  # a /proc tree other than the live one is read as text
     assert netstat["unmapped_sockets"] == SOCKETS_WITH_INODE - 4
     listeners = {(e["protocol"], e["local_port"]): (e.get("pid"), e.get("process")) for e in netstat["listeners"]}
     assert listeners[("tcp", 5555)] == (20407, "python3")
@@ -79,17 +87,34 @@ def test_collector_maps_owners_and_counts_unmapped(proc):
 
 
 def test_collector_counts_unreadable_processes(proc, monkeypatch):
-    real_listdir = os.listdir
+    real_open = os.open
 
-    def listdir(path):
+    def open_directory(path, flags, *args, **kwargs):
+        # Opening another user's /proc/<pid>/fd without root fails with EACCES.
         if str(path).endswith("/20407/fd"):
             raise PermissionError(13, "Permission denied", path)
-        return real_listdir(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(linux_socket_owners.os, "listdir", listdir)
+    monkeypatch.setattr(linux_socket_owners.os, "open", open_directory)
     netstat, _owner_scan = collect(proc)
-    assert netstat["owner_scan"] == {"processes": 2, "unreadable_processes": 1}
+    assert netstat["owner_scan"]["processes"] == 2
+    assert netstat["owner_scan"]["unreadable_processes"] == 1
     assert netstat["unmapped_sockets"] == SOCKETS_WITH_INODE - 1
+
+
+def test_owner_scan_stops_at_its_budget(proc):
+    # A clock that jumps 5 s per reading: the budget of 6 s is spent after the first process.
+    ticks = iter(range(0, 1000, 5))
+    owners, scan = linux_socket_owners.scan_socket_owners(
+        str(proc), budget_seconds=6, clock=lambda: next(ticks), workers=1
+    )
+    assert scan["stopped_short"] is True
+    assert scan["processes"] == 2
+    assert scan["scanned_processes"] == 1
+    assert set(owners) == {25000, 25001, 25007}  # the highest pid is scanned first, pid 1 was not reached
+    owners, scan = linux_socket_owners.scan_socket_owners(str(proc), budget_seconds=None)
+    assert scan["stopped_short"] is False
+    assert set(owners) == {1137, 25000, 25001, 25007}
 
 
 def test_collector_without_owner_scan(proc):
@@ -194,3 +219,16 @@ def test_module_other_platforms_not_supported_yet(system, monkeypatch, run_modul
     assert outcome.failed is True
     assert outcome.result["msg"].startswith("netstat_facts: platform %s is not supported yet (supported: " % system)
     assert "AIX" in outcome.result["msg"] and "SunOS" in outcome.result["msg"] and "Linux" in outcome.result["msg"]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_owner_of_a_shared_socket_is_the_lowest_pid(proc, workers):
+    add_process(proc, 30000, "forked_child", [25000, 26000])
+    add_process(proc, 15, "other", [26000, 27000])
+    owners, scan = linux_socket_owners.scan_socket_owners(str(proc), workers=workers)
+    assert owners[26000][:2] == (15, "other")
+    assert owners[27000][:2] == (15, "other")
+    assert scan["processes"] == 4
+    assert scan["descriptors"] == 5 + 3 + 4 + 4  # 0 and 1 of each process, and its sockets
+    assert owners[25000] == (20407, "python3", owners[25000][2])
+    assert owners[1137][:2] == (1, "process_api")

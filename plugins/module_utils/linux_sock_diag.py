@@ -1,0 +1,617 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Linux socket tables through sock_diag netlink (what ``ss`` uses), counted column-wise into a Summary.
+
+Why: /proc/net/tcp makes the kernel format every socket as 150 bytes of hex text (about 0.4 s per 96,000 sockets
+on a 2-CPU VM) which Python then has to take apart again. sock_diag (``NETLINK_SOCK_DIAG``, ``sock_diag(7)``,
+``include/uapi/linux/inet_diag.h``) hands the same facts over as fixed binary records: a request
+``inet_diag_req_v2`` per (family, protocol) dumps every socket as an ``nlmsghdr`` + ``inet_diag_msg`` (72 bytes)
++ attributes. Standard library only: ``socket.AF_NETLINK`` and ``struct``.
+
+The facts are those of /proc/net/tcp* (the collector falls back to it where sock_diag is missing), field by field:
+
+- ``idiag_state`` is the kernel state number (the ``st`` column); request sockets come as SYN_RECV (3) like /proc.
+- ``idiag_timer`` is the ``tr`` column: ``inet_sk_diag_fill`` sets 1 for a retransmit/loss-probe/reordering timer,
+  4 for a zero-window probe, else 2 while ``sk_timer`` (the keepalive timer on a connected socket) is pending,
+  else 0; 3 for TIME_WAIT. So keepalive is read exactly as linux_proc_net_tcp does (see its docstring).
+- ``idiag_uid``, ``idiag_inode``, ``idiag_rqueue``/``idiag_wqueue`` are the uid, inode and rx/tx queue columns,
+  except on two kinds of sockets where the two interfaces disagree and this reader follows /proc: for a LISTEN
+  socket ``tcp_diag_get_info`` reports the backlog limit as wqueue where /proc prints ``write_seq - snd_una``
+  (0 on a socket that never connected), and a request (SYN_RECV) socket has uid 0 here where /proc prints its
+  listener's uid.
+- Ports in ``inet_diag_sockid`` are big-endian; addresses are in network order (an IPv4 address in the first 4 of
+  16 bytes); everything else is host order.
+
+Speed: a dump arrives as datagrams of about 32 KB. Within one datagram the kernel gives every full socket of one
+family the same attributes, so records usually all have one length: such a datagram is a matrix of fixed-width
+rows and is counted with socket_table_fast's column operations (a slice per column, ``bytes.count``, big-int row
+masks, ``Counter`` over per-row keys), with Python running once per distinct peer, not once per socket. Datagrams
+mixing lengths (TIME_WAIT and request sockets carry no attributes) are cut into their records first; UDP and the
+``families`` restriction take the per-record path. Both paths give the same counts (tests compare them).
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import os
+import socket
+import struct
+from collections import Counter
+from itertools import compress
+from operator import itemgetter
+
+from ansible_collections.netdiag.tcp.plugins.module_utils import socket_table_fast as fast
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import (
+    WILDCARD,
+    SocketRecord,
+    canonical_text,
+)
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300  # NLM_F_ROOT | NLM_F_MATCH
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+ALL_STATES = 0xFFFFFFFF
+LISTEN_STATE = 10
+PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
+
+_HEADER = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
+# inet_diag_req_v2: family, protocol, ext, pad, states; inet_diag_sockid: sport, dport, src[16], dst[16], if, cookie[2]
+_REQUEST = struct.Struct("=BBBBI2s2s16s16sI8s")
+# inet_diag_msg after the netlink header: family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid, inode
+_MESSAGE = struct.Struct("=BBBB2s2s16s16sI8sIIIII")
+_MESSAGE_OFFSET = _HEADER.size  # 16
+_RECORD_BYTES = _MESSAGE_OFFSET + _MESSAGE.size  # 88: header + inet_diag_msg, the part every record has
+
+# Column offsets within a record (header included).
+_STATE = _MESSAGE_OFFSET + 1
+_TIMER = _MESSAGE_OFFSET + 2
+_SPORT = _MESSAGE_OFFSET + 4
+_DPORT = _MESSAGE_OFFSET + 6
+_DST = _MESSAGE_OFFSET + 24
+_INODE = _MESSAGE_OFFSET + 68
+
+# Kernel state numbers (include/net/tcp_states.h) -> contract names; 12 (NEW_SYN_RECV) is reported as 3, mapped
+# anyway for safety; 13 is TCP_BOUND_INACTIVE (Linux 6.6+), a Linux-only state kept in upper case.
+STATE_NAMES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECEIVED",
+    4: "FIN_WAIT_1",
+    5: "FIN_WAIT_2",
+    6: "TIME_WAIT",
+    7: "CLOSED",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "SYN_RECEIVED",
+    13: "BOUND_INACTIVE",
+}
+_KEEPALIVE_STATES = frozenset((1, 8))  # ESTABLISHED, CLOSE_WAIT: see linux_proc_net_tcp
+_KEEPALIVE_BY_TIMER = {0: False, 2: True}
+_MAX_CACHED_ADDRESSES = 200000
+_RECEIVE_BYTES = 1 << 16  # the kernel fills about 32 KB per datagram whatever the buffer
+_FAMILIES = (("inet", socket.AF_INET), ("inet6", socket.AF_INET6))
+
+
+class SockDiagUnavailableError(OSError):
+    """This kernel or sandbox does not answer sock_diag requests for a family/protocol (the caller falls back)."""
+
+
+def request(family, protocol, states, sequence=1):
+    """The bytes of one dump request (pure): every socket of a family and protocol in the states bitmask."""
+    body = _REQUEST.pack(family, protocol, 0, 0, states, b"\0\0", b"\0\0", bytes(16), bytes(16), 0, bytes(8))
+    header = _HEADER.pack(_HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, sequence, 0)
+    return header + body
+
+
+def dump(family, protocol, states=ALL_STATES):
+    """Yield the datagrams (bytes) of one sock_diag dump, NLMSG_DONE left out; SockDiagUnavailable when the
+    kernel refuses it (no sock_diag, no inet_diag/udp_diag handler for the protocol, a seccomp filter)."""
+    try:
+        connection = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+    except (OSError, AttributeError) as error:
+        raise SockDiagUnavailableError("sock_diag netlink socket: %s" % error) from error
+    with connection:
+        try:
+            connection.bind((0, 0))
+            connection.send(request(family, protocol, states))
+        except OSError as error:
+            raise SockDiagUnavailableError("sock_diag request: %s" % error) from error
+        while True:
+            data = connection.recv(_RECEIVE_BYTES)
+            if not data:
+                return
+            end, done = _control_message(data)
+            if end:
+                yield data[:end] if end < len(data) else data
+            if done:
+                return
+
+
+def _control_message(data):
+    """(bytes of socket records at the head of a datagram, whether the dump ended in it).
+
+    The kernel puts NLMSG_DONE or NLMSG_ERROR at the end of a dump, possibly alone in the last datagram; only the
+    last message of a datagram needs a look in the common case (a full datagram of records)."""
+    offset = 0
+    length = len(data)
+    while offset + _HEADER.size <= length:
+        size, kind = struct.unpack_from("=IH", data, offset)
+        if kind == NLMSG_DONE:
+            return offset, True
+        if kind == NLMSG_ERROR:
+            code = -struct.unpack_from("=i", data, offset + _HEADER.size)[0]
+            raise SockDiagUnavailableError("sock_diag dump refused: %s" % os.strerror(code))
+        if kind != SOCK_DIAG_BY_FAMILY or size < _RECORD_BYTES:
+            raise SockDiagUnavailableError("sock_diag answered an unexpected message type %d" % kind)
+        if offset == 0 and size and length % size == 0 and _uniform(data, size):
+            return length, False  # a whole datagram of records of one length: nothing else to look at
+        offset += (size + 3) & ~3
+    return offset, False
+
+
+def _uniform(data, width):
+    """True when a buffer holds records of ``width`` bytes only (every length field and type is the same)."""
+    rows = len(data) // width
+    head = data[:6]
+    return all(data[index::width] == head[index : index + 1] * rows for index in range(6))
+
+
+def records_of(data):
+    """Offsets of the records in one datagram's record bytes (the per-record walk)."""
+    offsets = []
+    offset = 0
+    length = len(data)
+    while offset + _RECORD_BYTES <= length:
+        offsets.append(offset)
+        size = struct.unpack_from("=I", data, offset)[0]
+        offset += (size + 3) & ~3
+    return offsets
+
+
+class _AddressCache(dict):
+    """16 raw address bytes + family byte -> (canonical text, is IPv4); bounded like linux_proc_net_tcp's."""
+
+    def __missing__(self, key):
+        if len(self) >= _MAX_CACHED_ADDRESSES:
+            self.clear()
+        raw, family = key[:16], key[16]
+        if family == socket.AF_INET:
+            canonical = canonical_text(ipaddress.IPv4Address(raw[:4]))
+            value = (canonical, True)
+        else:
+            canonical = canonical_text(ipaddress.IPv6Address(raw))
+            value = (canonical, canonical != WILDCARD and ":" not in canonical)
+        self[key] = value
+        return value
+
+
+class PeerTable:
+    """ESTABLISHED sockets counted per raw peer key; Summary.result() asks it for established_by_peer (lists()).
+
+    A raw key is 20 bytes: inbound flag, service port (big-endian), address family (AF_INET for IPv4 and IPv4-mapped
+    peers), the peer address as 16 bytes (IPv4 right-aligned after 12 zero bytes). The byte order of keys of one
+    port is the numeric order of (family, address), the tie-break Summary uses. Inbound rows are counted per
+    listening port at the row level (one C-level pass per port), so choosing a port's top peers runs over that
+    port's Counter with C-level sorts, and Python builds text and dictionaries only for the kept peers.
+    """
+
+    def __init__(self, addresses):
+        self.addresses = addresses
+        self.by_port = {}  # 3-byte prefix (inbound flag, port) -> Counter of keys
+        self.without_keepalive_keys = []  # the key of every ESTABLISHED row known to have no keepalive
+        self.without_keepalive_total = 0
+        self.keepalive_unknown_total = 0
+
+    def __bool__(self):
+        return any(self.by_port.values())
+
+    def count(self, prefix, keys):
+        counter = self.by_port.get(prefix)
+        if counter is None:
+            counter = self.by_port[prefix] = Counter()
+        counter.update(keys)
+
+    def groups(self):
+        """{(direction, service_port): Counter of raw keys}; outbound keys are split by their port here."""
+        groups = {}
+        for prefix, counter in self.by_port.items():
+            if prefix != b"\0":
+                groups[_port_of(prefix)] = counter
+                continue
+            for key, count in counter.items():  # outbound: one Counter for every remote service port
+                split = groups.get(_port_of(key[:3]))
+                if split is None:
+                    split = groups[_port_of(key[:3])] = Counter()
+                split[key] = count
+        return {port: counter for port, counter in groups.items() if counter}
+
+    def lists(self, cap):
+        """(established_by_peer, established_by_peer_rest, distinct entries) as Summary.result() returns them, but
+        in no particular order (Summary sorts them)."""
+        kept_keys = []
+        rest = []
+        distinct = 0
+        for (direction, service_port), counter in self.groups().items():
+            distinct += len(counter)
+            if cap is None or len(counter) <= cap:
+                kept_keys.extend(counter.items())
+                continue
+            cut = heapq.nlargest(cap, counter.values())[-1]
+            above = [item for item in counter.items() if item[1] > cut]
+            ties = heapq.nsmallest(cap - len(above), (key for key, count in counter.items() if count == cut))
+            top = above + [(key, cut) for key in ties]
+            kept_keys.extend(top)
+            rest.append(
+                {
+                    "direction": direction,
+                    "service_port": service_port,
+                    "peers": len(counter) - cap,
+                    "count": sum(counter.values()) - sum(count for _key, count in top),
+                    "without_keepalive": 0,
+                    "_keys": {key for key, _count in top},
+                }
+            )
+        kept_set = {key for key, _count in kept_keys}
+        without = Counter(filter(kept_set.__contains__, self.without_keepalive_keys))
+        if rest:
+            without_by_port = Counter(map(_PREFIX, self.without_keepalive_keys))
+            for others in rest:
+                prefix = _prefix_of(others["direction"], others["service_port"])
+                kept_without = sum(without.get(key, 0) for key in others.pop("_keys"))
+                others["without_keepalive"] = without_by_port.get(prefix, 0) - kept_without
+        kept = []
+        for key, count in kept_keys:
+            direction, service_port = _port_of(key[:3])
+            kept.append(
+                {
+                    "direction": direction,
+                    "service_port": service_port,
+                    "peer": self.peer(key),
+                    "count": count,
+                    "without_keepalive": without.get(key, 0),
+                }
+            )
+        return kept, rest, distinct
+
+    def text_counts(self):
+        """((direction, service_port, peer): count, same: without keepalive) of every key (to merge with text)."""
+        counts = {}
+        for (direction, service_port), counter in self.groups().items():
+            for key, count in counter.items():
+                counts[(direction, service_port, self.peer(key))] = count
+        without = {}
+        for key, count in Counter(self.without_keepalive_keys).items():
+            peer_key = _port_of(key[:3]) + (self.peer(key),)
+            without[peer_key] = without.get(peer_key, 0) + count
+        return counts, without
+
+    def peer(self, key):
+        """Canonical text of a raw key's peer address."""
+        raw = key[4:]
+        if key[3] == socket.AF_INET:
+            return socket.inet_ntop(socket.AF_INET, raw[12:]) if raw[12:] != b"\0\0\0\0" else WILDCARD
+        return self.addresses[raw + key[3:4]][0]
+
+
+_PREFIX = itemgetter(slice(0, 3))
+
+
+def _port_of(prefix):
+    return ("inbound" if prefix[0] else "outbound", int.from_bytes(prefix[1:3], "big") or None)
+
+
+def _prefix_of(direction, service_port):
+    return (b"\1" if direction == "inbound" else b"\0") + (service_port or 0).to_bytes(2, "big")
+
+
+class DiagReader:
+    """Counts sock_diag records into a socket_records.Summary (the counterpart of linux_proc_net_tcp.TableReader).
+
+    owners: {inode: (pid, process, user)}; user_name(uid) names the owner of sockets no owner was found for;
+    families: None for both, else the families to keep (a v4-mapped socket of an AF_INET6 dump is inet).
+    listener_uids: {port: uid} of TCP listeners, for request sockets (see the module docstring).
+    """
+
+    def __init__(self, summary, owners=None, user_name=None, families=None):
+        self.summary = summary
+        self.owners = owners or {}
+        self.user_name = user_name
+        self.families = None if families is None or set(families) >= {"inet", "inet6"} else frozenset(families)
+        self.addresses = _AddressCache()
+        self.peers = PeerTable(self.addresses)
+        self.listener_uids = {}
+
+    # -- reading -------------------------------------------------------------------------------------------------
+
+    def read(self, datagrams, protocol):
+        """Count the datagrams of one dump (one family) into the summary, in the kernel's order."""
+        if protocol != "tcp" or self.families is not None or not self.summary.listening:
+            # UDP (few sockets, its own listener rule), a family restriction (v4-mapped rows of an AF_INET6 dump
+            # are inet) and a table without listeners (the lower port is the service port) go record by record.
+            for data in datagrams:
+                self._records(data, records_of(data), protocol)
+            return
+        pending = []
+        pending_width = 0
+        for data in datagrams:
+            width = struct.unpack_from("=I", data, 0)[0] if data else 0
+            if not width or len(data) % width or not _uniform(data, width):
+                # Records of several lengths (TIME_WAIT and request sockets have no attributes): their headers and
+                # inet_diag_msg parts, cut out and joined, make rows of one width.
+                data = b"".join([data[offset : offset + _RECORD_BYTES] for offset in records_of(data)])
+                width = _RECORD_BYTES
+            if width != pending_width:
+                self._flush(pending, pending_width)
+                pending = []
+                pending_width = width
+            pending.append(data)
+            if len(pending) >= 32:  # about 1 MB: bounded memory, few enough matrices to keep the per-run cost low
+                self._flush(pending, pending_width)
+                pending = []
+        self._flush(pending, pending_width)
+
+    def finish(self):
+        """Hand the peer counts over to the summary (once, after every dump)."""
+        if self.peers:
+            self.summary.add_peer_table(self.peers)
+        self.peers = PeerTable(self.addresses)
+
+    def record(self, data, offset, protocol):
+        """The SocketRecord of the record at ``offset`` (pure apart from the caches)."""
+        (
+            family_code,
+            state_code,
+            timer,
+            _retrans,
+            sport,
+            dport,
+            source,
+            destination,
+            _interface,
+            _cookie,
+            _expires,
+            receive_queue,
+            send_queue,
+            uid,
+            inode,
+        ) = _MESSAGE.unpack_from(data, offset + _MESSAGE_OFFSET)
+        local_address, local_v4 = self.addresses[source + bytes((family_code,))]
+        remote_address, remote_v4 = self.addresses[destination + bytes((family_code,))]
+        local_port = int.from_bytes(sport, "big") or None
+        remote_port = int.from_bytes(dport, "big") or None
+        if protocol == "tcp":
+            state = STATE_NAMES.get(state_code)
+            if state is None:
+                raise ValueError("sock_diag reported unknown TCP state %d" % state_code)
+            keepalive = _KEEPALIVE_BY_TIMER.get(timer) if state_code in _KEEPALIVE_STATES else None
+            if state_code == LISTEN_STATE:
+                send_queue = 0
+            elif state == "SYN_RECEIVED" and not inode:
+                uid = self.listener_uids.get(local_port, uid)
+        else:
+            state = "ESTABLISHED" if state_code == 1 else None  # UDP: connected, else unconnected (TCP_CLOSE)
+            keepalive = None
+        family = "inet" if local_v4 or remote_v4 else "inet6"
+        pid = process = user = None
+        if inode:
+            pid, process, user = self.owners.get(inode, (None, None, None))
+        if user is None and self.user_name is not None:
+            user = self.user_name(uid)
+        return SocketRecord(
+            protocol,
+            family,
+            local_address,
+            local_port,
+            remote_address,
+            remote_port,
+            state,
+            keepalive,
+            pid,
+            process,
+            user,
+            uid,
+            inode,
+            send_queue,
+            receive_queue,
+            None,
+        )
+
+    # -- the per-record path ---------------------------------------------------------------------------------------
+
+    def _records(self, data, offsets, protocol):
+        records = (self.record(data, offset, protocol) for offset in offsets)
+        if self.families is not None:
+            records = (record for record in records if record[1] in self.families)
+        self.summary.add_records(records)
+
+    # -- the column-wise path ---------------------------------------------------------------------------------------
+
+    def _flush(self, pending, width):
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._count(fast.Matrix(data, width, len(data) // width))
+
+    def _count(self, matrix):
+        summary = self.summary
+        rows = matrix.rows
+        width = matrix.width
+        every = fast.ones(rows)
+        selected = self._selection_mask(matrix)
+        selected_rows = None if selected is None else fast.mask_bytes(selected, rows)
+
+        state_column = matrix.column(_STATE)
+        if selected is not None:  # unselected rows get a state number no socket has
+            state_column = fast.select_column(selected, rows, state_column, b"\xff" * rows)
+        states = {}
+        counted = 0
+        for code, name in STATE_NAMES.items():
+            found = state_column.count(code)
+            if found:
+                states[name] = states.get(name, 0) + found
+                counted += found
+        if counted != (rows if selected is None else fast.count(selected, rows)):
+            self._records(matrix.data, range(0, len(matrix.data), width), "tcp")  # a state number not known here
+            return
+
+        established = fast.equals(matrix, _STATE, b"\x01")
+        if selected is not None:
+            established &= selected
+        if established:
+            self._peers(matrix, established)
+            if summary.tuples is not None:  # per-connection correlation asked for: every such row, decoded
+                for index in _first_set(fast.mask_bytes(established, rows), None):
+                    summary.tuples.add_record(self.record(matrix.data, index * width, "tcp"))
+
+        unmapped = 0
+        if summary.owners_mapped:  # sockets with an inode that no process was found for
+            with_inode = fast.equals(matrix, _INODE, b"\0\0\0\0") ^ every
+            if selected is not None:
+                with_inode &= selected
+            flags = fast.mask_bytes(with_inode, rows)
+            unmapped = flags.count(1)
+            if self.owners and unmapped:
+                inodes = _column_integers(matrix, _INODE)
+                unmapped -= sum(map(self.owners.__contains__, compress(inodes, flags)))
+        summary.add_counts(rows, counted, "tcp", states, {}, unmapped)
+
+        # The few records kept whole: the first selected rows (connections) and the selected LISTEN rows.
+        room = summary.room()
+        if room is None or room > 0:
+            wanted = range(rows if room is None else min(room, rows))
+            if selected_rows is not None:
+                wanted = _first_set(selected_rows, room)
+            for index in wanted:
+                summary.add_connection(self.record(matrix.data, index * width, "tcp"))
+        if room is not None and counted > room:
+            summary.truncated = True
+        listen = fast.equals(matrix, _STATE, bytes((LISTEN_STATE,)))
+        if selected is not None:
+            listen &= selected
+        if listen:
+            for index in _first_set(fast.mask_bytes(listen, rows), None):
+                summary.add_listener(self.record(matrix.data, index * width, "tcp"))
+
+    def _peers(self, matrix, established):
+        """Count the ESTABLISHED rows per raw peer key (see PeerTable), and the keepalive facts, at C speed."""
+        rows = matrix.rows
+        inbound = 0
+        for port in self.summary.listening:
+            if port:
+                inbound |= fast.equals(matrix, _SPORT, port.to_bytes(2, "big"))
+        columns = [fast.mask_bytes(inbound, rows)]
+        columns += [
+            fast.select_column(inbound, rows, matrix.column(_SPORT + index), matrix.column(_DPORT + index))
+            for index in range(2)
+        ]
+        family = matrix.column(_MESSAGE_OFFSET)
+        zeros = bytes(rows)
+        if family.count(socket.AF_INET) == rows:
+            columns.append(family)
+            columns += [zeros] * 12 + [matrix.column(_DST + index) for index in range(4)]
+        else:
+            # An IPv4-mapped peer (::ffff:a.b.c.d) of a dual-stack socket is the IPv4 peer a.b.c.d: same key.
+            mapped = fast.equals(matrix, _DST, bytes(10) + b"\xff\xff")
+            columns.append(fast.select_column(mapped, rows, bytes((socket.AF_INET,)) * rows, family))
+            columns += [fast.select_column(mapped, rows, zeros, matrix.column(_DST + index)) for index in range(12)]
+            columns += [matrix.column(_DST + index) for index in range(12, 16)]
+        keys = _row_keys(columns, rows)
+        table = self.peers
+        outbound = established
+        for port in self.summary.listening:
+            if port:
+                on_port = established & fast.equals(matrix, _SPORT, port.to_bytes(2, "big"))
+                if on_port:
+                    outbound &= on_port ^ fast.ones(rows)
+                    table.count(b"\1" + port.to_bytes(2, "big"), compress(keys, fast.mask_bytes(on_port, rows)))
+        if outbound:
+            table.count(b"\0", compress(keys, fast.mask_bytes(outbound, rows)))
+        without = established & fast.equals(matrix, _TIMER, b"\0")
+        if without:
+            flags = fast.mask_bytes(without, rows)
+            table.without_keepalive_keys.extend(compress(keys, flags))
+            table.without_keepalive_total += flags.count(1)
+        unknown = established & ((without | fast.equals(matrix, _TIMER, b"\2")) ^ fast.ones(rows))
+        table.keepalive_unknown_total += fast.count(unknown, rows)
+
+    def _selection_mask(self, matrix):
+        """Row mask of the rows the summary's selection selects, or None when it selects everything."""
+        selection = self.summary.selection
+        if selection is None or selection.selects_all:
+            return None
+        rows = matrix.rows
+        selected = fast.ones(rows)
+        if selection.states:
+            by_state = 0
+            for code, name in STATE_NAMES.items():
+                if name in selection.states:
+                    by_state |= fast.equals(matrix, _STATE, bytes((code,)))
+            selected &= by_state
+        if selection.ports:
+            by_port = 0
+            for port in selection.ports:
+                text = port.to_bytes(2, "big")
+                by_port |= fast.equals(matrix, _SPORT, text) | fast.equals(matrix, _DPORT, text)
+            selected &= by_port
+        if selection.networks and selected:
+            columns = [matrix.column(_DST + index) for index in range(16)] + [matrix.column(_MESSAGE_OFFSET)]
+            remotes = _row_keys(columns, rows)
+            wanted = {remote for remote in set(remotes) if selection.peer_selected(self.addresses[remote][0])}
+            selected &= int.from_bytes(bytes(map(wanted.__contains__, remotes)), "little")
+        return selected
+
+
+def _row_keys(columns, rows):
+    """One bytes object per row made of the given columns (binary-safe, unlike socket_table_fast.gather)."""
+    stride = len(columns)
+    buffer = bytearray(stride * rows)
+    for index, column in enumerate(columns):
+        buffer[index::stride] = column
+    data = bytes(buffer)
+    return [data[start : start + stride] for start in range(0, stride * rows, stride)]
+
+
+def _column_integers(matrix, offset):
+    """The host-order u32 at ``offset`` of every row, as a tuple of ints (4 column slices and one unpack)."""
+    rows = matrix.rows
+    buffer = bytearray(4 * rows)
+    for index in range(4):
+        buffer[index::4] = matrix.column(offset + index)
+    return struct.unpack("=%dI" % rows, buffer)
+
+
+def _first_set(flags, limit):
+    """Indexes of the first ``limit`` (None: all) true bytes of a 0/1 bytes object."""
+    found = []
+    position = flags.find(1)
+    while position >= 0 and (limit is None or len(found) < limit):
+        found.append(position)
+        position = flags.find(1, position + 1)
+    return found
+
+
+def listening_ports(families=("inet", "inet6")):
+    """({port}, {port: uid}) of the TCP LISTEN sockets of the wanted families (a dump filtered in the kernel)."""
+    ports = set()
+    uids = {}
+    for _name, family in _FAMILIES:
+        if family == socket.AF_INET and "inet" not in families:
+            continue
+        for data in dump(family, socket.IPPROTO_TCP, 1 << LISTEN_STATE):
+            for offset in records_of(data):
+                message = _MESSAGE.unpack_from(data, offset + _MESSAGE_OFFSET)
+                port = int.from_bytes(message[4], "big")
+                ports.add(port or None)
+                uids.setdefault(port, message[13])
+    return ports, uids
+
+
+def dump_families(families):
+    """(name, AF_*) of the dumps to make for the wanted families: AF_INET6 sockets carry IPv4-mapped connections
+    that are reported as inet, so both are dumped whenever inet is wanted (as the /proc reader reads tcp6)."""
+    return [(name, code) for name, code in _FAMILIES if not (name == "inet" and "inet" not in families)]
