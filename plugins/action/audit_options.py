@@ -26,6 +26,7 @@ CHECKS = {
     ),
     "become": ("netdiag_audit_become", audit_options.boolean),
     "thresholds": ("netdiag_audit_thresholds", audit_options.thresholds),
+    "correlation": ("netdiag_audit_correlation", audit_options.correlation),
     "report_keep": ("netdiag_report_keep", lambda value, name: audit_options.count(value, name, minimum=0)),
 }
 

@@ -2,7 +2,8 @@
 """Attribute fragments shared by the netdiag.tcp modules (private to this collection).
 
 Modules extend V(netdiag.tcp.attributes) for the descriptions, then state their own support levels; fact modules
-extend V(netdiag.tcp.attributes.facts), which also fixes the support levels every read-only fact module shares.
+extend V(netdiag.tcp.attributes.facts), which also fixes the support levels every read-only fact module shares;
+action-only modules that run on the controller extend V(netdiag.tcp.attributes.controller) and state check_mode.
 """
 
 from __future__ import annotations
@@ -26,13 +27,21 @@ attributes:
     support: N/A
 """
 
-    ACTION = r"""
+    # Action-only modules that run on the controller: no diff, any platform; each states its check_mode support.
+    CONTROLLER = r"""
 options: {}
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on
       the controller.
     support: full
+  diff_mode:
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: all
+    details: Runs on the controller.
 """
 
     # Fact modules: read-only, everything under ansible_facts.netdiag, merged by their action plugin.

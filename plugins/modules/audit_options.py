@@ -43,6 +43,10 @@ options:
     description: C(netdiag_audit_thresholds), a mapping (or its JSON/YAML text) of known finding limits to numbers
       >= 0; see M(netdiag.tcp.audit_report).
     type: raw
+  correlation:
+    description: C(netdiag_audit_correlation), a mapping (or its JSON/YAML text) of C(min_gap) (>= 0), C(ratio)
+      (>= 1) and C(min_half_open) (>= 0); see M(netdiag.tcp.audit_report).
+    type: raw
   report_dir:
     description:
       - C(netdiag_report_dir). It must be a directory you own that group and others cannot write to, or not exist
@@ -54,17 +58,11 @@ options:
     type: raw
 extends_documentation_fragment:
   - netdiag.tcp.attributes
-  - netdiag.tcp.attributes.action
-  - netdiag.tcp.attributes.platform
+  - netdiag.tcp.attributes.controller
 attributes:
   check_mode:
     support: full
     details: Changes nothing in any mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    details: Runs on the controller.
 author:
   - netdiag.tcp developers (@netdiag-tcp)
 """
@@ -116,6 +114,10 @@ become:
 thresholds:
   description: The limits as a mapping.
   returned: when O(thresholds) was given
+  type: dict
+correlation:
+  description: The correlation limits as a mapping.
+  returned: when O(correlation) was given
   type: dict
 report_keep:
   description: How many report sets are kept, as an integer.

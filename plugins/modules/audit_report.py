@@ -102,17 +102,11 @@ options:
     type: dict
 extends_documentation_fragment:
   - netdiag.tcp.attributes
-  - netdiag.tcp.attributes.action
-  - netdiag.tcp.attributes.platform
+  - netdiag.tcp.attributes.controller
 attributes:
   check_mode:
     support: full
     details: Writes the report on the controller in check mode too; managed hosts are never touched.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    details: Runs on the controller.
 author:
   - netdiag.tcp developers (@netdiag-tcp)
 """

@@ -27,21 +27,6 @@ description:
   - Used by C(playbooks/audit.yml) for hosts with C(netdiag_raw=true) and, automatically, for hosts where the fact
     modules cannot start for lack of an interpreter. See C(docs/raw_mode.md).
 options:
-  ports:
-    description: Only sockets and conntrack entries with one of these ports (as in M(netdiag.tcp.netstat_facts)).
-    type: list
-    elements: int
-    default: []
-  states:
-    description: Only TCP sockets in one of these states.
-    type: list
-    elements: str
-    default: []
-  peers:
-    description: Only sockets whose remote address is one of these addresses or lies in one of these networks.
-    type: list
-    elements: str
-    default: []
   max_connections:
     description: How many connection records to keep (counts stay complete); V(0) for counts only.
     type: int
@@ -82,6 +67,7 @@ options:
     type: int
     default: 200000
 extends_documentation_fragment:
+  - netdiag.tcp.selection
   - netdiag.tcp.attributes.facts
 attributes:
   platform:

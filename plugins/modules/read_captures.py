@@ -23,21 +23,6 @@ options:
     description: The folder of captures, one sub-folder per host.
     type: path
     required: true
-  ports:
-    description: Only sockets and conntrack entries with one of these ports.
-    type: list
-    elements: int
-    default: []
-  peers:
-    description: Only sockets whose remote address is one of these addresses or in one of these networks.
-    type: list
-    elements: str
-    default: []
-  states:
-    description: Only TCP sockets in one of these states.
-    type: list
-    elements: str
-    default: []
   max_connections:
     description: Connection records kept per host (counts stay complete).
     type: int
@@ -47,18 +32,13 @@ options:
     type: int
     default: 10
 extends_documentation_fragment:
+  - netdiag.tcp.selection
   - netdiag.tcp.attributes
-  - netdiag.tcp.attributes.action
-  - netdiag.tcp.attributes.platform
+  - netdiag.tcp.attributes.controller
 attributes:
   check_mode:
     support: full
     details: Only reads files on the controller.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-    details: Runs on the controller.
 author:
   - netdiag.tcp developers (@netdiag-tcp)
 """

@@ -75,15 +75,42 @@ def run(*command, **options):
     return subprocess.run(command, check=True, capture_output=True, text=True, **options)
 
 
+def run_playbook(playbook, *arguments, env=None, netns=None):
+    """ansible-playbook playbooks/<playbook> ARGUMENTS from the repository, inside the network namespace netns when
+    given; the CompletedProcess (text output), its return code not checked."""
+    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/" + playbook, *arguments]
+    if netns:
+        command = ["ip", "netns", "exec", netns, *command]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def json_output(completed):
+    """What the ansible.posix.json callback printed (see ansible_json_environment); fails the test without it."""
+    try:
+        return json.loads(completed.stdout)
+    except ValueError as error:
+        raise AssertionError(
+            "no JSON (rc=%d)\n%s\n%s" % (completed.returncode, completed.stdout, completed.stderr)
+        ) from error
+
+
+def task_results(output, host):
+    """{task name: the host's result} of a playbook's JSON output. Role tasks are named "<role> : <task>"; the role
+    part is not what the assertions are about, so it is left out."""
+    tasks = {}
+    for play in output["plays"]:
+        for task in play["tasks"]:
+            if host in task["hosts"]:
+                tasks[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"][host]
+    return tasks
+
+
 def run_audit(report_dir, inventory=None, extra=()):
     """Run playbooks/audit.yml (reports into report_dir); return (CompletedProcess, the JSON report)."""
-    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/audit.yml", "-e", "netdiag_report_dir=%s" % report_dir]
+    arguments = ["-e", "netdiag_report_dir=%s" % report_dir]
     if inventory:
-        command += ["-i", str(inventory)]
-    command += list(extra)
-    completed = subprocess.run(
-        command, cwd=REPO, env=ansible_environment(), capture_output=True, text=True, timeout=300, check=False
-    )
+        arguments += ["-i", str(inventory)]
+    completed = run_playbook("audit.yml", *arguments, *extra, env=ansible_environment())
     report_path = pathlib.Path(report_dir) / "audit-latest.json"
     assert report_path.exists(), "no report written (rc=%d)\n%s\n%s" % (
         completed.returncode,
@@ -135,6 +162,41 @@ for client in clients[:closed]:
 print("closed", flush=True)
 sys.stdin.readline()
 """
+
+
+def veth_namespaces(namespaces, devices, addresses):
+    """Add two network namespaces (loopback up) joined by a veth pair: devices[i] with addresses[i]/24 in
+    namespaces[i]. tear_down deletes them, and the pair with them."""
+    for namespace in namespaces:
+        run("ip", "netns", "add", namespace)
+        run("ip", "-n", namespace, "link", "set", "lo", "up")
+    run(
+        "ip",
+        "link",
+        "add",
+        devices[0],
+        "netns",
+        namespaces[0],
+        "type",
+        "veth",
+        "peer",
+        devices[1],
+        "netns",
+        namespaces[1],
+    )
+    for namespace, device, address in zip(namespaces, devices, addresses):
+        run("ip", "-n", namespace, "addr", "add", address + "/24", "dev", device)
+        run("ip", "-n", namespace, "link", "set", device, "up")
+
+
+def drop_output_to(namespace, address):
+    """Lose every packet the namespace sends to address (nft table inet ndt_lost; deleting the table ends it)."""
+    in_netns(
+        namespace,
+        "nft",
+        "add table inet ndt_lost; add chain inet ndt_lost out "
+        "{ type filter hook output priority 0; ip daddr %s drop; }" % address,
+    )
 
 
 def in_netns(namespace, *command):

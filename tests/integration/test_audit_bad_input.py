@@ -20,7 +20,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import REPO, VENV_BIN, ansible_json_environment, needs_root, netns_python, run
+from conftest import VENV_BIN, ansible_json_environment, json_output, needs_root, netns_python, run, run_playbook
 
 PREFIX = "The audit was not started and no host was contacted: "
 GATHER_PLAY = "Gather TCP diagnostics from every host"
@@ -28,22 +28,10 @@ GATHER_PLAY = "Gather TCP diagnostics from every host"
 
 def audit(*extra, report_dir):
     """Run audit.yml with the JSON callback; return (rc, the callback's output)."""
-    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/audit.yml", "-e", "netdiag_report_dir=%s" % report_dir]
-    completed = subprocess.run(
-        [*command, *extra],
-        cwd=REPO,
-        env=ansible_json_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = run_playbook(
+        "audit.yml", "-e", "netdiag_report_dir=%s" % report_dir, *extra, env=ansible_json_environment()
     )
-    try:
-        return completed.returncode, json.loads(completed.stdout)
-    except ValueError as error:
-        raise AssertionError(
-            "no JSON (rc=%d)\n%s\n%s" % (completed.returncode, completed.stdout, completed.stderr)
-        ) from error
+    return completed.returncode, json_output(completed)
 
 
 def snapshot(directory):

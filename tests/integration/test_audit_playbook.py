@@ -19,22 +19,21 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 
 import chromium
 import pytest
 from conftest import (
     HOLDING_SERVER,
-    REPO,
-    VENV_BIN,
+    drop_output_to,
     in_netns,
     needs_root,
     netns_python,
-    run,
     run_audit,
+    run_playbook,
     start_in_netns,
     tear_down,
+    veth_namespaces,
 )
 
 # The incident's server: HOLDING_SERVER under the process name app_srv (prctl PR_SET_NAME sets /proc/<pid>/comm,
@@ -84,14 +83,7 @@ def incident_hosts(tmp_path):
     web, app = "ndt-web-" + suffix, "ndt-app-" + suffix
     processes = []
     try:
-        for namespace in (web, app):
-            run("ip", "netns", "add", namespace)
-            run("ip", "-n", namespace, "link", "set", "lo", "up")
-        run("ip", "link", "add", "vw" + suffix, "netns", web, "type", "veth", "peer", "va" + suffix, "netns", app)
-        run("ip", "-n", web, "addr", "add", "198.51.100.10/24", "dev", "vw" + suffix)
-        run("ip", "-n", app, "addr", "add", "198.51.100.20/24", "dev", "va" + suffix)
-        run("ip", "-n", web, "link", "set", "vw" + suffix, "up")
-        run("ip", "-n", app, "link", "set", "va" + suffix, "up")
+        veth_namespaces((web, app), ("vw" + suffix, "va" + suffix), ("198.51.100.10", "198.51.100.20"))
         server = start_in_netns(app, APP_SERVER, "198.51.100.20", 5555)
         processes.append(server)
         assert server.stdout.readline().strip() == "listening"
@@ -99,12 +91,7 @@ def incident_hosts(tmp_path):
         processes.append(client)
         assert client.stdout.readline().strip() == "connected"
         # While web's 30 sockets vanish, nothing web sends reaches app: their RSTs are lost.
-        in_netns(
-            web,
-            "nft",
-            "add table inet ndt_lost; add chain inet ndt_lost out "
-            "{ type filter hook output priority 0; ip daddr 198.51.100.20 drop; }",
-        )
+        drop_output_to(web, "198.51.100.20")
         client.stdin.write("vanish\n")
         client.stdin.flush()
         assert client.stdout.readline().strip() == "vanished"
@@ -224,41 +211,14 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
 
 
 def test_bad_report_threshold_fails_clearly(tmp_path):
-    completed = subprocess.run(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            "playbooks/audit.yml",
-            "-e",
-            "netdiag_report_dir=%s" % tmp_path,
-            "-e",
-            '{"netdiag_audit_thresholds": {"close_wiat": 5}}',
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    completed = audit_into(tmp_path, "-e", '{"netdiag_audit_thresholds": {"close_wiat": 5}}')
     assert completed.returncode != 0
     assert "thresholds: unknown close_wiat" in completed.stdout + completed.stderr
     assert not list(tmp_path.iterdir())
 
 
-def run_playbook(tmp_path, *extra):
-    return subprocess.run(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            "playbooks/audit.yml",
-            "-e",
-            "netdiag_report_dir=%s" % tmp_path,
-            *extra,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def audit_into(report_dir, *extra):
+    return run_playbook("audit.yml", "-e", "netdiag_report_dir=%s" % report_dir, *extra)
 
 
 @pytest.mark.parametrize(
@@ -272,7 +232,7 @@ def run_playbook(tmp_path, *extra):
     ],
 )
 def test_bad_query_or_fail_on_stops_before_any_host(tmp_path, extra, message):
-    completed = run_playbook(tmp_path, *extra)
+    completed = audit_into(tmp_path, *extra)
     output = completed.stdout + completed.stderr
     assert completed.returncode != 0
     assert message in output, output[-3000:]
@@ -281,7 +241,7 @@ def test_bad_query_or_fail_on_stops_before_any_host(tmp_path, extra, message):
 
 
 def test_query_is_printed_and_fail_on_never_keeps_success(tmp_path):
-    completed = run_playbook(tmp_path, "-e", "netdiag_query=keys(hosts)")
+    completed = audit_into(tmp_path, "-e", "netdiag_query=keys(hosts)")
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "TASK [Show the netdiag_query result]" in completed.stdout
     printed = completed.stdout[completed.stdout.index("TASK [Show the netdiag_query result]") :]

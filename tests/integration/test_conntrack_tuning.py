@@ -15,7 +15,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import REPO, VENV_BIN, ansible_json_environment, needs_root, run_module
+from conftest import ansible_json_environment, json_output, needs_root, run_module, run_playbook, task_results
 
 PROC = "/proc/sys/net/netfilter/"
 ESTABLISHED = PROC + "nf_conntrack_tcp_timeout_established"
@@ -51,38 +51,14 @@ def read_root(path):
 
 def tune(netns, config_root, *extra, check=False, target="localhost"):
     """Run the playbook in netns; returns (rc, {task name: localhost result}, recap stats for localhost)."""
-    command = [
-        "ip",
-        "netns",
-        "exec",
-        netns,
-        str(VENV_BIN / "ansible-playbook"),
-        "playbooks/tune_conntrack.yml",
-        "-e",
-        "__conntrack_tuning_config_root=%s" % config_root,
-        *extra,
-    ]
+    arguments = ["-e", "__conntrack_tuning_config_root=%s" % config_root, *extra]
     if target is not None:
-        command += ["-e", "target=%s" % target]
+        arguments += ["-e", "target=%s" % target]
     if check:
-        command += ["--check", "--diff"]
-    environment = ansible_json_environment()
-    completed = subprocess.run(
-        command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300, check=False
-    )
-    try:
-        output = json.loads(completed.stdout)
-    except ValueError as error:
-        raise AssertionError(
-            "no JSON (rc=%d)\n%s\n%s" % (completed.returncode, completed.stdout, completed.stderr)
-        ) from error
-    tasks = {}
-    for play in output["plays"]:
-        for task in play["tasks"]:
-            if "localhost" in task["hosts"]:
-                # Role tasks are named "<role> : <task>"; the role part is not what the assertions are about.
-                tasks[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"]["localhost"]
-    return completed.returncode, tasks, output["stats"]["localhost"]
+        arguments += ["--check", "--diff"]
+    completed = run_playbook("tune_conntrack.yml", *arguments, env=ansible_json_environment(), netns=netns)
+    output = json_output(completed)
+    return completed.returncode, task_results(output, "localhost"), output["stats"]["localhost"]
 
 
 def managed_file(config_root):

@@ -17,7 +17,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import REPO, VENV_BIN, ansible_json_environment
+from conftest import REPO, ansible_json_environment, json_output, run_playbook, task_results
 
 TESTHOSTS = [os.environ.get("PYTHON", "python3"), str(REPO / "tools" / "testhosts" / "testhosts.py")]
 INTERPRETER = "/usr/local/bin/python-modular_kernel"
@@ -79,31 +79,16 @@ def modular_host(tmp_path, request):
 
 def tune(name, inventory, *extra, check=False):
     """tune_conntrack.yml on the host; returns (rc, {task name: result}, recap stats)."""
-    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/tune_conntrack.yml", "-i", str(inventory)]
-    command += ["-e", "target=%s" % name, *extra]
+    arguments = ["-i", str(inventory), "-e", "target=%s" % name, *extra]
     if check:
-        command += ["--check", "--diff"]
-    completed = subprocess.run(
-        command, cwd=REPO, env=ansible_json_environment(), capture_output=True, text=True, timeout=300, check=False
-    )
-    try:
-        output = json.loads(completed.stdout)
-    except ValueError as error:
-        raise AssertionError(
-            "no JSON (rc=%d)\n%s\n%s" % (completed.returncode, completed.stdout, completed.stderr)
-        ) from error
-    tasks = {}
-    for play in output["plays"]:
-        for task in play["tasks"]:
-            if name in task["hosts"]:
-                tasks[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"][name]
-    return completed.returncode, tasks, output["stats"].get(name, {})
+        arguments += ["--check", "--diff"]
+    completed = run_playbook("tune_conntrack.yml", *arguments, env=ansible_json_environment())
+    output = json_output(completed)
+    return completed.returncode, task_results(output, name), output["stats"].get(name, {})
 
 
 def audit_findings(name, inventory, report_dir):
-    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/audit.yml", "-i", str(inventory)]
-    command += ["-e", "netdiag_report_dir=%s" % report_dir]
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    completed = run_playbook("audit.yml", "-i", str(inventory), "-e", "netdiag_report_dir=%s" % report_dir)
     assert completed.returncode == 0, completed.stdout[-3000:]
     report = json.loads((report_dir / "audit-latest.json").read_text())
     return report, [item["id"] for item in report["findings"] if item["host"] == name]

@@ -20,7 +20,17 @@ import sys
 import uuid
 
 import pytest
-from conftest import CLOSING_CLIENT, HOLDING_SERVER, REPO, VENV_BIN, in_netns, run, start_in_netns, tear_down
+from conftest import (
+    CLOSING_CLIENT,
+    HOLDING_SERVER,
+    REPO,
+    drop_output_to,
+    in_netns,
+    run_playbook,
+    start_in_netns,
+    tear_down,
+    veth_namespaces,
+)
 
 needs_root = pytest.mark.skipif(__import__("os").geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -44,26 +54,14 @@ def incident_captures(tmp_path):
     web, app = "ndt-rweb-" + suffix, "ndt-rapp-" + suffix
     processes = []
     try:
-        for namespace in (web, app):
-            run("ip", "netns", "add", namespace)
-            run("ip", "-n", namespace, "link", "set", "lo", "up")
-        run("ip", "link", "add", "rw" + suffix, "netns", web, "type", "veth", "peer", "ra" + suffix, "netns", app)
-        run("ip", "-n", web, "addr", "add", "198.51.100.160/24", "dev", "rw" + suffix)
-        run("ip", "-n", app, "addr", "add", "198.51.100.161/24", "dev", "ra" + suffix)
-        run("ip", "-n", web, "link", "set", "rw" + suffix, "up")
-        run("ip", "-n", app, "link", "set", "ra" + suffix, "up")
+        veth_namespaces((web, app), ("rw" + suffix, "ra" + suffix), ("198.51.100.160", "198.51.100.161"))
         server = start_in_netns(app, HOLDING_SERVER, "198.51.100.161", 5555)
         processes.append(server)
         assert server.stdout.readline().strip() == "listening"
         client = start_in_netns(web, CLOSING_CLIENT, "198.51.100.161", 5555, 30, 20, "-")
         processes.append(client)
         assert client.stdout.readline().strip() == "connected"
-        in_netns(
-            web,
-            "nft",
-            "add table inet ndt_lost; add chain inet ndt_lost out "
-            "{ type filter hook output priority 0; ip daddr 198.51.100.161 drop; }",
-        )
+        drop_output_to(web, "198.51.100.161")
         client.stdin.write("close\n")
         client.stdin.flush()
         assert client.stdout.readline().strip() == "closed"
@@ -74,9 +72,11 @@ def incident_captures(tmp_path):
             (captures / "web" / ("proc-net-%s.txt" % table)).write_text(
                 in_netns(web, "cat", "/proc/net/" + table).stdout
             )
-        sysctl = subprocess.run(["ip", "netns", "exec", web, "sysctl", "-a"], capture_output=True, text=True)
+        sysctl = subprocess.run(
+            ["ip", "netns", "exec", web, "sysctl", "-a"], capture_output=True, text=True, check=False
+        )
         (captures / "web" / "sysctl.txt").write_text(sysctl.stdout)
-        slabinfo = subprocess.run(["grep", "conn", "/proc/slabinfo"], capture_output=True, text=True)
+        slabinfo = subprocess.run(["grep", "conn", "/proc/slabinfo"], capture_output=True, text=True, check=False)
         (captures / "web" / "slabinfo.txt").write_text(slabinfo.stdout)
 
         (captures / "app").mkdir()
@@ -99,26 +99,18 @@ def incident_captures(tmp_path):
 @needs_root
 def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
     report_dir = tmp_path / "reports"
-    completed = subprocess.run(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            "playbooks/analyze.yml",
-            "-e",
-            "capture_dir=%s" % incident_captures,
-            "-e",
-            "netdiag_report_dir=%s" % report_dir,
-            "-e",
-            "netdiag_audit_ports=[5555]",
-            "-e",
-            "netdiag_query=pairs[].server",
-            "-e",
-            "netdiag_fail_on=warning",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = run_playbook(
+        "analyze.yml",
+        "-e",
+        "capture_dir=%s" % incident_captures,
+        "-e",
+        "netdiag_report_dir=%s" % report_dir,
+        "-e",
+        "netdiag_audit_ports=[5555]",
+        "-e",
+        "netdiag_query=pairs[].server",
+        "-e",
+        "netdiag_fail_on=warning",
     )
     # netdiag_fail_on=warning: the run fails on the incident's warning, after the report is written.
     assert completed.returncode == 2, completed.stdout[-4000:] + completed.stderr[-2000:]
@@ -176,20 +168,7 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
     ],
 )
 def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, arguments, message):
-    completed = subprocess.run(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            "playbooks/analyze.yml",
-            "-e",
-            "netdiag_report_dir=%s" % tmp_path,
-            *arguments,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    completed = run_playbook("analyze.yml", "-e", "netdiag_report_dir=%s" % tmp_path, *arguments)
     assert completed.returncode != 0
     assert message in completed.stdout + completed.stderr
     assert not list(tmp_path.iterdir())

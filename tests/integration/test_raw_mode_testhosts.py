@@ -161,5 +161,8 @@ def test_raw_fallback_equals_module_mode(hosts):
     assert sunos_after["keepalive"] == sunos_before["keepalive"]
     assert sunos_after["sunos"] == sunos_before["sunos"]
     assert after["pairs"] == before["pairs"]
-    findings = lambda report: sorted((f["id"], f["host"], f["severity"]) for f in report["findings"])  # noqa: E731
-    assert findings(after) == findings(before)
+    assert finding_keys(after) == finding_keys(before)
+
+
+def finding_keys(report):
+    return sorted((item["id"], item["host"], item["severity"]) for item in report["findings"])

@@ -155,6 +155,29 @@ def report_blocks(report):
                 ],
             )
         )
+    groups = [group for group in (report.get("matching") or {}).get("groups") or [] if _group_worth_showing(group)]
+    if groups:
+        if not report["pairs"]:
+            blocks.append(("heading", 2, "Connections seen from both ends"))
+        blocks.append(("heading", 3, "Matched per connection"))
+        blocks.append(
+            (
+                "table",
+                ["host", "direction", "service port", "matched", "half-open", "not judged", "through NAT"],
+                [
+                    [
+                        group["host"],
+                        group["direction"],
+                        group["service_port"],
+                        group["matched"],
+                        group["half_open"],
+                        ", ".join("%s: %d" % item for item in sorted(group["not_judged"].items())) or None,
+                        ", ".join(group["through"]) or None,
+                    ]
+                    for group in groups
+                ],
+            )
+        )
     blocks.append(("heading", 2, "Findings"))
     if not report["findings"]:
         blocks.append(("paragraph", "No findings."))
@@ -188,6 +211,11 @@ def report_blocks(report):
 def _mode_note(host):
     """' (raw mode)' / ' (from captures)' for hosts not read by the fact modules, else ''."""
     return {"raw": " (raw mode)", "capture": " (from captures)"}.get(host.get("mode"), "")
+
+
+def _group_worth_showing(group):
+    """Groups that say something about an audited peer (not only sockets to peers outside the audit)."""
+    return bool(group["matched"] or group["half_open"] or group["not_judged"])
 
 
 def host_blocks(name, host):

@@ -22,7 +22,11 @@ th { background: #eee; }
 #summary { display: flex; gap: 2em; flex-wrap: wrap; }
 #summary table td.count { font-size: 1.6em; text-align: right; min-width: 2em; }
 #summary tr.critical td.count { background: #f4c2c2; } #summary tr.warning td.count { background: #f6dd9a; }
-#summary tr.info td.count { background: #c9def2; } #summary-hosts td.count { background: #dcefe3; }
+#summary tr.info td.count { background: #c9def2; }
+#summary-hosts tr.status-ok td.count { background: #dcefe3; }
+#summary-hosts tr.status-partial td.count { background: #f6dd9a; }
+#summary-hosts tr.status-failed td.count { background: #f4c2c2; }
+#summary-hosts tr.status-unreachable td.count { background: #ddd; }
 table.evidence { margin-left: 1.5em; font-size: 0.9em; }
 table.evidence table { margin: 0; }
 figure.pair { margin: 0.5em 0 1em; }
@@ -51,7 +55,10 @@ def summary_html(findings, statuses):
         for severity, count in findings.items()
     )
     status_rows = "".join(
-        '<tr><td>%s</td><td class="count">%d</td></tr>' % (_text(status), count) for status, count in statuses.items()
+        # A status colours its count (a failed host must not look like a healthy one); zero counts stay plain.
+        '<tr class="%s"><td>%s</td><td class="count">%d</td></tr>'
+        % ("status-%s" % escape(str(status)) if count else "", _text(status), count)
+        for status, count in statuses.items()
     )
     return (
         '<section id="summary" aria-label="summary">'

@@ -363,15 +363,20 @@ def half_open_findings(groups, min_count=1, sample_size=SAMPLE_SIZE):
     return found
 
 
-def matching_section(groups, outside, errors):
-    """The report's ``matching`` section: per host, port and direction what was matched, and the peers outside."""
+# Most entries of ``matching.outside`` kept (the most sockets first): a web server has a peer per client.
+MAX_OUTSIDE = 200
+
+
+def matching_section(groups, outside, errors, max_outside=MAX_OUTSIDE):
+    """The report's ``matching`` section: per host, port and direction what was matched, and the peers outside the
+    audit (most sockets first, at most max_outside of them; ``outside_total`` counts them all)."""
+    ranked = sorted(outside.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or 0, item[0][3]))
     return {
         "groups": [groups[key].summary() for key in sorted(groups, key=lambda item: (item[0], item[1] or 0, item[2]))],
         "outside": [
             {"host": host, "service_port": port, "direction": direction, "peer": peer, "count": count}
-            for (host, port, direction, peer), count in sorted(
-                outside.items(), key=lambda item: (item[0][0], -item[1], item[0][1] or 0, item[0][3])
-            )
+            for (host, port, direction, peer), count in ranked[:max_outside]
         ],
+        "outside_total": len(ranked),
         "errors": dict(sorted(errors.items())),
     }

@@ -216,26 +216,16 @@ def _check_proc_table(text):
 
 
 def read_aix(texts, facts, errors, selection, max_connections, top):
-    if "netstat-Aan.txt" in texts:
-        netstat = _parsed(
-            "netstat-Aan.txt", errors, aix.netstat_section, texts["netstat-Aan.txt"], selection, max_connections
-        )
-        if netstat is not None:
-            facts["netstat"] = netstat
+    _read_into(facts, "netstat", texts, "netstat-Aan.txt", errors, aix.netstat_section, selection, max_connections)
     section = {}
-    if "no-a.txt" in texts:
-        parsed = _parsed("no-a.txt", errors, aix.no_section, texts["no-a.txt"])
-        if parsed is not None:
-            section["no"] = parsed
-            facts["keepalive"] = aix.keepalive_from_no(parsed["tunables"], source="no-a.txt")
+    parsed = _read_into(section, "no", texts, "no-a.txt", errors, aix.no_section)
+    if parsed is not None:
+        facts["keepalive"] = aix.keepalive_from_no(parsed["tunables"], source="no-a.txt")
     if "rmsock.txt" in texts:
         rmsock = _rmsock_lines(errors, texts["rmsock.txt"])
         if rmsock is not None:
             section["rmsock"] = rmsock
-    if "kdb-sockinfo.txt" in texts:
-        parsed = _parsed("kdb-sockinfo.txt", errors, aix.kdb_sockinfo_section, texts["kdb-sockinfo.txt"])
-        if parsed is not None:
-            section["kdb_sockinfo"] = parsed
+    _read_into(section, "kdb_sockinfo", texts, "kdb-sockinfo.txt", errors, aix.kdb_sockinfo_section)
     if section:
         facts["aix"] = section
 
@@ -250,18 +240,20 @@ def _rmsock_lines(errors, text):
 
 
 def read_sunos(texts, facts, errors, selection, max_connections, top):
-    if "netstat-an.txt" in texts:
-        netstat = _parsed(
-            "netstat-an.txt", errors, sunos.netstat_section, texts["netstat-an.txt"], selection, max_connections
-        )
-        if netstat is not None:
-            facts["netstat"] = netstat
-    if "ndd-tcp_keepalive_interval.txt" in texts:
-        keepalive = _parsed(
-            "ndd-tcp_keepalive_interval.txt", errors, sunos.keepalive_from_ndd, texts["ndd-tcp_keepalive_interval.txt"]
-        )
-        if keepalive is not None:
-            facts["keepalive"] = keepalive
+    _read_into(facts, "netstat", texts, "netstat-an.txt", errors, sunos.netstat_section, selection, max_connections)
+    name = "ndd-tcp_keepalive_interval.txt"
+    _read_into(facts, "keepalive", texts, name, errors, sunos.keepalive_from_ndd)
+
+
+def _read_into(facts, key, texts, name, errors, function, *arguments):
+    """facts[key] = function(text of file NAME, *arguments) when the capture has that file and it parses (else the
+    error is in errors and facts is left as it was); returns what was stored, or None."""
+    if name not in texts:
+        return None
+    value = _parsed(name, errors, function, texts[name], *arguments)
+    if value is not None:
+        facts[key] = value
+    return value
 
 
 READERS = {"Linux": read_linux, "AIX": read_aix, "SunOS": read_sunos}

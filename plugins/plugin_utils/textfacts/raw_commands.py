@@ -217,24 +217,30 @@ def gather_with_collector(collector_class, run, selection, max_connections, owne
 
 
 def gather_aix(run, selection, max_connections, owners=True, tuples=False, max_tuples=None, **_ignored):
-    collector_class = command_collector("AIX")
+    return gather_unix("AIX", aix_from_text, run, selection, max_connections, owners, tuples, max_tuples)
+
+
+def gather_sunos(run, selection, max_connections, owners=True, tuples=False, max_tuples=None, **_ignored):
+    return gather_unix("SunOS", sunos_from_text, run, selection, max_connections, owners, tuples, max_tuples)
+
+
+def gather_unix(system, from_text, run, selection, max_connections, owners, tuples, max_tuples):
+    """AIX and Solaris: module mode's platform collector when this collection has it, else the plain commands read
+    by from_text(run, selection, max_connections). Neither platform has netfilter conntrack or /proc/slabinfo."""
+    collector_class = command_collector(system)
     if collector_class is not None:
         sections, errors = gather_with_collector(
             collector_class, run, selection, max_connections, owners, tuples=tuples, max_tuples=max_tuples
         )
-        sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
-        sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
-        return sections, errors
-    errors = []
-    sections = {}
-    text = run.text("netstat -Aan")
-    if text is None:
-        errors.append("netstat: netstat -Aan failed")
     else:
-        try:
-            sections["netstat"] = aix.netstat_section(text, selection, max_connections)
-        except ParseError as error:
-            errors.append("netstat -Aan: %s" % error)
+        sections, errors = from_text(run, selection, max_connections)
+    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", system)
+    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", system)
+    return sections, errors
+
+
+def aix_from_text(run, selection, max_connections):
+    sections, errors = netstat_from_text(run, "netstat -Aan", aix.netstat_section, selection, max_connections)
     tunables = run.text("no -a")
     if tunables is not None:
         try:
@@ -242,38 +248,32 @@ def gather_aix(run, selection, max_connections, owners=True, tuples=False, max_t
             sections["keepalive"] = aix.keepalive_from_no(parsed)
         except ParseError as error:
             errors.append("no -a: %s" % error)
-    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "AIX")
-    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "AIX")
     return sections, errors
 
 
-def gather_sunos(run, selection, max_connections, owners=True, tuples=False, max_tuples=None, **_ignored):
-    collector_class = command_collector("SunOS")
-    if collector_class is not None:
-        sections, errors = gather_with_collector(
-            collector_class, run, selection, max_connections, owners, tuples=tuples, max_tuples=max_tuples
-        )
-        sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
-        sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
-        return sections, errors
-    errors = []
-    sections = {}
-    text = run.text("netstat -an")
-    if text is None:
-        errors.append("netstat: netstat -an failed")
-    else:
-        try:
-            sections["netstat"] = sunos.netstat_section(text, selection, max_connections)
-        except ParseError as error:
-            errors.append("netstat -an: %s" % error)
+def sunos_from_text(run, selection, max_connections):
+    sections, errors = netstat_from_text(run, "netstat -an", sunos.netstat_section, selection, max_connections)
     interval = run.text("ndd -get /dev/tcp tcp_keepalive_interval")
     if interval is not None:
         try:
             sections["keepalive"] = sunos.keepalive_from_ndd(interval)
         except ParseError as error:
             errors.append("ndd: %s" % error)
-    sections["conntrack"] = not_linux("conntrack", "netfilter connection tracking exists only on Linux", "SunOS")
-    sections["slabinfo"] = not_linux("slabinfo", "/proc/slabinfo exists only on Linux", "SunOS")
+    return sections, errors
+
+
+def netstat_from_text(run, command, netstat_section, selection, max_connections):
+    """(sections with ``netstat`` from the command's text, errors)."""
+    sections = {}
+    errors = []
+    text = run.text(command)
+    if text is None:
+        errors.append("netstat: %s failed" % command)
+    else:
+        try:
+            sections["netstat"] = netstat_section(text, selection, max_connections)
+        except ParseError as error:
+            errors.append("%s: %s" % (command, error))
     return sections, errors
 
 

@@ -52,6 +52,14 @@ def run_action(args):
         ),
         ({"thresholds": {"close_wait": -5}}, "netdiag_audit_thresholds.close_wait must be a number >= 0, got -5"),
         (
+            {"correlation": {"min_half_open": -1}},
+            "netdiag_audit_correlation.min_half_open must be a number >= 0, got -1",
+        ),
+        (
+            {"correlation": '{"min_halfopen": 1}'},
+            "netdiag_audit_correlation: unknown min_halfopen; known: min_gap, min_half_open, ratio",
+        ),
+        (
             {"matched_hosts": [], "target": "web:app"},
             "netdiag_audit_target: 'web:app' matches no host in the inventory",
         ),
@@ -114,6 +122,7 @@ def test_world_writable_report_dir(tmp_path):
             {"thresholds": {"close_wait": 50, "no_keepalive": 0.5}},
         ),
         ({"report_keep": "3"}, {"report_keep": 3}),
+        ({"correlation": '{"min_half_open": 1}'}, {"correlation": {"min_half_open": 1}}),
         ({"matched_hosts": ["web", "app"]}, {"matched_hosts": ["app", "web"]}),
     ],
 )

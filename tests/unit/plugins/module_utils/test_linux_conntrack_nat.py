@@ -55,7 +55,7 @@ def test_other_ports_and_cap(fixture_text):
     text = fixture_text("linux/proc-net-nf_conntrack-snat-1.txt")
     assert nat_tuples(text, ports=[22])["count"] == 0
     capped = nat_tuples(text, max_rows=1)
-    assert (capped["rows"], capped["count"], capped["truncated"]) == (SNAT_ROWS.partition("\n")[0], 2, True)
+    assert (capped["rows"], capped["count"], capped["truncated"]) == (SNAT_ROWS.split("\n", maxsplit=1)[0], 2, True)
 
 
 def test_states_other_than_established_are_left_out(fixture_text):

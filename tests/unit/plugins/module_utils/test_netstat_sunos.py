@@ -153,13 +153,18 @@ SSHD_TABLE = (
 )
 
 
-def test_pfiles_runs_only_when_asked_and_only_on_holders_of_selected_sockets(fixture_text):
+def sshd_host(fixture_text):
+    """A host whose netstat -anu prints SSHD_TABLE and pfiles 4242 the real pfiles-2.txt; any other command fails."""
     answers = {
         ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
         ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
     }
     answers.update(keepalive_by_ipadm())
-    host = FakeHost(answers)
+    return FakeHost(answers)
+
+
+def test_pfiles_runs_only_when_asked_and_only_on_holders_of_selected_sockets(fixture_text):
+    host = sshd_host(fixture_text)
     sunos = collector(host, options={"sunos_pfiles": True})
     netstat, _keepalive = sunos.collect(Selection(ports=[22]))
     assert host.ran("pfiles") == [["/usr/bin/pfiles", "4242"]]
@@ -262,18 +267,13 @@ def test_not_root_says_owners_may_be_partial(fixture_text):
 
 
 def test_pfiles_holders_are_capped_by_max_connections(fixture_text):
-    answers = {
-        ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
-        ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
-    }
-    answers.update(keepalive_by_ipadm())
-    host = FakeHost(answers)
+    host = sshd_host(fixture_text)
     sunos = collector(host, options={"sunos_pfiles": True})
     netstat, _keepalive = sunos.collect(Selection(), max_connections=1)  # two holders, 4242 and 4343
     assert host.ran("pfiles") == [["/usr/bin/pfiles", "4242"]]
     assert netstat["truncated"] is True
 
-    host = FakeHost(answers)
+    host = sshd_host(fixture_text)
     sunos = collector(host, options={"sunos_pfiles": True})
     sunos.collect(Selection(), max_connections=0)
     assert host.ran("pfiles") == []

@@ -398,17 +398,22 @@ def test_bad_file_name_fails(roots, run):
     )
 
 
-def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, monkeypatch, run):
-    kernel, config = roots
-    failing = str(kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established")
+def refuse_live_write(monkeypatch, path):
+    """The kernel refuses a value: conntrack_sysctl's writes to path fail with EINVAL; reads and other files work."""
+    failing = str(path)
     real_open = open
 
-    def open_with_einval(path, mode="r", *args, **kwargs):
-        if str(path) == failing and "w" in mode:
+    def open_with_einval(name, mode="r", *args, **kwargs):
+        if str(name) == failing and "w" in mode:
             raise OSError(22, "Invalid argument")
-        return real_open(path, mode, *args, **kwargs)
+        return real_open(name, mode, *args, **kwargs)
 
     monkeypatch.setattr(conntrack_sysctl, "open", open_with_einval, raising=False)
+
+
+def test_live_write_error_puts_back_earlier_values_and_writes_no_file(roots, monkeypatch, run):
+    kernel, config = roots
+    refuse_live_write(monkeypatch, kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established")
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200, "tcp_timeout_close_wait": 30})
     assert outcome.failed
     # The file is written first, so it is taken away again: nothing is left changed.
@@ -675,15 +680,7 @@ def test_live_write_error_restores_an_existing_file_and_edited_lines(roots, monk
     managed_file(config).write_text(old_managed)
     sysctl_conf = config / "etc/sysctl.conf"
     sysctl_conf.write_text("net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n")
-    failing = str(kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established")
-    real_open = open
-
-    def open_with_einval(path, mode="r", *args, **kwargs):
-        if str(path) == failing and "w" in mode:
-            raise OSError(22, "Invalid argument")
-        return real_open(path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(conntrack_sysctl, "open", open_with_einval, raising=False)
+    refuse_live_write(monkeypatch, kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established")
     outcome = run(kernel, config, settings={"tcp_timeout_established": 1200}, overrides="comment_out")
     assert outcome.failed
     assert outcome.result["msg"] == (

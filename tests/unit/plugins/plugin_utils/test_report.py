@@ -451,3 +451,13 @@ def test_default_timeout_on_a_host_that_tracks_nothing_is_only_information():
     assert found["summary"].endswith(
         "(net.netfilter.nf_conntrack_tcp_timeout_established = 432000, the kernel default); its table is empty now"
     )
+
+
+def test_html_summary_colours_host_counts_by_status():
+    """A failed or unreachable host must not be painted like a healthy one; zero counts stay uncoloured."""
+    page = html.summary_html({"critical": 0}, {"ok": 2, "partial": 0, "failed": 1, "unreachable": 1})
+    assert '<tr class="status-ok"><td>ok</td><td class="count">2</td></tr>' in page
+    assert '<tr class=""><td>partial</td><td class="count">0</td></tr>' in page
+    assert '<tr class="status-failed"><td>failed</td><td class="count">1</td></tr>' in page
+    assert '<tr class="status-unreachable"><td>unreachable</td><td class="count">1</td></tr>' in page
+    assert "#summary-hosts tr.status-failed td.count { background: #f4c2c2; }" in html.STYLE

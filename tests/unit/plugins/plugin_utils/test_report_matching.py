@@ -218,6 +218,8 @@ def test_html_has_summary_first_pair_picture_and_escaped_evidence():
     assert "<img" not in page and "&lt;img src=//e.v&gt;" in page
     assert '<tr class="warning"><td>warning</td><td class="count">2</td></tr>' in page
     assert "<title>web -&gt; app port 5555: client holds 12, server holds 42; matched one to one: 12;" in page
+    assert "<h3>Matched per connection</h3>" in page
+    assert "<tr><td>app</td><td>inbound</td><td>5555</td><td>12</td><td>30</td><td>-</td><td>-</td></tr>" in page
     text = markdown.render(report)
     assert "- Findings: 0 critical, 2 warning, 1 info" in text
     assert "web -> app port 5555: client holds 12, server holds 42" in text.replace("\\", "")
@@ -255,3 +257,12 @@ def test_a_list_that_misses_sockets_judges_nothing():
         "web": "established_tuples lists 12 sockets but state_counts has 40 ESTABLISHED: not used to judge the other "
         "ends"
     }
+
+
+def test_peers_outside_are_capped_most_first():
+    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import matching_section
+
+    outside = {("app", 5555, "inbound", "192.0.2.%d" % index): index for index in range(1, 11)}
+    section = matching_section({}, outside, {}, max_outside=3)
+    assert [item["peer"] for item in section["outside"]] == ["192.0.2.10", "192.0.2.9", "192.0.2.8"]
+    assert section["outside_total"] == 10
