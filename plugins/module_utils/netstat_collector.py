@@ -10,9 +10,14 @@ from __future__ import annotations
 
 
 class NetstatCollector:
-    """Reads the socket tables of one platform. Subclasses set `platform` and implement collect()."""
+    """Reads the socket tables of one platform. Subclasses set `platform` and implement collect().
+
+    A collector whose collect() also takes ``owner_budget`` (seconds, None: no limit) and ``limits`` (Summary's
+    ``max_peers``/``max_listeners``) sets ``takes_bounds = True`` and applies them while counting; netstat_facts
+    bounds the results of the others afterwards (socket_records.bound_result), so every result stays compact."""
 
     platform = None
+    takes_bounds = False
 
     def collect(
         self,
