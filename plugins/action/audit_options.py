@@ -24,6 +24,7 @@ CHECKS = {
         "netdiag_audit_max_connections",
         lambda value, name: audit_options.count(value, name, minimum=0),
     ),
+    "max_peers": ("netdiag_audit_max_peers", lambda value, name: audit_options.count(value, name, minimum=0)),
     "become": ("netdiag_audit_become", audit_options.boolean),
     "thresholds": ("netdiag_audit_thresholds", audit_options.thresholds),
     "correlation": ("netdiag_audit_correlation", audit_options.correlation),

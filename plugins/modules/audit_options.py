@@ -36,6 +36,9 @@ options:
   max_connections:
     description: C(netdiag_audit_max_connections), a whole number >= 0.
     type: raw
+  max_peers:
+    description: C(netdiag_audit_max_peers), a whole number >= 0 (0 keeps every peer).
+    type: raw
   become:
     description: C(netdiag_audit_become), true or false.
     type: raw
@@ -106,6 +109,10 @@ peers:
 max_connections:
   description: The limit as an integer.
   returned: when O(max_connections) was given
+  type: int
+max_peers:
+  description: The limit as an integer.
+  returned: when O(max_peers) was given
   type: int
 become:
   description: The switch as a boolean.

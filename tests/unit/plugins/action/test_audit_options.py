@@ -37,6 +37,8 @@ def run_action(args):
         ({"max_connections": "-1"}, "netdiag_audit_max_connections: '-1' is not a whole number >= 0"),
         ({"max_connections": "ten"}, "netdiag_audit_max_connections: 'ten' is not a whole number >= 0"),
         ({"max_connections": True}, "netdiag_audit_max_connections: True is not a whole number >= 0"),
+        ({"max_peers": "-5"}, "netdiag_audit_max_peers: '-5' is not a whole number >= 0"),
+        ({"max_peers": "all"}, "netdiag_audit_max_peers: 'all' is not a whole number >= 0"),
         ({"become": "perhaps"}, "netdiag_audit_become: 'perhaps' is not true or false"),
         ({"report_keep": "-2"}, "netdiag_report_keep: '-2' is not a whole number >= 0"),
         (
@@ -115,6 +117,8 @@ def test_world_writable_report_dir(tmp_path):
         ({"peers": "198.51.100.0/24"}, {"peers": ["198.51.100.0/24"]}),
         ({"peers": "[198.51.100.20, '2001:db8::/32']"}, {"peers": ["198.51.100.20", "2001:db8::/32"]}),
         ({"max_connections": "0"}, {"max_connections": 0}),
+        ({"max_peers": "0"}, {"max_peers": 0}),
+        ({"max_peers": 25}, {"max_peers": 25}),
         ({"become": "yes"}, {"become": True}),
         ({"thresholds": '{"close_wait":50}'}, {"thresholds": {"close_wait": 50}}),
         (
