@@ -37,7 +37,9 @@ INTERPRETERS = {
     LINUX[0]: "/usr/bin/python3",
 }
 # Differs between two reads for reasons other than the sockets (processes that exist at the moment of the scan).
-VOLATILE = ("owner_scan", "sources")
+# Where and how the table was read differs by design (module mode: sock_diag; raw mode: /proc text over the
+# connection); the facts read must not.
+VOLATILE = ("owner_scan", "reader", "reader_fallback", "sources")
 
 
 def run_testhosts(*arguments):
@@ -142,6 +144,7 @@ def test_raw_fallback_equals_module_mode(hosts):
     linux_before, linux_after = before["hosts"][LINUX[0]], after["hosts"][LINUX[0]]
     assert [p["count"] for p in linux_after["netstat"]["established_by_peer"]] == [12, 5]
     assert stable(linux_after["netstat"]) == stable(linux_before["netstat"])
+    assert linux_after["netstat"]["reader"] == "proc" and linux_before["netstat"]["reader"] in ("sock_diag", "proc")
     assert linux_after["keepalive"] == linux_before["keepalive"]
 
     aix_before, aix_after = before["hosts"][AIX[0]], after["hosts"][AIX[0]]
