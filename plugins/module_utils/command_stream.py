@@ -9,6 +9,7 @@ error goes to a temporary file so that neither pipe can fill up and block the co
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -22,6 +23,38 @@ def run_with_timeout(argv, timeout, environment=None):
     with StreamedCommand(argv, environment, timeout) as command:
         stdout = command.stdout.read()
     return command.returncode, stdout, command.stderr, command.timed_out
+
+
+class CommandDeadline:
+    """A time limit for a command run by AnsibleModule.run_command, which has none of its own.
+
+    Pass ``arm`` as run_command's ``before_communicate_callback`` (it receives the Popen object before the output
+    is read) and call ``disarm()`` once run_command returns. A command still running after ``timeout`` seconds is
+    killed; run_command then returns what it read so far and a negative return code, and ``timed_out`` is True.
+    A ``timeout`` of None or 0 sets no limit.
+    """
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.timed_out = False
+        self._timer = None
+
+    def arm(self, process):
+        if not self.timeout:
+            return
+
+        def expire():
+            self.timed_out = True
+            with contextlib.suppress(OSError):  # it ended in the meantime
+                process.kill()
+
+        self._timer = threading.Timer(self.timeout, expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self):
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class StreamedCommand:

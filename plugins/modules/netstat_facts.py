@@ -119,6 +119,14 @@ options:
       - V(0) means no limit.
     type: float
     default: 20
+  command_timeout:
+    description:
+      - Seconds each command the AIX and SunOS collectors run (C(netstat), C(kdb), C(lsof), C(no), C(rmsock),
+        C(ipadm), C(ndd), C(pfiles), C(connstat)) may take before it is killed; the module then fails, or reports
+        that source unavailable, naming the command and the timeout. V(0) means no limit.
+      - Linux reads the kernel directly and runs no command.
+    type: float
+    default: 60
   max_peers:
     description:
       - Most C(established_by_peer) entries per direction and service port, the peers with the most connections
@@ -557,6 +565,7 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.command_stream import CommandDeadline
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
@@ -586,8 +595,20 @@ def new_collector(collector_class, module):
     if not getattr(collector_class, "runs_commands", False):
         return collector_class()
 
+    timeout = module.params["command_timeout"] or None
+
     def run_command(argv, data=None):
-        return module.run_command(argv, data=data, environ_update=C_LOCALE, check_rc=False)
+        deadline = CommandDeadline(timeout)
+        try:
+            rc, stdout, stderr = module.run_command(
+                argv, data=data, environ_update=C_LOCALE, check_rc=False, before_communicate_callback=deadline.arm
+            )
+        finally:
+            deadline.disarm()
+        if deadline.timed_out:
+            # The collectors report a failed command with its stderr: this says why it failed.
+            return (rc or -9), stdout, "timed out after %s s (option command_timeout)" % timeout
+        return rc, stdout, stderr
 
     def get_bin_path(name):
         return module.get_bin_path(name, opt_dirs=EXTRA_BIN_DIRS)
@@ -607,8 +628,9 @@ def validated_selection(params, system):
     for name in ("max_peers", "max_listeners"):
         if params[name] < 0:
             raise ValueError("%s: %d is negative; use 0 for no limit" % (name, params[name]))
-    if params["owner_scan_budget"] < 0:
-        raise ValueError("owner_scan_budget: %s is negative; use 0 for no limit" % params["owner_scan_budget"])
+    for name in ("owner_scan_budget", "command_timeout"):
+        if params[name] < 0:
+            raise ValueError("%s: %s is negative; use 0 for no limit" % (name, params[name]))
     if not params["protocols"]:
         raise ValueError("protocols: give at least one of tcp, udp")
     if not params["families"]:
@@ -637,6 +659,7 @@ def main():
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
             "owner_scan_budget": {"type": "float", "default": 20},
+            "command_timeout": {"type": "float", "default": 60},
             "max_peers": {"type": "int", "default": 10},
             "max_listeners": {"type": "int", "default": 1000},
             "aix_rmsock": {"type": "bool", "default": False},

@@ -176,3 +176,27 @@ def test_tuples_list_the_established_sockets_compactly(aix_host, call_main):
     rows = tuples["rows"].split("\n")
     assert len(rows) == tuples["count"] and all(len(row.split(" ")) == 6 for row in rows)
     assert "established_tuples" not in call_main(netstat_facts.main, {}).result["ansible_facts"]["netdiag"]["netstat"]
+
+
+def test_a_hung_command_is_killed_after_command_timeout(monkeypatch, call_main, tmp_path):
+    """Not mocked: a real process that never answers stands in for a hung netstat, and run_command's own path
+    (with the deadline as its before_communicate_callback) must kill it and name the timeout."""
+    hung = tmp_path / "netstat"
+    hung.write_text("#!/bin/sh\nexec sleep 30\n")
+    hung.chmod(0o755)
+    monkeypatch.setattr(netstat_facts.platform, "system", lambda: "AIX")
+    monkeypatch.setattr(
+        basic.AnsibleModule, "get_bin_path", lambda self, name, required=False, opt_dirs=None: str(hung)
+    )
+    exit_ = call_main(netstat_facts.main, {"command_timeout": 0.5})
+    assert exit_.failed
+    assert exit_.result["msg"] == (
+        "netstat_facts: could not read the socket tables: %s -Aan failed (rc=-9): "
+        "timed out after 0.5 s (option command_timeout)" % hung
+    )
+
+
+def test_negative_command_timeout_fails_before_any_command(aix_host, call_main):
+    exit_ = call_main(netstat_facts.main, {"command_timeout": -1})
+    assert exit_.failed and "command_timeout: -1.0 is negative; use 0 for no limit" in exit_.result["msg"]
+    assert aix_host == []
