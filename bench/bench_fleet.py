@@ -45,7 +45,7 @@ def timed(argv, environment):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=2)

@@ -119,7 +119,7 @@ def report(rows, judged=True):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small tables, goals not enforced (make bench-smoke)")
     parser.add_argument("--clients", type=int, help="distinct client addresses (12 connections each)")
     parser.add_argument("--repeat", type=int, default=3)
