@@ -41,7 +41,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import Par
 
 FORMAT_NAME = "aix_kdb_sockinfo"
 
-# t_state values of the BSD-derived AIX TCP (netinet/tcp_fsm.h) -> contract names.
+# t_state values of the BSD-derived AIX TCP (netinet/tcp_fsm.h) -> the state names of the facts.
 TCP_STATES_BY_CODE = (
     "CLOSED",
     "LISTEN",

@@ -37,7 +37,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 
 FORMAT_NAME = "aix_netstat"
 
-# BSD tcpstates[] spelling (AIX netstat) -> contract name; contract spellings are accepted as well.
+# BSD tcpstates[] spelling (AIX netstat) -> the state name of the facts; that spelling is accepted as well.
 STATE_NAMES = {
     "CLOSED": "CLOSED",
     "LISTEN": "LISTEN",
@@ -188,7 +188,7 @@ def iter_rows(lines):
                 state = None
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line, str(error)) from error
-        # The addresses decide: AIX prints an IPv4-mapped peer of a tcp6 socket as plain IPv4 (contract: inet).
+        # The addresses decide: AIX prints an IPv4-mapped peer of a tcp6 socket as plain IPv4 (reported as inet).
         family = (
             socket_family(local_address, remote_address)
             or table_family

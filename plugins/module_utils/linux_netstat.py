@@ -29,7 +29,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 
 FORMAT_NAME = "linux_netstat"
 
-# net-tools spelling (tcp_state[] in netstat.c) -> contract name. Contract spellings are accepted as well.
+# net-tools spelling (tcp_state[] in netstat.c) -> the state name of the facts. Those spellings are accepted as well.
 STATE_NAMES = {
     "ESTABLISHED": "ESTABLISHED",
     "SYN_SENT": "SYN_SENT",

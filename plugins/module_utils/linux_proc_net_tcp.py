@@ -39,7 +39,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 FORMAT_NAME = "linux_proc_net_tcp"
 
 # include/net/tcp_states.h. 0C (TCP_NEW_SYN_RECV) is printed as 03 by the kernel but is mapped for safety;
-# 0D (TCP_BOUND_INACTIVE, Linux 6.6+) is a Linux-only state kept in upper case as the contract says.
+# 0D (TCP_BOUND_INACTIVE, Linux 6.6+) is a Linux-only state kept in upper case as docs/facts_schema.md says.
 STATE_CODES = {
     "01": "ESTABLISHED",
     "02": "SYN_SENT",

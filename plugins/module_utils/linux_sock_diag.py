@@ -73,8 +73,8 @@ _DPORT = _MESSAGE_OFFSET + 6
 _DST = _MESSAGE_OFFSET + 24
 _INODE = _MESSAGE_OFFSET + 68
 
-# Kernel state numbers (include/net/tcp_states.h) -> contract names; 12 (NEW_SYN_RECV) is reported as 3, mapped
-# anyway for safety; 13 is TCP_BOUND_INACTIVE (Linux 6.6+), a Linux-only state kept in upper case.
+# Kernel state numbers (include/net/tcp_states.h) -> the state names of the facts; 12 (NEW_SYN_RECV) is reported
+# as 3, mapped anyway for safety; 13 is TCP_BOUND_INACTIVE (Linux 6.6+), a Linux-only state kept in upper case.
 STATE_NAMES = {
     1: "ESTABLISHED",
     2: "SYN_SENT",

@@ -35,7 +35,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 
 FORMAT_NAME = "linux_ss"
 
-# ss spelling (sstate_name[] in misc/ss.c) -> contract name.
+# ss spelling (sstate_name[] in misc/ss.c) -> the state name of the facts.
 STATE_NAMES = {
     "ESTAB": "ESTABLISHED",
     "SYN-SENT": "SYN_SENT",

@@ -2,7 +2,7 @@
 """Platform-neutral socket records and their aggregation into the ``netdiag.netstat`` shape.
 
 Every socket-table parser (Linux /proc/net/tcp, net-tools netstat, iproute2 ss, and later AIX and Solaris netstat)
-yields ``SocketRecord`` tuples; ``summarize()`` turns a stream of them into the contract's ``netdiag.netstat``
+yields ``SocketRecord`` tuples; ``summarize()`` turns a stream of them into the ``netdiag.netstat``
 dictionary. ``summarize()`` keeps only counters and the capped ``connections`` list, so memory does not grow with the
 number of sockets (a million-row table costs the same few megabytes as a hundred-row one).
 """
@@ -15,7 +15,7 @@ from collections import namedtuple
 
 WILDCARD = "*"
 
-# Contract names of the TCP states, in the kernel's numbering order (1..11).
+# Names of the TCP states in the facts (docs/facts_schema.md), in the kernel's numbering order (1..11).
 TCP_STATES = (
     "ESTABLISHED",
     "SYN_SENT",
@@ -36,7 +36,7 @@ TCP_STATES = (
 #   family          "inet" | "inet6" (a v4-mapped socket reports "inet": its addresses are IPv4)
 #   local_address   canonical text, "*" for a wildcard          local_port   int | None (wildcard)
 #   remote_address  canonical text, "*" for a wildcard          remote_port  int | None (wildcard)
-#   state           contract state name, or None (UDP without a state)
+#   state           TCP state name of the facts, or None (UDP without a state)
 #   keepalive       True | False | None (unknown)
 #   pid, process, user, uid, inode, send_queue, receive_queue, interface   optional, None when unknown
 SocketRecord = namedtuple(
@@ -75,7 +75,7 @@ def make_record(protocol, family, local_address, local_port, remote_address, rem
 
 
 def record_to_dict(record):
-    """The contract's connection dictionary for one record (unknown optional fields are left out)."""
+    """The connection record (docs/facts_schema.md) for one record (unknown optional fields are left out)."""
     result = {
         "protocol": record[0],
         "family": record[1],
@@ -157,7 +157,7 @@ def canonical_port(text):
 
 
 def service_port_of(local_port, remote_port, listening_ports):
-    """(direction, service_port) of an established socket, per the contract.
+    """(direction, service_port) of an established socket, as docs/facts_schema.md defines them.
 
     inbound when the local port is one this host listens on; else outbound with the remote port as service port.
     When no listener is known at all, the lower port number is the service port (inbound when that is ours).
@@ -180,7 +180,7 @@ def summarize(
     tuples=False,
     max_tuples=None,
 ):
-    """Aggregate a stream of SocketRecord into the contract's ``netdiag.netstat`` dictionary.
+    """Aggregate a stream of SocketRecord into the ``netdiag.netstat`` dictionary.
 
     records          any iterable of SocketRecord (consumed once, never stored).
     selection        a selection.Selection; None or an empty one selects every socket. It applies to everything
@@ -195,8 +195,8 @@ def summarize(
     tuples           also return ``established_tuples`` and ``holders`` (see EstablishedTuples), at most
                      ``max_tuples`` rows (None: DEFAULT_MAX_TUPLES).
 
-    Returns state_counts (every contract TCP state, 0 when absent, plus platform states seen), established_by_peer,
-    listeners, connections, truncated, total_sockets, selected_sockets, protocol_counts,
+    Returns state_counts (every TCP state of docs/facts_schema.md, 0 when absent, plus platform states seen),
+    established_by_peer, listeners, connections, truncated, total_sockets, selected_sockets, protocol_counts,
     established_without_keepalive, established_keepalive_unknown and, with owners_mapped, unmapped_sockets.
     """
     summary = Summary(selection, max_connections, listening_ports, owners_mapped, tuples, max_tuples)

@@ -24,8 +24,8 @@ Variants read as well (illumos ``netstat.c``, OmniOS r151028 release notes):
   unconnected sockets are never merged (several processes may each hold a ``*.*`` socket).
 
 Addresses are BSD style (``10.0.0.1.22``, ``*.22``, ``*.*``, ``::1.5999``). SCTP and UNIX domain sections are
-skipped. States are upper-cased contract names; Solaris' own TCP states IDLE and BOUND and the UDP states IDLE,
-UNBOUND and CONNECTED are kept as they are (upper case).
+skipped. States are the upper-case names of docs/facts_schema.md; Solaris' own TCP states IDLE and BOUND and
+the UDP states IDLE, UNBOUND and CONNECTED are kept as they are (upper case).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 
 FORMAT_NAME = "sunos_netstat"
 
-# Solaris netstat spelling -> contract name: the BSD names AIX prints as well (Solaris prints SYN_RCVD in older
-# releases; both are accepted), plus Solaris' own IDLE and BOUND.
+# Solaris netstat spelling -> the state name of the facts: the BSD names AIX prints as well (Solaris prints
+# SYN_RCVD in older releases; both are accepted), plus Solaris' own IDLE and BOUND.
 TCP_STATE_NAMES = dict(STATE_NAMES, IDLE="IDLE", BOUND="BOUND")
 UDP_STATE_NAMES = {"Idle": "IDLE", "Unbound": "UNBOUND", "Connected": "CONNECTED"}
 
@@ -212,7 +212,7 @@ def iter_records(lines, stats=None):
             previous = None
             protocol = title.group(1).lower()
             family = {"IPv4": "inet", "IPv6": "inet6"}.get(title.group(2))
-            # SCTP, RAWIP and ICMP are skipped: the contract's records are TCP and UDP. A bare TCP/UDP title has no
+            # SCTP, RAWIP and ICMP are skipped: socket records are TCP or UDP. A bare TCP/UDP title has no
             # family: the rows' addresses give it.
             section = _Section(protocol, family) if protocol in ("tcp", "udp") else _Section()
             continue
