@@ -146,60 +146,16 @@ ansible_facts:
                   type: int
 """
 
-import errno
-import os
 import platform
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import linux_slabinfo
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
-
-NEEDS_BECOME = "needs become (root) to read /proc/slabinfo (mode 0400)"
-
-
-class LinuxSlabinfo:
-    def __init__(self, module):
-        self.module = module
-
-    def collect(self):
-        path = os.path.join(self.module.params["proc_root"], "slabinfo")
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except PermissionError:
-            return {"available": False, "reason": NEEDS_BECOME}
-        except FileNotFoundError:
-            return {
-                "available": False,
-                "reason": "/proc/slabinfo does not exist (kernel built without CONFIG_SLUB_DEBUG or slab statistics)",
-            }
-        except OSError as error:
-            if error.errno == errno.EACCES:
-                return {"available": False, "reason": NEEDS_BECOME}
-            return {"available": False, "reason": "cannot read /proc/slabinfo: %s" % error}
-        try:
-            facts = linux_slabinfo.parse(text, names=self.module.params["names"], page_size=os.sysconf("SC_PAGE_SIZE"))
-        except ParseError as error:
-            self.module.fail_json(msg="/proc/slabinfo: %s" % error)
-        facts["available"] = True
-        facts["reason"] = None
-        return facts
-
-
-class NoSlabinfo:
-    def __init__(self, module):
-        self.module = module
-
-    def collect(self):
-        return {
-            "available": False,
-            "reason": "/proc/slabinfo exists only on Linux; this host runs %s" % platform.system(),
-        }
-
-
-COLLECTORS = {"Linux": LinuxSlabinfo, "AIX": NoSlabinfo, "SunOS": NoSlabinfo}
+from ansible_collections.netdiag.tcp.plugins.module_utils.slabinfo_collector import (
+    COLLECTORS,
+    NoSlabinfo,
+    SlabinfoError,
+)
 
 
 def main():
@@ -215,7 +171,11 @@ def main():
             re.compile(module.params["names"])
         except re.error as error:
             module.fail_json(msg="names: %r is not a valid regular expression: %s" % (module.params["names"], error))
-    facts = COLLECTORS.get(platform.system(), NoSlabinfo)(module).collect()
+    collector = COLLECTORS.get(platform.system(), NoSlabinfo)(module.params["names"], module.params["proc_root"])
+    try:
+        facts = collector.collect()
+    except SlabinfoError as error:
+        module.fail_json(msg=str(error))
     module.exit_json(changed=False, ansible_facts={"netdiag": {"slabinfo": facts}})
 
 

@@ -12,7 +12,7 @@ import os
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream
+from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream, conntrack_collector
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_facts
 
 TIMEOUTS = {"tcp_timeout_established": 432000, "tcp_timeout_time_wait": 120, "udp_timeout": 30, "generic_timeout": 600}
@@ -240,7 +240,7 @@ def test_no_permission_on_count(tmp_path, fixture_text, config, monkeypatch, no_
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(conntrack_facts, "open", guarded_open, raising=False)
+    monkeypatch.setattr(conntrack_collector, "open", guarded_open, raising=False)
     facts = facts_of(run(proc, config))
     assert facts["available"] is False
     assert facts["reason"] == "no permission to read /proc/sys/net/netfilter/nf_conntrack_count"
@@ -255,7 +255,7 @@ def test_table_needs_become_and_conntrack_absent(tmp_path, fixture_text, config,
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(conntrack_facts, "open", guarded_open, raising=False)
+    monkeypatch.setattr(conntrack_collector, "open", guarded_open, raising=False)
     facts = facts_of(run(proc, config))
     assert facts["available"] is True
     assert facts["source"] == "none"

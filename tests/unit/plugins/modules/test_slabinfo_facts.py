@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from ansible_collections.netdiag.tcp.plugins.module_utils import slabinfo_collector
 from ansible_collections.netdiag.tcp.plugins.modules import slabinfo_facts
 
 
@@ -93,7 +94,7 @@ def test_without_root_reports_needs_become(proc, monkeypatch, run):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(slabinfo_facts, "open", guarded_open, raising=False)
+    monkeypatch.setattr(slabinfo_collector, "open", guarded_open, raising=False)
     facts = facts_of(run(proc))
     assert facts == {"available": False, "reason": "needs become (root) to read /proc/slabinfo (mode 0400)"}
 
