@@ -80,7 +80,7 @@ def test_raw_mode_facts_equal_module_mode(tmp_path, namespace_hosts):
         "never": ("failed", "module"),
     }, json.dumps({name: hosts[name]["errors"] for name in hosts}, indent=1)
     assert hosts["raw"]["mode_reason"] == "netdiag_raw: true"
-    assert hosts["nopython"]["mode_reason"].startswith("netstat_facts could not start (no usable Python)")
+    assert hosts["nopython"]["mode_reason"].startswith("audit_facts could not start (no usable Python)")
 
     expected = hosts["module"]["netstat"]
     assert expected["state_counts"]["ESTABLISHED"] == 2 * 27

@@ -13,7 +13,7 @@ import yaml
 from ansible.module_utils import basic
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import netstat_aix
-from ansible_collections.netdiag.tcp.plugins.modules import netstat_facts
+from ansible_collections.netdiag.tcp.plugins.modules import audit_facts, netstat_facts
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 NO_ARGV = ["/usr/sbin/no", "-o", "tcp_keepidle", "-o", "tcp_keepintvl", "-o", "tcp_keepcnt"]
@@ -125,14 +125,17 @@ def test_failing_netstat_fails_naming_it(aix_host, call_main, monkeypatch):
     assert argvs(aix_host) == [["/usr/bin/netstat", "-Aan"]]
 
 
+GATHER_MODULES = ("netdiag.tcp.netstat_facts", "netdiag.tcp.audit_facts")
+
+
 def netstat_tasks(node):
-    """Every task (at any depth of a playbook or task file) that calls netstat_facts, with its play."""
+    """Every task (at any depth of a playbook or task file) that reads socket tables (netstat_facts, audit_facts)."""
     if isinstance(node, list):
         for item in node:
             yield from netstat_tasks(item)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if key == "netdiag.tcp.netstat_facts" and "name" in node:
+            if key in GATHER_MODULES and "name" in node:
                 yield node
             elif isinstance(value, (list, dict)):
                 yield from netstat_tasks(value)
@@ -144,14 +147,23 @@ def test_the_audit_never_sets_aix_rmsock_and_gathers_in_check_mode():
     for path in files:
         for task in netstat_tasks(yaml.safe_load(path.read_text())):
             found += 1
-            assert "aix_rmsock" not in (task["netdiag.tcp.netstat_facts"] or {}), "%s: %s" % (path, task["name"])
+            options = next(task[key] for key in GATHER_MODULES if key in task) or {}
+            for side_effect in ("aix_rmsock", "sunos_pfiles"):
+                assert side_effect not in options, "%s: %s" % (path, task["name"])
             assert "module_defaults" not in task
     assert found >= 1
     plays = yaml.safe_load((REPO / "playbooks" / "audit.yml").read_text())
     gathering = [play for play in plays if any(True for _task in netstat_tasks(play.get("tasks") or []))]
-    assert gathering, "no play of audit.yml runs netstat_facts"
+    assert gathering, "no play of audit.yml reads socket tables"
     for play in gathering:
         assert play["check_mode"] is True, play["name"]  # rmsock would not run even if a task asked for it
+
+
+def test_audit_facts_has_no_side_effect_option():
+    """The audit's module cannot be asked to run rmsock or pfiles: it has no such option at all."""
+    for option in ("aix_rmsock", "sunos_pfiles", "sunos_connstat"):
+        assert option not in audit_facts.ARGUMENT_SPEC
+        assert "\n  %s:" % option not in audit_facts.DOCUMENTATION
 
 
 def test_tuples_come_through_the_aix_collector(aix_host, call_main):
