@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: audit_facts
 short_description: Everything the audit reads from one host, in one module run
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs what M(netdiag.tcp.netstat_facts), M(netdiag.tcp.conntrack_facts) and M(netdiag.tcp.slabinfo_facts) read,
     one after the other, in a single module run, and returns the same sections under C(ansible_facts.netdiag) -

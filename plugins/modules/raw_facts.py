@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: raw_facts
 short_description: Read the netdiag facts of a host without Python (raw commands, parsed on the controller)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs C(uname -s) on the host, then only read-only commands of that platform through the connection, as
     M(ansible.builtin.raw) does (become applies). Linux - C(cat) of C(/proc/net/tcp), C(tcp6), C(udp), C(udp6),

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: read_captures
 short_description: Read captured command output, one folder per host, into what the audit report is built from
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads O(capture_dir) on the controller. Each sub-folder is one host; each file in it is named by the command
     that produced it (C(netstat-Aan.txt), C(rmsock.txt), C(proc-net-tcp.txt), C(netstat-an.txt), C(ss.txt),
