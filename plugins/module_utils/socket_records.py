@@ -382,6 +382,10 @@ class Summary:
             result["unmapped_sockets"] = self.unmapped
         if self.tuples is not None:
             result["established_tuples"], result["holders"] = self.tuples.result()
+            if self.selection is not None and self.selection.networks:
+                # Only sockets whose remote address is in these networks are listed: the report must not take a
+                # missing socket towards another address for "this host holds none" (matching.peers_filter()).
+                result["established_tuples"]["peers"] = [str(network) for network in self.selection.networks]
         return result
 
     def _peer_lists(self):

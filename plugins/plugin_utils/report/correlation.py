@@ -12,7 +12,12 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import DECLARED_ONLY, local_addresses
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import (
+    DECLARED_ONLY,
+    filter_covers,
+    local_addresses,
+    peers_filter,
+)
 
 
 def host_addresses(report, extra=()):
@@ -74,6 +79,10 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
     ``asymmetric-established`` (matching raises ``half-open-sockets`` with the holders). Otherwise the pair is
     compared by counts only, and a side that holds none of the other's connections is ``half-open-sockets`` by
     counts (``matching: counts`` in the evidence).
+
+    A host whose sockets were selected by a peers filter (``established_tuples.peers``) that leaves out an address
+    of the other end may hold connections it did not list: the pair names it in ``peers_filtered`` with a
+    ``peers_filter_reason``, and a pair whose side with fewer connections has such a host raises no finding.
     """
     aliases_by_host = aliases_by_host or {}
     ends = _ends(sorted(set(hosts) | set(aliases_by_host)), aliases_by_host)
@@ -173,10 +182,24 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
                 "translates (audit the NAT box to match them one to one): compared by counts only" % unmatched
             )
 
+    for (client, server, _port), pair in counts.items():
+        filtered = _filtered_hosts(hosts, client, server, addresses_by_host, aliases_by_host)
+        filtered += _filtered_hosts(hosts, server, client, addresses_by_host, aliases_by_host)
+        if filtered:
+            pair["peers_filtered"] = sorted(filtered)
+            pair["peers_filter_reason"] = (
+                "%s listed only sockets towards the peers filter (netdiag_audit_peers), which leaves out addresses of "
+                "the other end: connections it holds towards them are not counted, so that side is not judged"
+                % ", ".join(sorted(filtered))
+            )
+
     pairs = sorted(counts.values(), key=lambda pair: (pair["client"], pair["server"], pair["service_port"] or 0))
     findings = []
     for pair in pairs:
         more, fewer = ("server", "client") if pair["server_count"] > pair["client_count"] else ("client", "server")
+        if set(pair.get("peers_filtered") or ()) & set(pair[fewer + "_hosts"]):
+            # The side with fewer may hold the missing connections unlisted: no gap can be told.
+            continue
         high, low = pair[more + "_count"], pair[fewer + "_count"]
         if not _asymmetric(high, low, min_gap, ratio):
             continue
@@ -225,6 +248,21 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
             )
         )
     return pairs, findings
+
+
+def _filtered_hosts(hosts, end, other, addresses_by_host, aliases_by_host):
+    """Hosts of end whose peers filter leaves out an address the other end is known by (its connections towards
+    that address were not listed)."""
+    others = set()
+    for name in other:
+        others.update(addresses_by_host.get(name) or ())
+        others.update(aliases_by_host.get(name) or ())
+    filtered = []
+    for name in end:
+        networks = peers_filter(((hosts.get(name) or {}).get("netstat") or {}).get("established_tuples"))
+        if networks is not None and not all(filter_covers(networks, address) for address in others):
+            filtered.append(name)
+    return filtered
 
 
 def _asymmetric(high, low, min_gap, ratio):

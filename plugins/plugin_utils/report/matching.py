@@ -36,6 +36,7 @@ PEER_TRUNCATED = "peer-sockets-truncated"
 NAT_TRUNCATED = "nat-table-truncated"
 DECLARED_ONLY = "declared-address-without-audited-nat"
 PEER_HAS_UNKNOWN_PEERS = "peer-has-connections-from-unknown-addresses"
+PEER_FILTERED = "peer-sockets-filtered-by-peers"
 
 
 def local_addresses(established_tuples):
@@ -46,6 +47,34 @@ def local_addresses(established_tuples):
         if address:
             found.add(address)
     return found
+
+
+def peers_filter(established_tuples):
+    """The networks a host's ``established_tuples`` were selected by (netstat_facts ``peers``), None for all.
+
+    Such a list holds only the sockets whose remote address is in those networks, so it stands for "this host
+    holds none" only towards those addresses. Unreadable entries select nothing (the list judges nothing)."""
+    values = (established_tuples or {}).get("peers")
+    if not values:
+        return None
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(str(value), strict=False))
+        except ValueError:
+            continue
+    return tuple(networks)
+
+
+def filter_covers(networks, address):
+    """True when a list selected by peers_filter() networks lists the sockets towards address."""
+    if networks is None:
+        return True
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed.version == network.version and parsed in network for network in networks)
 
 
 _LOOPBACK = {}
@@ -73,6 +102,9 @@ class Matcher:
         self.rows = {}
         self.index = {}
         self.complete = {}
+        self.filters = {}  # host -> networks its list was selected by (peers), for hosts that applied a filter
+        self.covered = {}  # (host, address) -> filter_covers(), computed once per distinct address
+        self.remotes = {}  # host -> remote addresses of its listed sockets, computed when first needed
         for name in sorted(hosts):
             netstat = hosts[name].get("netstat") or {}
             value = netstat.get("established_tuples")
@@ -86,6 +118,9 @@ class Matcher:
             self.rows[name] = rows
             self.index[name] = {row[:4] for row in rows}
             self.complete[name] = not value.get("truncated")
+            networks = peers_filter(value)
+            if networks is not None:
+                self.filters[name] = networks
             # Both count the same selected ESTABLISHED TCP sockets; if a collector's path forgot to list some, the
             # list must not stand for "the other end holds none".
             established = (netstat.get("state_counts") or {}).get("ESTABLISHED")
@@ -165,9 +200,17 @@ class Matcher:
                 if peer is not None and peer in self.index and mirror in self.index[peer]:
                     group.matched(peer, through)
                     continue
-                if translated is None and name in self.behind_nat and peer != name:
-                    # This host's connections may leave through a NAT (netdiag_addresses): without an entry of an
-                    # audited NAT, the peer's 4-tuple is unknown. An audited NAT that has none forgot it.
+                if (
+                    translated is None
+                    and direction == "outbound"
+                    and name in self.behind_nat
+                    and peer != name
+                    and not self._reached_directly(name, local_address, peer)
+                ):
+                    # This host's outbound connections may leave through a NAT (netdiag_addresses): without an
+                    # entry of an audited NAT, the peer's 4-tuple is unknown. An audited NAT that has none forgot it.
+                    # Inbound sessions (an admin's SSH from the LAN) and connections to an audited host reached
+                    # without the NAT are judged below like any other.
                     self._behind_nat(group, row, name)
                     continue
                 if peer is not None:
@@ -175,6 +218,10 @@ class Matcher:
                         group.not_judged(PEER_NOT_LISTED)
                     elif not self.complete[peer]:
                         group.not_judged(PEER_TRUNCATED)
+                    elif peer in self.filters and not self._covers(peer, mirror[2]):
+                        # The peer listed only its sockets towards its peers filter: the mirror, whose remote
+                        # address is this socket's local one (or the NAT's), may exist there unlisted.
+                        group.not_judged(PEER_FILTERED)
                     else:
                         pending.append((group, row, peer, through))
                     continue
@@ -203,6 +250,27 @@ class Matcher:
             else:
                 group.half_open(row, peer, through, "no-peer-socket")
         return groups, outside
+
+    def _reached_directly(self, name, local_address, peer):
+        """True when the audited peer is reached without the NAT: it is behind the same NAT, or it lists sockets
+        from this host's own address (so it sees this host untranslated)."""
+        if peer is None:
+            return False
+        if self.behind_nat.get(peer, set()) & self.behind_nat[name]:
+            return True
+        remotes = self.remotes.get(peer)
+        if remotes is None:
+            remotes = self.remotes[peer] = {row[2] for row in self.rows.get(peer) or ()}
+        return local_address in remotes
+
+    def _covers(self, host, address):
+        key = (host, address)
+        value = self.covered.get(key)
+        if value is None:
+            value = filter_covers(self.filters[host], address)
+            if len(self.covered) < 65536:
+                self.covered[key] = value
+        return value
 
     def _behind_nat(self, group, row, name):
         nats = sorted(

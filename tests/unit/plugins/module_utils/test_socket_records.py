@@ -255,3 +255,16 @@ def test_record_to_dict_leaves_out_unknown_optional_fields():
 def test_make_record_rejects_unknown_fields():
     with pytest.raises(TypeError):
         make_record("tcp", "inet", "*", 22, "*", None, "LISTEN", colour="red")
+
+
+def test_tuples_record_the_peers_filter_they_were_selected_by():
+    """The report must know that sockets towards other addresses were left out (matching.peers_filter)."""
+    records = [
+        make_record("tcp", "inet", "198.51.100.20", 5555, "198.51.100.10", 40000, "ESTABLISHED"),
+        make_record("tcp", "inet", "198.51.100.20", 5555, "198.51.100.99", 40001, "ESTABLISHED"),
+    ]
+    filtered = summarize(records, Selection(peers=["198.51.100.10", "192.0.2.0/24"]), tuples=True)
+    assert filtered["established_tuples"]["peers"] == ["198.51.100.10/32", "192.0.2.0/24"]
+    assert filtered["established_tuples"]["rows"] == "198.51.100.20 5555 198.51.100.10 40000 - -"
+    unfiltered = summarize(records, Selection(ports=[5555]), tuples=True)
+    assert "peers" not in unfiltered["established_tuples"] and unfiltered["established_tuples"]["count"] == 2

@@ -266,3 +266,84 @@ def test_peers_outside_are_capped_most_first():
     section = matching_section({}, outside, {}, max_outside=3)
     assert [item["peer"] for item in section["outside"]] == ["192.0.2.10", "192.0.2.9", "192.0.2.8"]
     assert section["outside_total"] == 10
+
+
+def filtered_fleet(client_peers, server_peers, stale=40):
+    """The audit run with netdiag_audit_peers: each host lists only its sockets towards those networks."""
+    covered = {WEB: [WEB + "/32"], WEB + APP: [WEB + "/32", APP + "/32"]}
+    client_rows = [(WEB, 40000 + index, APP, 5555, 900, "0") for index in range(12)] if APP in client_peers else []
+    server_rows = [(APP, 5555, WEB, 40000 + index, 4242, "0") for index in range(12 + stale)]
+    fleet = {
+        "web": host({"netstat": netstat(client_rows, direction="outbound")}),
+        "app": host({"netstat": netstat(server_rows, listen=5555)}),
+    }
+    fleet["web"]["addresses"] = [WEB]  # ansible_host: with no socket listed, web is known by it
+    fleet["web"]["facts"]["netstat"]["established_tuples"]["peers"] = covered[client_peers]
+    fleet["app"]["facts"]["netstat"]["established_tuples"]["peers"] = covered[server_peers]
+    return fleet
+
+
+def test_a_peers_filter_that_leaves_out_the_other_end_judges_nothing():
+    """peers=[web]: app lists its 52 sockets from web, web none of its own (their remote is app, not in peers). Its
+    empty list does not mean "web holds none": no half-open, no asymmetry, and the report says why."""
+    report = build_report(filtered_fleet(WEB, WEB), "2026-12-04T00:00:00Z")
+    assert by_id(report, "half-open-sockets") == []
+    assert by_id(report, "asymmetric-established") == []
+    (app,) = [group for group in report["matching"]["groups"] if group["host"] == "app"]
+    assert (app["matched"], app["half_open"], app["not_judged"]) == (0, 0, {"peer-sockets-filtered-by-peers": 52})
+    (pair,) = report["pairs"]
+    assert (pair["client_count"], pair["server_count"], pair["peers_filtered"]) == (0, 52, ["web"])
+    assert pair["peers_filter_reason"].startswith(
+        "web listed only sockets towards the peers filter (netdiag_audit_peers), which leaves out addresses of the "
+        "other end"
+    )
+
+
+def test_a_peers_filter_that_covers_both_ends_still_judges():
+    report = build_report(filtered_fleet(WEB + APP, WEB + APP), "2026-12-04T00:00:00Z")
+    (half_open,) = by_id(report, "half-open-sockets")
+    assert (half_open["host"], half_open["evidence"]["count"], half_open["evidence"]["matched"]) == ("app", 40, 12)
+    (asymmetric,) = by_id(report, "asymmetric-established")
+    assert (asymmetric["evidence"]["client_count"], asymmetric["evidence"]["server_count"]) == (12, 52)
+    assert "peers_filtered" not in report["pairs"][0]
+
+
+def test_inbound_sessions_of_a_host_behind_a_nat_are_not_blamed_on_the_nat():
+    """web1 leaves through the audited NAT, but an admin outside the audit logs in over SSH from the LAN: those
+    inbound sessions never went through the NAT, so they are listed as outside peers, not half-open."""
+    fleet = nat_fleet()
+    web1 = fleet["web1"]["facts"]["netstat"]
+    web1["listeners"] = [{"protocol": "tcp", "local_address": "*", "local_port": 22}]
+    web1["state_counts"]["ESTABLISHED"] += 6
+    web1["established_tuples"]["count"] += 6
+    web1["established_tuples"]["rows"] += "".join(
+        "\n198.51.100.11 22 192.0.2.99 %d 800 0" % (50000 + port) for port in range(6)
+    )
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    assert [(item["host"], item["evidence"]["count"]) for item in by_id(report, "half-open-sockets")] == [("app", 46)]
+    (ssh,) = [group for group in report["matching"]["groups"] if group["service_port"] == 22]
+    assert (ssh["host"], ssh["direction"], ssh["half_open"], ssh["forgotten_by_nat"]) == ("web1", "inbound", 0, {})
+    assert {"host": "web1", "service_port": 22, "direction": "inbound", "peer": "192.0.2.99", "count": 6} in report[
+        "matching"
+    ]["outside"]
+
+
+def test_outbound_links_to_an_audited_lan_host_are_judged_against_it_not_the_nat():
+    """db (198.51.100.13) is on web1's LAN: it lists sockets from web1's own address, so web1 reaches it without
+    the NAT. The 8 sockets db lacks are half-open towards db; the NAT is not said to have forgotten them."""
+    fleet = nat_fleet()
+    web1 = fleet["web1"]["facts"]["netstat"]
+    links = ["\n198.51.100.11 %d 198.51.100.13 5432 700 1" % (43000 + port) for port in range(11)]
+    web1["state_counts"]["ESTABLISHED"] += 11
+    web1["established_tuples"]["count"] += 11
+    web1["established_tuples"]["rows"] += "".join(links)
+    db_rows = [("198.51.100.13", 5432, "198.51.100.11", 43000 + port, 555, "1") for port in range(3)]
+    fleet["db"] = host({"netstat": netstat(db_rows, listen=5432, port=5432)})
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    (links_group,) = [
+        group for group in report["matching"]["groups"] if group["service_port"] == 5432 and group["host"] == "web1"
+    ]
+    assert (links_group["matched"], links_group["half_open"], links_group["forgotten_by_nat"]) == (3, 8, {})
+    assert links_group["peers"] == {"db": {"matched": 3, "half_open": 8}}
+    (half_open,) = [item for item in by_id(report, "half-open-sockets") if item["host"] == "web1"]
+    assert "whose other end is gone: db (8);" in half_open["summary"]
