@@ -44,6 +44,8 @@ class CommandDeadline:
             return
 
         def expire():
+            if process.poll() is not None:
+                return  # it ended in time; its exit status stands
             self.timed_out = True
             with contextlib.suppress(OSError):  # it ended in the meantime
                 process.kill()

@@ -144,6 +144,9 @@ def _control_message(data):
         if kind == NLMSG_DONE:
             return offset, True
         if kind == NLMSG_ERROR:
+            if offset + _HEADER.size + 4 > length:
+                # Cut short before its error code: still a refusal, and /proc is the way to read the tables.
+                raise SockDiagUnavailableError("sock_diag answered a truncated error message")
             code = -struct.unpack_from("=i", data, offset + _HEADER.size)[0]
             raise SockDiagUnavailableError("sock_diag dump refused: %s" % os.strerror(code))
         if kind != SOCK_DIAG_BY_FAMILY or size < _RECORD_BYTES:

@@ -50,9 +50,9 @@ def new_collector(collector_class, module, params=None):
             )
         finally:
             deadline.disarm()
-        if deadline.timed_out:
-            # The collectors report a failed command with its stderr: this says why it failed.
-            return (rc or -9), stdout, "timed out after %s s (option command_timeout)" % timeout
+        if deadline.timed_out and rc != 0:
+            # Killed at its deadline. The collectors report a failed command with its stderr: this says why.
+            return rc, stdout, "timed out after %s s (option command_timeout)" % timeout
         return rc, stdout, stderr
 
     def get_bin_path(name):

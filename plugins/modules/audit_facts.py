@@ -294,6 +294,19 @@ def read_slabinfo(system):
         return None, str(error)
 
 
+def isolated(part, empty, read, *arguments):
+    """read(*arguments), or (empty, message) when it raises something its module did not foresee: one part's bug
+    (a kernel answer nobody has seen) must not lose the parts already read. The expected errors are handled inside
+    each read_* with the message its own module would give."""
+    try:
+        return read(*arguments)
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        kind = type(error).__name__
+        if type(error).__module__ not in ("builtins", "__main__"):
+            kind = "%s.%s" % (type(error).__module__, kind)
+        return empty, "%s: unexpected %s: %s" % (part, kind, error)
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     system = platform.system()
@@ -301,9 +314,11 @@ def main():
         netstat_selection, conntrack_selection = validate(module.params, system)
     except ValueError as error:
         module.fail_json(msg="audit_facts: %s" % error)
-    sections, netstat_failure = read_netstat(module, system, netstat_selection)
-    conntrack, conntrack_failure = read_conntrack(module, system, conntrack_selection)
-    slabinfo, slabinfo_failure = read_slabinfo(system)
+    sections, netstat_failure = isolated("netstat_facts", {}, read_netstat, module, system, netstat_selection)
+    conntrack, conntrack_failure = isolated(
+        "conntrack_facts", None, read_conntrack, module, system, conntrack_selection
+    )
+    slabinfo, slabinfo_failure = isolated("slabinfo_facts", None, read_slabinfo, system)
     if conntrack is not None:
         sections["conntrack"] = conntrack
     if slabinfo is not None:

@@ -47,10 +47,19 @@ def namespace_hosts(tmp_path):
         shell.write_text('#!/bin/sh\nexec ip netns exec %s /bin/sh "$@"\n' % namespace)
         shell.chmod(0o755)
         missing_python = str(tmp_path / "no-such-python")
+        # An interpreter too old to compile the module (AIX 7.1 and Solaris 10 ship Python 2.7): emulated by a
+        # script that answers as Python 2's compiler does, so the module starts but cannot run.
+        old_python = tmp_path / "python2.7"
+        old_python.write_text(
+            "#!/bin/sh\ncat >/dev/null\necho '  File \"<stdin>\", line 12' >&2\n"
+            "echo 'SyntaxError: invalid syntax' >&2\nexit 1\n"
+        )
+        old_python.chmod(0o755)
         hosts = {
             "module": {"ansible_python_interpreter": netns_python(tmp_path, namespace)},
             "raw": {"netdiag_raw": True, "ansible_shell_executable": str(shell)},
             "nopython": {"ansible_python_interpreter": missing_python, "ansible_shell_executable": str(shell)},
+            "oldpython": {"ansible_python_interpreter": str(old_python), "ansible_shell_executable": str(shell)},
             "never": {"ansible_python_interpreter": missing_python, "netdiag_raw": False},
         }
         for variables in hosts.values():
@@ -77,17 +86,20 @@ def test_raw_mode_facts_equal_module_mode(tmp_path, namespace_hosts):
         "module": ("ok", "module"),
         "raw": ("ok", "raw"),
         "nopython": ("ok", "raw"),
+        "oldpython": ("ok", "raw"),
         "never": ("failed", "module"),
     }, json.dumps({name: hosts[name]["errors"] for name in hosts}, indent=1)
     assert hosts["raw"]["mode_reason"] == "netdiag_raw: true"
     assert hosts["nopython"]["mode_reason"].startswith("audit_facts could not start (no usable Python)")
+    assert hosts["oldpython"]["mode_reason"].startswith("audit_facts could not start (no usable Python)")
+    assert "SyntaxError: invalid syntax" in hosts["oldpython"]["mode_reason"]
 
     expected = hosts["module"]["netstat"]
     assert expected["state_counts"]["ESTABLISHED"] == 2 * 27
     assert expected["state_counts"]["CLOSE_WAIT"] == 5
     assert expected["established_without_keepalive"] == 15 + 15 + 12  # both ends of the 15, the server side of 12
     assert any(connection.get("process") for connection in expected["connections"])
-    for name in ("raw", "nopython"):
+    for name in ("raw", "nopython", "oldpython"):
         netstat = hosts[name]["netstat"]
         # Raw mode reports the owner scan's counts; module mode reports them and its timing and budget too.
         assert {"processes", "unreadable_processes"} <= set(netstat["owner_scan"]) <= set(expected["owner_scan"])

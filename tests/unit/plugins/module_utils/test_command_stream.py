@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 
@@ -37,3 +38,24 @@ def test_run_with_timeout_reports_the_timeout():
 def test_commands_run_with_the_c_locale():
     argv = [sys.executable, "-c", "import os; print(os.environ['LC_ALL'], os.environ['LANG'])"]
     assert command_stream.run_with_timeout(argv, 30)[1] == "C C\n"
+
+
+def test_a_deadline_that_fires_after_the_command_ended_changes_nothing():
+    """The timer may fire after the command exited but before disarm(): that is not a timeout (found in review)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    deadline = command_stream.CommandDeadline(0.01)
+    deadline.arm(process)
+    time.sleep(0.3)
+    deadline.disarm()
+    assert deadline.timed_out is False and process.returncode == 0
+
+
+def test_a_deadline_kills_a_hung_command():
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    deadline = command_stream.CommandDeadline(0.2)
+    deadline.arm(process)
+    started = time.monotonic()
+    returncode = process.wait(timeout=10)
+    deadline.disarm()
+    assert deadline.timed_out is True and returncode == -9 and time.monotonic() - started < 5

@@ -72,6 +72,14 @@ def test_framing_of_answers():
     assert linux_sock_diag.records_of(mixed) == [0, 124]
 
 
+def test_an_error_message_cut_before_its_code_is_a_refusal_not_a_crash():
+    """A datagram ending inside NLMSG_ERROR must fall back to /proc like any refusal (found in review: it raised
+    struct.error, which no caller expects)."""
+    cut = struct.pack("=IHHII", 16, linux_sock_diag.NLMSG_ERROR, 0, 1, 0)
+    with pytest.raises(linux_sock_diag.SockDiagUnavailableError, match="truncated error message"):
+        linux_sock_diag._control_message(cut)
+
+
 def reader_with(listening=(80,), owners=None, selection=None, cap=None):
     summary = Summary(selection or Selection(), cap, set(listening), owners_mapped=owners is not None)
     return linux_sock_diag.DiagReader(summary, owners, lambda uid: "user%d" % uid), summary

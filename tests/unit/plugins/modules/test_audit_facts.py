@@ -8,6 +8,8 @@ captures under tests/unit/fixtures (SOURCES.md).
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from ansible.module_utils import basic
 
@@ -154,6 +156,26 @@ def test_netstat_and_slabinfo_failing_keep_conntrack(on_tree, no_conntrack_binar
     netdiag = outcome.result["ansible_facts"]["netdiag"]
     assert set(netdiag) == {"conntrack"}
     assert netdiag["conntrack"]["available"] is True
+
+
+def test_an_unforeseen_error_in_one_part_keeps_the_others(on_tree, no_conntrack_binary, call_main, monkeypatch):
+    """A bug or an unseen kernel answer in one part (here a struct.error, which no reader expects) is that part's
+    failure; the other parts are still returned and the module run succeeds."""
+
+    class Unforeseen(netstat_linux.LinuxNetstatCollector):
+        def collect(self, *args, **kwargs):
+            raise struct.error("unpack_from requires a buffer of at least 20 bytes")
+
+    proc, _config = on_tree
+    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: Unforeseen(proc_root=str(proc)))
+    outcome = call_main(audit_facts.main, dict(AUDIT_ARGS))
+    assert outcome.failed is False, outcome.result
+    assert outcome.result["failures"] == {
+        "netstat_facts": "netstat_facts: unexpected struct.error: unpack_from requires a buffer of at least 20 bytes",
+        "conntrack_facts": None,
+        "slabinfo_facts": None,
+    }
+    assert set(outcome.result["ansible_facts"]["netdiag"]) == {"conntrack", "slabinfo"}
 
 
 @pytest.mark.parametrize(
