@@ -242,13 +242,16 @@ def test_bad_query_or_fail_on_stops_before_any_host(tmp_path, extra, message):
 
 
 def test_fail_on_fails_when_no_host_was_audited(tmp_path):
-    # A host whose interpreter cannot run the module: status failed, no finding. The gate must not pass on it.
+    # A host whose interpreter cannot run the module, raw mode off: status failed, no finding. The gate must not
+    # pass on it.
     interpreter = tmp_path / "python-broken"
     interpreter.write_text('#!/bin/sh\ncat >/dev/null\necho "SyntaxError: invalid syntax" >&2\nexit 1\n')
     interpreter.chmod(0o755)
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[all]\nold ansible_connection=local ansible_python_interpreter=%s\n" % interpreter)
-    completed, report = run_audit(tmp_path / "reports", inventory=inventory, extra=["-e", "netdiag_fail_on=warning"])
+    completed, report = run_audit(
+        tmp_path / "reports", inventory=inventory, extra=["-e", "netdiag_fail_on=warning", "-e", "netdiag_raw=false"]
+    )
     assert report["hosts"]["old"]["status"] == "failed"
     assert report["findings"] == []
     assert completed.returncode != 0, completed.stdout[-3000:]
