@@ -13,6 +13,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -28,11 +29,13 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
     check_fail_on,
     compile_query,
     failing_findings,
+    failing_hosts,
     run_query,
 )
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import (
     FILE_MODE,
     ReportDirectoryError,
+    ReportWriteError,
     write_report_set,
 )
 
@@ -75,6 +78,30 @@ def file_mode(value):
             "mode: %r must let you read and write the file and nobody else write it (e.g. 0600 or 0640)" % (value,)
         )
     return mode
+
+
+GENERATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+GENERATED_AT = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+
+
+def checked_generated_at(value):
+    """generated_at as given (UTC, YYYY-MM-DDTHH:MM:SSZ) or None when unset.
+
+    It names the report files (audit-<stamp>.*) and orders them for keep, so any other form is refused before
+    anything is written: a '/' would point into another directory, another format a name keep never matches.
+    """
+    if value is None or value == "":
+        return None
+    text = value if isinstance(value, str) else None
+    try:
+        if text is None or not GENERATED_AT.match(text):
+            raise ValueError
+        datetime.datetime.strptime(text, GENERATED_AT_FORMAT)
+    except ValueError:
+        raise AnsibleActionFail(
+            "generated_at: %r is not a UTC time in the form YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-11-25T21:30:00Z)" % (value,)
+        ) from None
+    return text
 
 
 def unreportable(name, gathered, generated_at, thresholds, correlation):
@@ -137,7 +164,7 @@ class ActionModule(ActionBase):
         except (QueryError, ValueError) as error:
             raise AnsibleActionFail(str(error)) from None
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        generated_at = arguments.get("generated_at") or now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        generated_at = checked_generated_at(arguments.get("generated_at")) or now.strftime(GENERATED_AT_FORMAT)
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
 
         hostvars = task_vars.get("hostvars", {})
@@ -194,6 +221,9 @@ class ActionModule(ActionBase):
             files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings)
         except ReportDirectoryError as error:
             raise AnsibleActionFail("cannot write the report: %s" % error) from None
+        except ReportWriteError as error:
+            # Some files were renamed into place: the message names them, "left as it was" would not be true.
+            raise AnsibleActionFail("cannot write the report under %s: %s" % (dest, error.strerror)) from error
         except OSError as error:
             raise AnsibleActionFail(
                 "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
@@ -208,6 +238,7 @@ class ActionModule(ActionBase):
             except QueryError as error:
                 raise AnsibleActionFail("%s (the report was written: %s)" % (error, ", ".join(files))) from None
         result["failing_findings"] = failing_findings(report["findings"], fail_on)
+        result["failing_hosts"] = failing_hosts(report["hosts"], fail_on)
         result.update(
             changed=True,
             report_files=files,

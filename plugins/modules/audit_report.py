@@ -87,11 +87,19 @@ options:
       - Which findings count as a failure of the audit, returned in RV(failing_findings) - V(never), V(warning)
         (warning or critical) or V(critical). The audit playbook sets it from C(netdiag_fail_on) and fails after
         the report is written.
+      - With V(warning) or V(critical), hosts whose status is V(failed) or V(unreachable) count as a failure too,
+        returned in RV(failing_hosts); such a host was not audited and raises no finding, so a gate must not pass
+        on it. V(partial) hosts (socket table read, another step failed) do not fail the gate.
     type: str
     choices: [never, warning, critical]
     default: never
   generated_at:
-    description: Timestamp to put in the report instead of the current UTC time (for reproducible reports).
+    description:
+      - Timestamp to put in the report instead of the current UTC time (for reproducible reports), in the form
+        C(YYYY-MM-DDTHH:MM:SSZ) (UTC), for example V(2026-11-25T21:30:00Z). It names the report files; any other
+        form fails before anything is written.
+      - With O(keep), the set just written is never removed, even when an older O(generated_at) sorts it before
+        the sets already there.
     type: str
   gathered:
     description:
@@ -168,6 +176,13 @@ failing_findings:
   returned: success
   type: list
   elements: dict
+failing_hosts:
+  description:
+    - The hosts that make the audit fail under O(fail_on), with their status - every host with status V(failed)
+      or V(unreachable) when O(fail_on) is V(warning) or V(critical); empty with V(never).
+  returned: success
+  type: dict
+  sample: {app01: unreachable}
 statuses:
   description: Each audited host's status (V(ok), V(partial), V(unreachable) or V(failed)).
   returned: success

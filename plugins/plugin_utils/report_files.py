@@ -11,11 +11,14 @@ audit-latest.{json,md,html} are replaced together or not at all: every temporary
 flushed first; only then are they renamed over the old ones, one rename after the other. What remains is the
 short window between those renames (a reader can see the new JSON beside the old HTML for that long), and a crash
 or power loss inside it; a rename within one directory does not fail for lack of space, so a failed write (disk
-full, quota) leaves the previous set untouched.
+full, quota) leaves the previous set untouched. A name in the way of a rename (a directory called audit-latest.md)
+is refused before anything is written. Should a rename still fail halfway, the temporaries not yet renamed are
+removed and the error names which audit-latest files were replaced and which still hold the previous report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -116,30 +119,88 @@ def _write_temporary(directory, name, text, mode):
     return temporary
 
 
+class ReportWriteError(OSError):
+    """The write stopped after some files were renamed into place; the message names what was replaced or not."""
+
+
+def _target_problem(directory, name):
+    """Why `name` cannot be replaced by a rename, or None: it must be absent, a regular file or a symbolic link
+    (the link itself is replaced, never followed). A directory there would make the rename fail halfway."""
+    try:
+        info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+        return None
+    kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+    return "%s is %s; remove it or choose another report directory" % (name, kind)
+
+
+def _unlink_quietly(directory, names):
+    for name in names:
+        # Already gone, or the directory went bad: nothing more can be done about it here.
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=directory)
+
+
 def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None):
     """Write audit-<stamp>.<ext> and audit-latest.<ext> for each {ext: text}; return the stamped paths.
 
-    Nothing is replaced unless every file was written. keep > 0 then removes the oldest timestamped sets beyond
-    the newest `keep` (audit-latest.* is never removed); a file that cannot be removed is named in `warnings`
-    (a list) rather than failing a report that is already in place. Raises ReportDirectoryError or OSError.
+    Nothing is replaced unless every file was written and every name to replace is absent, a regular file or a
+    symbolic link (ReportDirectoryError otherwise, before anything is written). A rename failing halfway raises
+    ReportWriteError naming the audit-latest files replaced and not replaced; no temporary file is left behind.
+    keep > 0 then removes the oldest timestamped sets beyond the newest `keep` (audit-latest.* and the set just
+    written are never removed); a file that cannot be removed is named in `warnings` (a list) rather than failing
+    a report that is already in place. Raises ReportDirectoryError, ReportWriteError or OSError.
     """
+    if not isinstance(stamp, str) or not REPORT_NAME.match("audit-%s.json" % stamp):
+        raise ValueError("report stamp %r is not YYYYMMDDTHHMMSSZ" % (stamp,))
     directory = open_report_directory(path)
     temporaries = {}
     try:
+        names = [
+            name for extension in texts for name in ("audit-%s.%s" % (stamp, extension), "audit-latest.%s" % extension)
+        ]
+        problems = [problem for problem in (_target_problem(directory, name) for name in names) if problem]
+        if problems:
+            raise ReportDirectoryError("in %s: %s; nothing was replaced" % (path, "; ".join(problems)))
         try:
             for extension, text in texts.items():
                 for name in ("audit-%s.%s" % (stamp, extension), "audit-latest.%s" % extension):
                     temporaries[name] = _write_temporary(directory, name, text, mode)
         except BaseException:
-            for temporary in temporaries.values():
-                os.unlink(temporary, dir_fd=directory)
+            _unlink_quietly(directory, temporaries.values())
             raise
         # Stamped files first: when audit-latest.* is replaced, what it copies is already in place.
-        for name in sorted(temporaries, key=lambda item: item.startswith("audit-latest.")):
-            os.replace(temporaries[name], name, src_dir_fd=directory, dst_dir_fd=directory)
-        os.fsync(directory)
+        order = sorted(temporaries, key=lambda item: item.startswith("audit-latest."))
+        renamed = []
+        try:
+            for name in order:
+                os.replace(temporaries[name], name, src_dir_fd=directory, dst_dir_fd=directory)
+                renamed.append(name)
+            os.fsync(directory)
+        except OSError as error:
+            _unlink_quietly(directory, [temporaries[name] for name in order if name not in renamed])
+            latest = [name for name in order if name.startswith("audit-latest.")]
+            replaced = [name for name in latest if name in renamed]
+            if not renamed:
+                raise  # nothing was renamed: the directory is as it was
+            raise ReportWriteError(
+                error.errno,
+                "%s; audit-latest files replaced: %s; not replaced (still the previous report): %s; "
+                "timestamped files in place: %s"
+                % (
+                    error.strerror or error,
+                    ", ".join(replaced) or "none",
+                    ", ".join(name for name in latest if name not in renamed) or "none",
+                    ", ".join(name for name in renamed if name not in latest) or "none",
+                ),
+            ) from error
         if keep:
-            problems = remove_old_reports(directory, keep)
+            try:
+                problems = remove_old_reports(directory, keep, current=stamp)
+            except OSError as error:
+                problems = [(path, error.strerror)]
             if warnings is not None:
                 warnings.extend("%s: not removed (netdiag_report_keep): %s" % item for item in problems)
     finally:
@@ -147,8 +208,11 @@ def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None):
     return [os.path.join(path, "audit-%s.%s" % (stamp, extension)) for extension in texts]
 
 
-def remove_old_reports(directory, keep):
+def remove_old_reports(directory, keep, current=None):
     """Remove the timestamped report files of all but the newest `keep` stamps (names sort by time).
+
+    The set of stamp `current` (the one just written) is never removed, even when an older generated_at made it
+    sort before the others: the paths the caller returns must exist.
 
     Returns [(name, why)] for files that could not be removed; one already gone (another run removed it) is fine.
     """
@@ -159,6 +223,8 @@ def remove_old_reports(directory, keep):
             stamps.setdefault(match.group("stamp"), []).append(name)
     problems = []
     for stamp in sorted(stamps)[:-keep]:
+        if stamp == current:
+            continue
         for name in sorted(stamps[stamp]):
             try:
                 os.unlink(name, dir_fd=directory)

@@ -203,6 +203,7 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
     ]
     assert completed.returncode != 0
     assert "netdiag_fail_on=warning:" in completed.stdout and "half-open-sockets" in completed.stdout
+    assert "2 host(s) not audited: broken, down" in completed.stdout
 
     # The HTML report as a browser shows it: summary first, then the pair picture with its half-open bar.
     assert chromium.available(), "chromium is not installed (tools/install-system-deps.sh installs it)"
@@ -238,6 +239,23 @@ def test_bad_query_or_fail_on_stops_before_any_host(tmp_path, extra, message):
     assert message in output, output[-3000:]
     assert "Gather TCP diagnostics" not in output  # the gathering play never started
     assert not list(tmp_path.iterdir())
+
+
+def test_fail_on_fails_when_no_host_was_audited(tmp_path):
+    # A host whose interpreter cannot run the module, raw mode off: status failed, no finding. The gate must not
+    # pass on it.
+    interpreter = tmp_path / "python-broken"
+    interpreter.write_text('#!/bin/sh\ncat >/dev/null\necho "SyntaxError: invalid syntax" >&2\nexit 1\n')
+    interpreter.chmod(0o755)
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("[all]\nold ansible_connection=local ansible_python_interpreter=%s\n" % interpreter)
+    completed, report = run_audit(
+        tmp_path / "reports", inventory=inventory, extra=["-e", "netdiag_fail_on=warning", "-e", "netdiag_raw=false"]
+    )
+    assert report["hosts"]["old"]["status"] == "failed"
+    assert report["findings"] == []
+    assert completed.returncode != 0, completed.stdout[-3000:]
+    assert "1 host(s) not audited: old" in completed.stdout
 
 
 def test_query_is_printed_and_fail_on_never_keeps_success(tmp_path):

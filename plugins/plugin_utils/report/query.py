@@ -7,6 +7,10 @@ from __future__ import annotations
 FAIL_ON = ("never", "warning", "critical")
 # The severities that make the audit fail for each netdiag_fail_on value.
 FAILING_SEVERITIES = {"never": (), "warning": ("warning", "critical"), "critical": ("critical",)}
+# Host statuses that fail the audit under warning and critical: such a host was not audited (no socket table), so it
+# raises no finding, and a gate that passed on it would pass on an audit that saw nothing. `partial` (the socket
+# table was read, another step failed) does not fail the gate: its findings speak for it.
+FAILING_STATUSES = ("failed", "unreachable")
 
 
 class QueryError(ValueError):
@@ -60,3 +64,13 @@ def failing_findings(findings, fail_on):
     """The findings that make the audit fail under netdiag_fail_on."""
     severities = FAILING_SEVERITIES[check_fail_on(fail_on)]
     return [item for item in findings if item.get("severity") in severities]
+
+
+def failing_hosts(hosts, fail_on):
+    """{host: status} of the hosts that make the audit fail under netdiag_fail_on: with warning or critical, every
+    host that was not audited (status failed or unreachable). Empty with never."""
+    if check_fail_on(fail_on) == "never":
+        return {}
+    return {
+        name: entry.get("status") for name, entry in sorted(hosts.items()) if entry.get("status") in FAILING_STATUSES
+    }

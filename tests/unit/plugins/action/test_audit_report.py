@@ -272,3 +272,100 @@ def test_old_report_that_cannot_be_removed_is_a_warning(tmp_path, monkeypatch):
         "audit-20261125T210200Z.md",
     ]
     assert written(tmp_path)["generated_at"] == "2026-11-25T21:02:00Z"
+
+
+def test_generated_at_older_than_existing_sets_is_kept(tmp_path):
+    run_action({"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2026-12-05T01:00:00Z"}, {"web": host(WEB)})
+    result = run_action(
+        {"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2020-01-01T00:00:00Z", "keep": 1},
+        {"web": host(WEB)},
+    )
+    # The set just written is never pruned: the files the action returns exist.
+    assert result["report_files"] and all(os.path.exists(path) for path in result["report_files"])
+    assert written(tmp_path)["generated_at"] == "2020-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "generated_at", ["2026-12-05 01:00:00", "2026/12/05T01:00:00Z", "2026-13-05T01:00:00Z", "2026-12-05T01:00Z", 5]
+)
+def test_bad_generated_at_fails_before_writing(tmp_path, generated_at):
+    dest = tmp_path / "reports"
+    with pytest.raises(AnsibleActionFail) as raised:
+        run_action({"hosts": ["web"], "dest": str(dest), "generated_at": generated_at}, {"web": host(WEB)})
+    assert "generated_at: %r is not a UTC time in the form YYYY-MM-DDTHH:MM:SSZ" % (generated_at,) in str(raised.value)
+    assert not dest.exists()
+
+
+def test_directory_in_the_way_of_latest_is_refused_before_writing(tmp_path):
+    run_action({"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2026-11-25T21:00:00Z"}, {"web": host(WEB)})
+    (tmp_path / "audit-latest.md").unlink()
+    (tmp_path / "audit-latest.md").mkdir()
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    with pytest.raises(AnsibleActionFail) as raised:
+        run_action({"hosts": ["web"], "dest": str(tmp_path)}, {"web": host(WEB)})
+    assert "audit-latest.md is a directory" in str(raised.value)
+    assert "nothing was replaced" in str(raised.value)
+    # Nothing replaced, nothing new, no temporary file left behind.
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before
+    assert sorted(path.name for path in tmp_path.iterdir() if not path.is_file()) == ["audit-latest.md"]
+
+
+def test_rename_failing_halfway_names_what_was_replaced(tmp_path, monkeypatch):
+    run_action({"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2026-11-25T21:00:00Z"}, {"web": host(WEB)})
+    old_md = (tmp_path / "audit-latest.md").read_bytes()
+    real_replace = os.replace
+    calls = []
+
+    def fail_on_second_latest(source, target, *args, **kwargs):
+        if target.startswith("audit-latest."):
+            calls.append(target)
+            if len(calls) == 2:
+                raise OSError(5, "Input/output error")
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(report_files.os, "replace", fail_on_second_latest)
+    with pytest.raises(AnsibleActionFail) as raised:
+        run_action(
+            {"hosts": ["web"], "dest": str(tmp_path), "formats": ["json", "md"]},
+            {"web": host(WEB)},
+        )
+    message = str(raised.value)
+    assert "left as it was" not in message
+    assert "Input/output error; audit-latest files replaced: audit-latest.json; not replaced" in message
+    assert "(still the previous report): audit-latest.md" in message
+    assert written(tmp_path)["generated_at"] == GENERATED_AT
+    assert (tmp_path / "audit-latest.md").read_bytes() == old_md
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []
+
+
+def test_rename_failing_on_second_call_leaves_no_temporary(tmp_path, monkeypatch):
+    real_replace = os.replace
+    calls = []
+
+    def fail_on_second_call(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        return real_replace(*args, **kwargs)
+
+    monkeypatch.setattr(report_files.os, "replace", fail_on_second_call)
+    with pytest.raises(AnsibleActionFail) as raised:
+        run_action({"hosts": ["web"], "dest": str(tmp_path)}, {"web": host(WEB)})
+    # Only one stamped file was renamed: the message says no audit-latest file was replaced and names that file.
+    assert (
+        "Input/output error; audit-latest files replaced: none; not replaced (still the previous report): "
+        "audit-latest.json, audit-latest.md, audit-latest.html; timestamped files in place: audit-%s.json" % STAMP
+    ) in str(raised.value)
+    assert [path.name for path in tmp_path.iterdir()] == ["audit-%s.json" % STAMP]
+
+
+def test_failed_and_unreachable_hosts_fail_the_gate(tmp_path):
+    unreachable = {"netdiag_audit_result": {"status": "unreachable", "failures": {}}}
+    result = run_action(
+        {"hosts": ["web", "app"], "dest": str(tmp_path), "fail_on": "warning"},
+        {"web": unreachable, "app": {}},
+    )
+    assert result["failing_findings"] == []
+    assert result["failing_hosts"] == {"app": "failed", "web": "unreachable"}
+    quiet = run_action({"hosts": ["web"], "dest": str(tmp_path), "fail_on": "never"}, {"web": unreachable})
+    assert quiet["failing_hosts"] == {}

@@ -12,6 +12,7 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
     check_fail_on,
     compile_query,
     failing_findings,
+    failing_hosts,
     run_query,
 )
 
@@ -61,3 +62,29 @@ def test_fail_on_levels(fail_on, ids):
 def test_bad_fail_on_is_named(value):
     with pytest.raises(ValueError, match="netdiag_fail_on: .* is not one of never, warning, critical"):
         check_fail_on(value)
+
+
+HOSTS = {
+    "web": {"status": "ok"},
+    "app": {"status": "failed"},
+    "nat": {"status": "unreachable"},
+    "db": {"status": "partial"},
+}
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "expected"),
+    [
+        ("never", {}),
+        (None, {}),
+        ("warning", {"app": "failed", "nat": "unreachable"}),
+        ("critical", {"app": "failed", "nat": "unreachable"}),
+    ],
+)
+def test_hosts_not_audited_fail_the_gate(fail_on, expected):
+    # A failed or unreachable host raises no finding: without this, every host failing would pass the gate.
+    assert failing_hosts(HOSTS, fail_on) == expected
+
+
+def test_partial_and_ok_hosts_do_not_fail_the_gate():
+    assert failing_hosts({"web": {"status": "ok"}, "db": {"status": "partial"}}, "warning") == {}
