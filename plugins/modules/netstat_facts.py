@@ -421,7 +421,7 @@ ansible_facts:
                   C(local_address local_port remote_address remote_port pid keepalive) separated by one blank;
                   pid V(-) when unknown, keepalive V(1) (SO_KEEPALIVE set), V(0) (not set) or V(-) (unknown).
                 - C(count) is the number of sockets selected, C(truncated) says that more than O(max_tuples) were.
-                - C(peers) (only when O(peers) was given) lists the networks of O(peers) as applied: sockets towards
+                - C(peers) (only when O(peers) was given) lists the networks of O(peers) as applied. Sockets towards
                   other addresses are not listed, so the report does not judge the other end's sockets towards them.
               returned: when O(tuples=true)
               type: dict
