@@ -58,6 +58,28 @@ def run_module(module, args=None, netns=None, check_mode=False, timeout=120):
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
+def template(expression, extra_vars=None):
+    """The debug result of templating ``{{ expression }}`` with `ansible localhost` (real Ansible templating, the
+    filters by their fully qualified names), with extra vars when given."""
+    command = [str(VENV_BIN / "ansible"), "localhost", "-m", "ansible.builtin.debug", "-a", "msg={{ %s }}" % expression]
+    if extra_vars is not None:
+        command += ["-e", json.dumps(extra_vars)]
+    completed = subprocess.run(
+        command,
+        cwd=REPO,
+        env={
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
 @pytest.fixture
 def ansible_module():
     return run_module

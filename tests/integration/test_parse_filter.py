@@ -3,27 +3,7 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-from conftest import REPO, VENV_BIN
-
-
-def template(expression):
-    completed = subprocess.run(
-        [str(VENV_BIN / "ansible"), "localhost", "-m", "ansible.builtin.debug", "-a", "msg={{ %s }}" % expression],
-        cwd=REPO,
-        env={
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-            "PATH": "/usr/bin:/bin",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+from conftest import template
 
 
 def test_filter_parses_a_file_lookup():

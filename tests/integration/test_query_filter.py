@@ -3,36 +3,7 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-from conftest import REPO, VENV_BIN, run_audit
-
-
-def template(expression, extra_vars):
-    completed = subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            "msg={{ %s }}" % expression,
-            "-e",
-            json.dumps(extra_vars),
-        ],
-        cwd=REPO,
-        env={
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-            "PATH": "/usr/bin:/bin",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+from conftest import run_audit, template
 
 
 def test_query_filter_on_the_audit_report(tmp_path):
