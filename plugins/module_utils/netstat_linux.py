@@ -116,11 +116,19 @@ class LinuxNetstatCollector(NetstatCollector):
                 continue
             received = []
             try:
-                for name, family in linux_sock_diag.dump_families(families):
-                    datagrams = _primed(linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol]))
-                    if scan is not None:
-                        datagrams = list(datagrams)
-                    received.append((protocol, name, datagrams))
+                if protocol == "tcp" and listening and set(families) >= {"inet", "inet6"}:
+                    # One walk of the kernel's tables for both families (where the column-wise path applies);
+                    # a kernel that refuses the v1 request gets one dump per family below.
+                    try:
+                        received.append(
+                            ("tcp", "inet+inet6", self._received(linux_sock_diag.dump_tcp_both_families(), scan))
+                        )
+                    except linux_sock_diag.SockDiagUnavailableError:
+                        received = []
+                if not received:
+                    for name, family in linux_sock_diag.dump_families(families):
+                        datagrams = linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol])
+                        received.append((protocol, name, self._received(datagrams, scan)))
             except linux_sock_diag.SockDiagUnavailableError:
                 if protocol == "tcp":
                     raise
@@ -139,11 +147,18 @@ class LinuxNetstatCollector(NetstatCollector):
                         self.read_table(path, table_protocol, summary, owner_map, families)
                         sources.append(path)
                 continue
-            reader.read(datagrams, protocol)
+            reader.read(datagrams, protocol, both_families=name == "inet+inet6")
             datagrams = None
             sources.append("sock_diag %s %s" % (protocol, name))
         reader.finish()
         return summary, sources
+
+    @staticmethod
+    def _received(datagrams, scan):
+        """A dump with its first datagram received (a refusal raises here, before anything is counted); received
+        whole while the owner scan runs (see _collect_sock_diag)."""
+        datagrams = _primed(datagrams)
+        return list(datagrams) if scan is not None else datagrams
 
     def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if self.table_exists(path)]

@@ -5,7 +5,8 @@ facts.
 One network namespace holds real sockets of many kinds: IPv4, IPv6 and IPv4-mapped connections (a dual-stack
 listener), keepalive on some, CLOSE_WAIT / FIN_WAIT_2 / TIME_WAIT sockets, bound and connected UDP sockets. Inside
 it, one Python process runs LinuxNetstatCollector with reader="sock_diag" and reader="proc" back to back, for
-several option sets, and the results are compared field by field (the sockets do not change in between: nothing
+several option sets, and the results are compared field by field (sock_diag reads TCP in one dump of both families,
+whose records come interleaved; the sample and tuples must still come out in /proc's order) (the sockets do not change in between: nothing
 connects or closes any more, and TIME_WAIT lasts 60 s).
 """
 
@@ -102,6 +103,8 @@ OPTION_SETS = [
     {"max_connections": None, "protocols": ["udp"], "owners": False},
     {"max_connections": 50, "ports": [7002], "states": ["ESTABLISHED", "CLOSE_WAIT"], "owners": False},
     {"max_connections": 50, "peers": ["127.2.0.0/24", "::1"], "owners": False},
+    # The sample and the tuples end among the AF_INET6 sockets (after the 40 AF_INET clients of port 7002).
+    {"max_connections": 60, "tuples": True, "max_tuples": 70, "ports": [7002], "owners": False},
 ]
 
 
@@ -148,7 +151,10 @@ def test_sock_diag_and_proc_give_the_same_facts(namespace, options):
     sock_diag, proc = compared(namespace, dict(options))
     assert sock_diag.pop("reader") == "sock_diag"
     assert proc.pop("reader") == "proc"
-    assert all(source.startswith("sock_diag ") for source in sock_diag.pop("sources"))
+    sources = sock_diag.pop("sources")
+    assert all(source.startswith("sock_diag ") for source in sources)
+    if "families" not in options and options.get("protocols") != ["udp"]:
+        assert sources[0] == "sock_diag tcp inet+inet6"  # one walk of the kernel's tables for both families
     assert all(source.startswith("/proc/net/") for source in proc.pop("sources"))
     for result in (sock_diag, proc):
         scan = result.pop("owner_scan", None)

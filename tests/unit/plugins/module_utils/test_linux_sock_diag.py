@@ -19,8 +19,10 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import 
 ATTRIBUTES = bytes(36)  # what the kernel appends even with ext = 0 (shutdown, mark, cgroup id, sockopt): skipped
 
 
-def record(state, source, sport, destination, dport, timer=0, uid=1000, inode=0, family=socket.AF_INET, extra=True):
-    """One SOCK_DIAG_BY_FAMILY answer: nlmsghdr + inet_diag_msg (+ attributes)."""
+def record(
+    state, source, sport, destination, dport, timer=0, uid=1000, inode=0, family=socket.AF_INET, extra=True, kind=20
+):
+    """One SOCK_DIAG_BY_FAMILY answer (kind 18: an answer to the v1 request): nlmsghdr + inet_diag_msg (+ attributes)."""
     raw = [socket.inet_pton(family, address).ljust(16, b"\0") for address in (source, destination)]
     message = struct.pack(
         "=BBBB2s2s16s16sI8sIIIII",
@@ -41,7 +43,7 @@ def record(state, source, sport, destination, dport, timer=0, uid=1000, inode=0,
         inode,
     )
     body = message + (ATTRIBUTES if extra else b"")
-    return struct.pack("=IHHII", 16 + len(body), 20, 2, 1, 0) + body
+    return struct.pack("=IHHII", 16 + len(body), kind, 2, 1, 0) + body
 
 
 def done():
@@ -61,6 +63,15 @@ def test_request_layout():
     assert struct.unpack_from("=I", data, 20)[0] == 1 << 10
 
 
+def test_request_for_both_families_layout():
+    data = linux_sock_diag.request_both_families(linux_sock_diag.ALL_STATES)
+    length, kind, flags = struct.unpack_from("=IHH", data)
+    assert (length, kind, flags) == (len(data), 18, 0x301)  # TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP
+    assert len(data) == 16 + 60  # nlmsghdr + inet_diag_req (v1)
+    assert data[16] == socket.AF_UNSPEC  # both families
+    assert struct.unpack_from("=II", data, 16 + 52) == (0xFFFFFFFF, 0)  # states, dbs
+
+
 def test_framing_of_answers():
     records = record(1, "127.0.0.1", 80, "127.0.0.2", 40000) * 3
     assert linux_sock_diag._control_message(records) == (len(records), False)  # uniform: one check, no walk
@@ -70,6 +81,10 @@ def test_framing_of_answers():
         linux_sock_diag._control_message(error(errno.EOPNOTSUPP))
     mixed = record(1, "127.0.0.1", 80, "127.0.0.2", 40000) + record(6, "127.0.0.1", 80, "127.0.0.3", 1, extra=False)
     assert linux_sock_diag.records_of(mixed) == [0, 124]
+    v1 = record(1, "127.0.0.1", 80, "127.0.0.2", 40000, kind=18) * 2
+    assert linux_sock_diag._control_message(v1 + done()) == (len(v1), True)
+    with pytest.raises(linux_sock_diag.SockDiagUnavailableError, match="unexpected message type 19"):
+        linux_sock_diag._control_message(record(1, "127.0.0.1", 80, "127.0.0.2", 40000, kind=19))
 
 
 def test_an_error_message_cut_before_its_code_is_a_refusal_not_a_crash():
@@ -154,3 +169,90 @@ def test_collector_falls_back_to_proc_when_sock_diag_is_refused(monkeypatch):
     assert netstat["sources"][0] == "/proc/net/tcp"
     with pytest.raises(linux_sock_diag.SockDiagUnavailableError):
         netstat_linux.LinuxNetstatCollector(reader="sock_diag").collect(Selection(), owners=False)
+
+
+def mixed_families(kind):
+    """(IPv4 records, IPv6 records) as one dump per family would give them, and the same records interleaved in
+    one dump of both families (kind 18) with TIME_WAIT records cut short among them; keepalive, ports and peers
+    vary so that every list of the facts has something to order."""
+    inet, inet6, both = [], [], []
+    for index in range(90):
+        v4 = record(
+            1,
+            "127.0.0.1",
+            80 if index % 3 else 443,
+            "127.0.3.%d" % (index % 11),
+            30000 + index,
+            timer=2 * (index % 2),
+            inode=500 + index,
+            kind=kind,
+        )
+        v6 = record(
+            1,
+            "2001:db8::1",
+            80 if index % 2 else 443,
+            "2001:db8::%x" % (index % 7 + 2),
+            31000 + index,
+            timer=2 * (index % 3 == 0),
+            inode=700 + index,
+            family=socket.AF_INET6,
+            kind=kind,
+        )
+        mapped = record(
+            8,
+            "::ffff:127.0.0.1",
+            443,
+            "::ffff:127.0.4.%d" % (index % 5),
+            32000 + index,
+            inode=900 + index,
+            family=socket.AF_INET6,
+            kind=kind,
+        )
+        waiting = record(6, "127.0.0.1", 80, "127.0.5.1", 33000 + index, timer=3, uid=0, extra=False, kind=kind)
+        inet += [v4, waiting]
+        inet6 += [v6, mapped]
+        both += [v6, v4, mapped] if index % 2 else [v4, waiting, v6, mapped]
+        if index % 2:
+            both.append(waiting)
+    listeners = [
+        record(10, "0.0.0.0", 80, "0.0.0.0", 0, inode=1, kind=kind),
+        record(10, "::", 443, "::", 0, inode=2, family=socket.AF_INET6, kind=kind),
+    ]
+    # The kernel walks the listeners first, then the connections; each family keeps its order in one walk.
+    return [listeners[0]] + inet, [listeners[1]] + inet6, listeners + both
+
+
+def datagrams(records, size=37):
+    return [b"".join(records[start : start + size]) for start in range(0, len(records), size)]
+
+
+@pytest.mark.parametrize(
+    "cap, max_tuples, selection",
+    [
+        (None, None, Selection()),
+        (100, 150, Selection()),  # both caps end among the IPv6 rows
+        (30, 20, Selection()),  # both end among the IPv4 rows
+        (0, 0, Selection()),
+        (70, 95, Selection(ports=[443])),
+        (12, 200, Selection(peers=["2001:db8::/120", "127.0.3.0/30"])),
+    ],
+)
+def test_one_dump_of_both_families_gives_the_facts_of_one_dump_per_family(cap, max_tuples, selection):
+    inet, inet6, _both = mixed_families(20)
+    _inet, _inet6, both = mixed_families(18)
+    owners = {500 + index: (4242, "app", "app") for index in range(0, 600, 4)}
+    results = []
+    for dumps in ([(inet, False), (inet6, False)], [(both, True)]):
+        summary = Summary(selection, cap, {80, 443}, owners_mapped=True, tuples=True, max_tuples=max_tuples)
+        reader = linux_sock_diag.DiagReader(summary, owners, lambda uid: "user%d" % uid)
+        for records, both_families in dumps:
+            reader.read(datagrams(records), "tcp", both_families=both_families)
+        reader.finish()
+        results.append(summary.result())
+    per_family, one_walk = results
+    assert one_walk == per_family
+    assert per_family["established_tuples"]["count"] > 0
+    if cap:
+        # AF_INET sockets first, then AF_INET6 ones (inodes from 700; v4-mapped ones are reported as inet).
+        socket_families = [item["inode"] >= 700 for item in per_family["connections"]]
+        assert socket_families == sorted(socket_families)
