@@ -236,7 +236,10 @@ class PeerTable:
     def __init__(self, addresses):
         self.addresses = addresses
         self.by_port = {}  # 3-byte prefix (inbound flag, port) -> Counter of keys
-        self.without_keepalive_keys = []  # the key of every ESTABLISHED row known to have no keepalive
+        # The key of every ESTABLISHED row known to have no keepalive (a list: counting them per key costs a
+        # dict insert per peer, and only the kept peers' counts are needed), and their number per 3-byte prefix.
+        self.without_keepalive_keys = []
+        self.without_keepalive_by_port = Counter()
         self.without_keepalive_total = 0
         self.keepalive_unknown_total = 0
 
@@ -274,9 +277,12 @@ class PeerTable:
             if cap is None or len(counter) <= cap:
                 kept_keys.extend(counter.items())
                 continue
-            cut = heapq.nlargest(cap, counter.values())[-1]
-            above = [item for item in counter.items() if item[1] > cut]
-            ties = heapq.nsmallest(cap - len(above), (key for key, count in counter.items() if count == cut))
+            # C-level passes (items, keys and values of a dict iterate in one order); Python only compares the
+            # ties (one comparison each) in nsmallest.
+            values = list(counter.values())
+            cut = sorted(values, reverse=True)[cap - 1]
+            above = list(compress(counter.items(), map(cut.__lt__, values)))
+            ties = heapq.nsmallest(cap - len(above), compress(counter, map(cut.__eq__, values)))
             top = above + [(key, cut) for key in ties]
             kept_keys.extend(top)
             rest.append(
@@ -291,12 +297,10 @@ class PeerTable:
             )
         kept_set = {key for key, _count in kept_keys}
         without = Counter(filter(kept_set.__contains__, self.without_keepalive_keys))
-        if rest:
-            without_by_port = Counter(map(_PREFIX, self.without_keepalive_keys))
-            for others in rest:
-                prefix = _prefix_of(others["direction"], others["service_port"])
-                kept_without = sum(without.get(key, 0) for key in others.pop("_keys"))
-                others["without_keepalive"] = without_by_port.get(prefix, 0) - kept_without
+        for others in rest:
+            prefix = _prefix_of(others["direction"], others["service_port"])
+            kept_without = sum(map(without.__getitem__, others.pop("_keys")))  # a Counter: 0 when missing
+            others["without_keepalive"] = self.without_keepalive_by_port[prefix] - kept_without
         kept = []
         for key, count in kept_keys:
             direction, service_port = _port_of(key[:3])
@@ -643,16 +647,22 @@ class DiagReader:
             ]
         keys = _row_keys(columns, rows)
         table = self.peers
+        without = established & fast.equals(matrix, _TIMER, b"\0")
         outbound = established
         for port in self.summary.listening:
             if port:
                 on_port = established & fast.equals(matrix, _SPORT, port.to_bytes(2, "big"))
                 if on_port:
                     outbound &= on_port ^ fast.ones(rows)
-                    table.count(b"\1" + port.to_bytes(2, "big"), compress(keys, fast.mask_bytes(on_port, rows)))
+                    prefix = b"\1" + port.to_bytes(2, "big")
+                    table.count(prefix, compress(keys, fast.mask_bytes(on_port, rows)))
+                    if without:  # per port from the row masks, no pass over the keys
+                        table.without_keepalive_by_port[prefix] += fast.count(on_port & without, rows)
         if outbound:
             table.count(b"\0", compress(keys, fast.mask_bytes(outbound, rows)))
-        without = established & fast.equals(matrix, _TIMER, b"\0")
+            if outbound & without:  # outbound: per remote port, the first 3 bytes of the key
+                flags = fast.mask_bytes(outbound & without, rows)
+                table.without_keepalive_by_port.update(map(_PREFIX, compress(keys, flags)))
         if without:
             flags = fast.mask_bytes(without, rows)
             table.without_keepalive_keys.extend(compress(keys, flags))

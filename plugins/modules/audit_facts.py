@@ -255,7 +255,7 @@ def validate(params, system):
 
 def read_netstat(module, system, selection):
     """(sections, failure message or None), as netstat_facts would return or fail."""
-    collector_class = netstat_run.COLLECTORS.get(system)
+    collector_class = netstat_run.collector_class_for(system)
     if collector_class is None:
         return {}, netstat_run.unsupported_platform(system)
     params = netstat_params(module.params)

@@ -569,6 +569,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_run import (
     COLLECTORS,
+    collector_class_for,
     new_collector,
     read_sections,
     unsupported_platform,
@@ -599,8 +600,7 @@ def main():
         supports_check_mode=True,
     )
     system = platform.system()
-    collector_class = COLLECTORS.get(system)
-    if collector_class is None:
+    if system not in COLLECTORS:
         module.fail_json(msg=unsupported_platform(system))
     try:
         selection = validated_selection(module.params, system)
@@ -608,7 +608,7 @@ def main():
         module.fail_json(msg="netstat_facts: %s" % error)
     if module.params["aix_rmsock"] and system != "AIX":
         module.warn("aix_rmsock applies to AIX hosts only; ignored on %s" % system)
-    collector = new_collector(collector_class, module)
+    collector = new_collector(collector_class_for(system), module)
     try:
         sections, changed = read_sections(collector, selection, module.params)
     except (OSError, ValueError) as error:

@@ -5,9 +5,9 @@ facts.
 One network namespace holds real sockets of many kinds: IPv4, IPv6 and IPv4-mapped connections (a dual-stack
 listener), keepalive on some, CLOSE_WAIT / FIN_WAIT_2 / TIME_WAIT sockets, bound and connected UDP sockets. Inside
 it, one Python process runs LinuxNetstatCollector with reader="sock_diag" and reader="proc" back to back, for
-several option sets, and the results are compared field by field (sock_diag reads TCP in one dump of both families,
-whose records come interleaved; the sample and tuples must still come out in /proc's order) (the sockets do not change in between: nothing
-connects or closes any more, and TIME_WAIT lasts 60 s).
+several option sets, and the results are compared field by field (the sockets do not change in between: nothing
+connects or closes any more, and TIME_WAIT lasts 60 s). sock_diag reads TCP in one dump of both families, whose
+records come interleaved: the sample and the tuples must still come out in /proc's order.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ ATTRIBUTES = bytes(36)  # what the kernel appends even with ext = 0 (shutdown, m
 def record(
     state, source, sport, destination, dport, timer=0, uid=1000, inode=0, family=socket.AF_INET, extra=True, kind=20
 ):
-    """One SOCK_DIAG_BY_FAMILY answer (kind 18: an answer to the v1 request): nlmsghdr + inet_diag_msg (+ attributes)."""
+    """One SOCK_DIAG_BY_FAMILY answer (kind 18: to the v1 request): nlmsghdr + inet_diag_msg (+ attributes)."""
     raw = [socket.inet_pton(family, address).ljust(16, b"\0") for address in (source, destination)]
     message = struct.pack(
         "=BBBB2s2s16s16sI8sIIIII",

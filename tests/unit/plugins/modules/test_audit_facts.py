@@ -59,7 +59,7 @@ def on_tree(tree, monkeypatch):
     proc, config = tree
     monkeypatch.setattr(audit_facts.platform, "system", lambda: "Linux")
     monkeypatch.setitem(
-        netstat_run.COLLECTORS, "Linux", lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
+        netstat_run.COLLECTORS, "Linux", lambda: lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
     )
     monkeypatch.setitem(
         slabinfo_collector.COLLECTORS,
@@ -146,7 +146,7 @@ def test_netstat_and_slabinfo_failing_keep_conntrack(on_tree, no_conntrack_binar
         def collect(self, *args, **kwargs):
             raise OSError(5, "Input/output error")
 
-    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: Broken(proc_root=str(proc)))
+    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: lambda: Broken(proc_root=str(proc)))
     outcome = call_main(audit_facts.main, dict(AUDIT_ARGS))
     assert outcome.failed is False, outcome.result
     failures = outcome.result["failures"]
@@ -167,7 +167,7 @@ def test_an_unforeseen_error_in_one_part_keeps_the_others(on_tree, no_conntrack_
             raise struct.error("unpack_from requires a buffer of at least 20 bytes")
 
     proc, _config = on_tree
-    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: Unforeseen(proc_root=str(proc)))
+    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: lambda: Unforeseen(proc_root=str(proc)))
     outcome = call_main(audit_facts.main, dict(AUDIT_ARGS))
     assert outcome.failed is False, outcome.result
     assert outcome.result["failures"] == {

@@ -163,7 +163,9 @@ def run_module(call_main):
         monkeypatch.setattr(netstat_facts.platform, "system", lambda: system)
         if proc is not None:
             monkeypatch.setitem(
-                netstat_facts.COLLECTORS, "Linux", lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
+                netstat_facts.COLLECTORS,
+                "Linux",
+                lambda: lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc)),
             )
         return call_main(netstat_facts.main, args)
 
