@@ -65,7 +65,10 @@ NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300  # NLM_F_ROOT | NLM_F_MATCH
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
-ALL_STATES = 0xFFFFFFFF
+# Every state but TCP_BOUND_INACTIVE (13, Linux 6.6+: bound, neither listening nor connected), which /proc/net/tcp
+# and `ss -a` do not show either. Asking for it makes the kernel walk its whole bind hash as well: 0.03 s of a
+# 0.18 s dump of 192,000 sockets here.
+ALL_STATES = 0xFFFFFFFF & ~(1 << 13)
 LISTEN_STATE = 10
 PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 

@@ -39,6 +39,10 @@ def connect(family, source, address, port, keepalive):
     client.bind((source, 0))
     client.connect((address, port))
     return client
+# Bound but neither listening nor connected (TCP_BOUND_INACTIVE on Linux 6.6+): in neither reader's facts.
+inactive = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+inactive.bind(("127.0.0.1", 7009))
+held.append(inactive)
 v4 = listener(socket.AF_INET, "127.0.0.1", 7001)
 dual = listener(socket.AF_INET6, "::", 7002)
 v6 = listener(socket.AF_INET6, "::1", 7003)
