@@ -15,6 +15,7 @@ import sys
 import threading
 
 from ansible_collections.netdiag.tcp.plugins.module_utils import linux_sock_diag
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux_diag_modules import modules_to_load
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import (
     TableReader,
@@ -70,9 +71,12 @@ class LinuxNetstatCollector(NetstatCollector):
         max_tuples=None,
         owner_budget=DEFAULT_BUDGET_SECONDS,
         limits=None,
+        load_diag_modules=False,
     ):
         """limits: the result caps of socket_records.Summary (max_peers, max_listeners), None for none; tuples,
-        max_tuples: the compact ESTABLISHED tuples (socket_records.EstablishedTuples)."""
+        max_tuples: the compact ESTABLISHED tuples (socket_records.EstablishedTuples). load_diag_modules: use
+        sock_diag even where that makes the kernel load its diag modules (see linux_diag_modules); always so with
+        reader="sock_diag"."""
         scan = _BackgroundScan(self.scan_owners, owner_budget) if owners else None
         limits = dict(limits or {}, tuples=tuples, max_tuples=max_tuples)
         summary = None
@@ -81,7 +85,7 @@ class LinuxNetstatCollector(NetstatCollector):
         if self.reader != "proc" and self.reads_this_kernel():
             try:
                 summary, sources = self._collect_sock_diag(
-                    selection, max_connections, protocols, families, scan, limits
+                    selection, max_connections, protocols, families, scan, limits, load_diag_modules
                 )
             except linux_sock_diag.SockDiagUnavailableError as error:
                 if self.reader == "sock_diag":
@@ -100,14 +104,21 @@ class LinuxNetstatCollector(NetstatCollector):
             netstat["owner_scan"] = scan.result()[1]
         return netstat, self.keepalive()
 
-    def _collect_sock_diag(self, selection, max_connections, protocols, families, scan, limits):
+    def _collect_sock_diag(self, selection, max_connections, protocols, families, scan, limits, load_modules):
         """(summary, sources) through sock_diag; SockDiagUnavailableError before anything is counted when TCP is
-        refused. UDP alone refused (no udp_diag module) is read from /proc/net/udp* instead.
+        refused, or would need a kernel module loaded (unless load_modules). UDP alone refused or needing udp_diag
+        loaded is read from /proc/net/udp* instead.
 
         While the owner scan runs in its threads, the dumps are received whole (about 24 MB for 192,000 sockets):
         the kernel fills them while the scan waits for readlink, and counting needs the owners anyway. Without
         the scan they are counted as they arrive (memory stays at one datagram). The first datagram of each dump
         is received before anything is counted, so a refused dump changes nothing."""
+        load_modules = load_modules or self.reader == "sock_diag"
+        if "tcp" in protocols and not load_modules and modules_to_load("tcp"):
+            raise linux_sock_diag.SockDiagUnavailableError(
+                "sock_diag would make the kernel load %s; read /proc/net instead (sock_diag_load_modules allows it)"
+                % ", ".join(modules_to_load("tcp"))
+            )
         listening, listener_uids = set(), {}
         if "tcp" in protocols:
             listening, listener_uids = linux_sock_diag.listening_ports(families)
@@ -117,6 +128,8 @@ class LinuxNetstatCollector(NetstatCollector):
                 continue
             received = []
             try:
+                if protocol == "udp" and not load_modules and modules_to_load("udp"):
+                    raise linux_sock_diag.SockDiagUnavailableError("udp_diag is not loaded")
                 if protocol == "tcp" and listening and set(families) >= {"inet", "inet6"}:
                     # One walk of the kernel's tables for both families (where the column-wise path applies);
                     # a kernel that refuses the v1 request gets one dump per family below.

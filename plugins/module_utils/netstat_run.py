@@ -112,8 +112,9 @@ def validated_selection(params, system):
 
 
 def collector_bounds(params):
-    """The bounds passed to collectors that take them: 0 in an option means no limit (None)."""
+    """The bounds and Linux reader switch passed to collectors that take them: 0 in an option means no limit."""
     return {
+        "load_diag_modules": params["sock_diag_load_modules"],
         "owner_budget": params["owner_scan_budget"] or None,
         "limits": {"max_peers": params["max_peers"] or None, "max_listeners": params["max_listeners"] or None},
     }

@@ -224,6 +224,7 @@ def netstat_params(params):
         aix_rmsock=False,
         sunos_pfiles=False,
         sunos_connstat=False,
+        sock_diag_load_modules=False,
     )
     return netstat
 

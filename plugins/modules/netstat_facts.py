@@ -112,6 +112,16 @@ options:
       - V(false) skips the scan (faster on hosts with very many processes); owners are then not returned.
     type: bool
     default: true
+  sock_diag_load_modules:
+    description:
+      - Linux only. The socket tables are read through sock_diag netlink (what C(ss) uses), which needs the kernel
+        modules C(inet_diag), C(tcp_diag) and C(udp_diag); asking for a dump makes the kernel load any that is
+        missing, as the first C(ss) after boot does.
+      - V(false) leaves the kernel's modules as they are; without those modules the tables are read from
+        C(/proc/net) (same facts, slower on big tables; C(reader_fallback) says why).
+      - V(true) lets the kernel load them. The audit never sets it.
+    type: bool
+    default: false
   owner_scan_budget:
     description:
       - Seconds the owner scan may take. Processes not reached in time are left unscanned, their sockets count as
@@ -588,6 +598,7 @@ def main():
             "families": {"type": "list", "elements": "str", "choices": ["inet", "inet6"], "default": ["inet", "inet6"]},
             "owners": {"type": "bool", "default": True},
             "owner_scan_budget": {"type": "float", "default": 20},
+            "sock_diag_load_modules": {"type": "bool", "default": False},
             "command_timeout": {"type": "float", "default": 60},
             "max_peers": {"type": "int", "default": 10},
             "max_listeners": {"type": "int", "default": 1000},
