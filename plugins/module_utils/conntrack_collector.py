@@ -24,6 +24,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.command_stream import 
     run_with_timeout,
 )
 from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.prefetch import file_read_ahead
 
 CONNTRACK_LIST_ARGS = ["-L", "-o", "extended"]
 CONNTRACK_STATS_ARGS = ["-S"]
@@ -155,8 +156,9 @@ class LinuxConntrack:
                 continue
             try:
                 # Binary: the summary reads chunks and decodes only what is not ASCII (as UTF-8, bad bytes replaced).
-                with open(path, "rb") as handle:
-                    result = self.summary().consume_stream(handle).result()
+                # A child process reads the table ahead (the kernel formats it) while this one counts.
+                chunks = file_read_ahead(path, linux_conntrack.CHUNK_SIZE)
+                result = self.summary().consume_chunks(chunks).result()
             except PermissionError:
                 reasons.append("%s: permission denied (needs become)" % self.shown(relative))
                 continue

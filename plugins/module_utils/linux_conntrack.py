@@ -504,9 +504,11 @@ class TableSummary:
         ASCII chunks, which a table normally is throughout, are matched without decoding them.
         """
         read = stream.read
-        return self._consume_chunks(
-            iter(lambda: read(CHUNK_SIZE), stream.read(0)), _split_on_newlines, encoding, errors
-        )
+        return self.consume_chunks(iter(lambda: read(CHUNK_SIZE), stream.read(0)), encoding, errors)
+
+    def consume_chunks(self, chunks, encoding="utf-8", errors="replace"):
+        """Every line of an iterator of byte chunks of any size (as consume_stream reads them from a stream)."""
+        return self._consume_chunks(chunks, _split_on_newlines, encoding, errors)
 
     def consume_text(self, text):
         """Every line of captured text, cut into lines as str.splitlines(True) cuts them."""

@@ -10,7 +10,6 @@ runs in (``ip netns exec NS ...`` shows that namespace's sockets).
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 
@@ -27,12 +26,14 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners im
     user_name,
 )
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector import NetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.prefetch import prefetched
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import Summary
 
 # (file under /proc/net, protocol, family of the table). tcp6/udp6 also hold IPv4 connections of dual-stack
 # sockets (IPv4-mapped addresses), which are reported as inet, so they are read whenever inet is asked for.
 TABLES = (("tcp", "tcp", "inet"), ("tcp6", "tcp", "inet6"), ("udp", "udp", "inet"), ("udp6", "udp", "inet6"))
 READERS = ("auto", "sock_diag", "proc")
+PREFETCH_DATAGRAMS = 64  # sock_diag datagrams of about 32 KB received ahead of the counting at most: 2 MB
 
 
 class LinuxNetstatCollector(NetstatCollector):
@@ -172,7 +173,11 @@ class LinuxNetstatCollector(NetstatCollector):
         """A dump with its first datagram received (a refusal raises here, before anything is counted); received
         whole while the owner scan runs (see _collect_sock_diag)."""
         datagrams = _primed(datagrams)
-        return list(datagrams) if scan is not None else _prefetched(datagrams)
+        return (
+            list(datagrams)
+            if scan is not None
+            else prefetched(datagrams, PREFETCH_DATAGRAMS, "netdiag-sock-diag-prefetch")
+        )
 
     def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if self.table_exists(path)]
@@ -243,61 +248,6 @@ def _primed(generator):
 def _chain_first(first, generator):
     yield first
     yield from generator
-
-
-# How long a thread may hold the GIL before another that waits for it gets it, while a dump is prefetched.
-PREFETCH_SWITCH_INTERVAL = 0.0002
-PREFETCH_DEPTH = 64  # datagrams of about 32 KB waiting at most: 2 MB
-_END = object()
-
-
-def _prefetched(datagrams, depth=PREFETCH_DEPTH):
-    """The datagrams of a dump, received in a helper thread while the caller counts the ones already there.
-
-    Filling a datagram happens in the kernel during recv(), which releases the GIL: with the helper receiving,
-    the kernel fills the next datagrams on one CPU while Python counts on another, instead of each waiting for the
-    other (192,000 sockets: 0.22 s of kernel work and 0.1 s of counting). The counting runs long C calls that hold
-    the GIL, so the switch interval is lowered while the dump is read (else the helper waits up to 5 ms for the
-    GIL after every recv); it is restored afterwards. Memory stays bounded: at most ``depth`` datagrams wait. An
-    error of the dump is raised here, in the caller's thread; a caller that stops early stops the helper."""
-    waiting = queue.Queue(depth)
-    stop = threading.Event()
-
-    def offer(item):
-        """Queue an item unless the caller stopped reading (then False)."""
-        while not stop.is_set():
-            try:
-                waiting.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def receive():
-        failure = None
-        try:
-            for data in datagrams:
-                if not offer(data):
-                    return
-        except Exception as error:  # handed to the caller's thread
-            failure = error
-        offer((_END, failure))
-
-    helper = threading.Thread(target=receive, name="netdiag-sock-diag-prefetch", daemon=True)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, PREFETCH_SWITCH_INTERVAL))
-    helper.start()
-    try:
-        while True:
-            data = waiting.get()
-            if type(data) is tuple:
-                if data[1] is not None:
-                    raise data[1]
-                return
-            yield data
-    finally:
-        stop.set()
-        sys.setswitchinterval(interval)
 
 
 class _BackgroundScan:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-import sys
-import threading
 
 import pytest
 
@@ -258,42 +256,3 @@ def test_one_dump_of_both_families_gives_the_facts_of_one_dump_per_family(cap, m
         # AF_INET sockets first, then AF_INET6 ones (inodes from 700; v4-mapped ones are reported as inet).
         socket_families = [item["inode"] >= 700 for item in per_family["connections"]]
         assert socket_families == sorted(socket_families)
-
-
-def test_prefetched_dump_gives_every_datagram_in_order_and_restores_the_switch_interval():
-    interval = sys.getswitchinterval()
-    datagrams = [index.to_bytes(2, "big") * 50 for index in range(300)]  # more than the queue holds
-    assert list(netstat_linux._prefetched(iter(datagrams), depth=4)) == datagrams
-    assert sys.getswitchinterval() == interval
-
-
-def test_prefetched_dump_raises_the_dumps_error_in_the_callers_thread():
-    def refused_midway():
-        yield b"first"
-        raise linux_sock_diag.SockDiagUnavailableError("sock_diag dump refused: Operation not permitted")
-
-    received = []
-    with pytest.raises(linux_sock_diag.SockDiagUnavailableError, match="Operation not permitted"):
-        for data in netstat_linux._prefetched(refused_midway()):
-            received.append(data)
-    assert received == [b"first"]
-
-
-def test_a_caller_that_stops_reading_stops_the_helper_thread():
-    produced = []
-
-    def endless():
-        while True:
-            produced.append(1)
-            yield b"x"
-
-    interval = sys.getswitchinterval()
-    reading = netstat_linux._prefetched(endless(), depth=2)
-    assert next(reading) == b"x"
-    reading.close()
-    assert sys.getswitchinterval() == interval
-    helpers = [thread for thread in threading.enumerate() if thread.name == "netdiag-sock-diag-prefetch"]
-    for helper in helpers:
-        helper.join(timeout=5)
-    assert not any(helper.is_alive() for helper in helpers)
-    assert len(produced) < 10  # bounded by the queue, not an endless read

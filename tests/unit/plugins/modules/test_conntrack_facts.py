@@ -12,7 +12,7 @@ import os
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream, conntrack_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream, conntrack_collector, prefetch
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_facts
 
 TIMEOUTS = {"tcp_timeout_established": 432000, "tcp_timeout_time_wait": 120, "udp_timeout": 30, "generic_timeout": 600}
@@ -248,14 +248,14 @@ def test_no_permission_on_count(tmp_path, fixture_text, config, monkeypatch, no_
 
 def test_table_needs_become_and_conntrack_absent(tmp_path, fixture_text, config, monkeypatch, no_conntrack_binary, run):
     proc = make_proc(tmp_path / "proc", fixture_text)
-    real_open = open
+    real_open = os.open
 
-    def guarded_open(path, *args, **kwargs):
+    def guarded_open(path, *args, **kwargs):  # root reads anything: the denial of a non-root user, simulated
         if str(path).endswith("net/nf_conntrack"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(conntrack_collector, "open", guarded_open, raising=False)
+    monkeypatch.setattr(prefetch.os, "open", guarded_open)
     facts = facts_of(run(proc, config))
     assert facts["available"] is True
     assert facts["source"] == "none"
