@@ -86,8 +86,6 @@ class LinuxConntrack:
         facts["timeouts"] = self.timeouts(sysctl_dir, prefix)
         if facts["table"]:
             facts.update(self.table())
-            if self.params["nat_tuples"] and facts["source"] != "none":
-                facts["nat_tuples"] = self.nat_tuples(facts["source"])
         facts["stats"], facts["stats_source"] = self.stats(stat_file)
         facts["persisted"] = self.persisted(sysctl_dir)
         return facts
@@ -148,6 +146,21 @@ class LinuxConntrack:
         capacity = max(linux_conntrack.HEAVY_HITTER_CAPACITY, top)
         return linux_conntrack.TableSummary(top=top, selection=self.selection, capacity=capacity)
 
+    def new_nat_tuples(self):
+        """The NAT tuples collector of one read of the table, None when not asked for."""
+        if not self.params["nat_tuples"]:
+            return None
+        return linux_conntrack_nat.NatTuples(self.params["ports"], self.params["max_nat_tuples"])
+
+    def summarized(self, chunks, nat):
+        """The summary of a table's byte chunks, with ``nat_tuples`` from the same pass when ``nat`` is given."""
+        if nat is not None:
+            chunks = nat.passing(chunks)
+        result = self.summary().consume_chunks(chunks).result()
+        if nat is not None:
+            result["nat_tuples"] = nat.result()
+        return result
+
     def table(self):
         reasons = []
         for relative in TABLE_FILES:
@@ -158,7 +171,7 @@ class LinuxConntrack:
                 # Binary: the summary reads chunks and decodes only what is not ASCII (as UTF-8, bad bytes replaced).
                 # A child process reads the table ahead (the kernel formats it) while this one counts.
                 chunks = file_read_ahead(path, linux_conntrack.CHUNK_SIZE)
-                result = self.summary().consume_chunks(chunks).result()
+                result = self.summarized(chunks, self.new_nat_tuples())
             except PermissionError:
                 reasons.append("%s: permission denied (needs become)" % self.shown(relative))
                 continue
@@ -182,26 +195,6 @@ class LinuxConntrack:
         reasons.append("conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), reason))
         return {"source": "none", "source_reason": "; ".join(reasons)}
 
-    def nat_tuples(self, source):
-        """The translated ESTABLISHED entries (linux_conntrack_nat), read again from the source the summary used."""
-        collector = linux_conntrack_nat.NatTuples(self.params["ports"], self.params["max_nat_tuples"])
-        if source.startswith("/proc/"):
-            with open(self.proc(source[len("/proc/") :]), encoding="utf-8", errors="replace") as handle:
-                return collector.consume(handle).result()
-        timeout = self.params["command_timeout"] or None
-        binary = self.get_bin_path("conntrack", required=True)
-        with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE, timeout) as command:
-            collector.consume(command.stdout)
-        if command.timed_out:
-            raise ConntrackError(
-                "conntrack %s: timed out after %s s (option command_timeout)" % (" ".join(CONNTRACK_LIST_ARGS), timeout)
-            )
-        if command.returncode != 0:
-            raise ConntrackError(
-                "conntrack %s: exit %d: %s" % (" ".join(CONNTRACK_LIST_ARGS), command.returncode, command.stderr)
-            )
-        return collector.result()
-
     def table_from_conntrack(self):
         """(summary, None) from `conntrack -L -o extended`, read while it runs (module_utils/command_stream.py),
         or (None, reason)."""
@@ -210,8 +203,10 @@ class LinuxConntrack:
             return None, "not installed (conntrack-tools)"
         timeout = self.params["command_timeout"] or None
         with StreamedCommand([binary, *CONNTRACK_LIST_ARGS], C_LOCALE, timeout) as command:
+            read = command.stdout.read  # a text stream (universal newlines, bad bytes replaced)
+            chunks = iter(lambda: read(linux_conntrack.CHUNK_SIZE), "")
             try:
-                result = self.summary().consume_stream(command.stdout).result()
+                result = self.summarized(chunks, self.new_nat_tuples())
             except ParseError as error:
                 if not command.timed_out:  # a line cut by the kill is no parse error
                     raise ConntrackError("conntrack %s: %s" % (" ".join(CONNTRACK_LIST_ARGS), error)) from error

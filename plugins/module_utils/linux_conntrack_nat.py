@@ -14,8 +14,9 @@ either tuple (a DNAT'ed service has its virtual port in the original tuple and t
 
 Like ``established_tuples`` of netstat_facts, the result is one string, one line per entry, columns separated by one
 blank, because Ansible copies and tags every value it carries. This reader is separate from linux_conntrack's
-counting summary on purpose: it runs only when asked (conntrack_facts ``nat_tuples``), as a second pass over the
-table that skips every line without ``ESTABLISHED`` before any parsing.
+counting summary and runs only when asked (conntrack_facts ``nat_tuples``), but in the same pass over the table:
+passing() hands it the summary's chunks on their way (reading a big table twice doubled the time), and each chunk
+is matched whole (one ``finditer`` per chunk; the pattern never crosses a line), not line by line.
 """
 
 from __future__ import annotations
@@ -57,9 +58,33 @@ class NatTuples:
         if "ESTABLISHED" not in line:
             return
         match = _ENTRY.search(line)
-        if match is None:
-            return
-        source, destination, sport, dport, reply_source, reply_destination, reply_sport, reply_dport = match.groups()
+        if match is not None:
+            self._add(match.groups())
+
+    def add_text(self, text):
+        """Every entry of a text of whole lines (the pattern matches within one line only)."""
+        for match in _ENTRY.finditer(text):
+            self._add(match.groups())
+
+    def passing(self, chunks, encoding="utf-8", errors="replace"):
+        """Yield the chunks of a table (bytes or str) unchanged, adding their whole lines here on the way (one pass
+        feeds both this and linux_conntrack's summary); bytes are decoded like a text-mode file would."""
+        pending = None
+        for chunk in chunks:
+            yield chunk
+            if pending is None:
+                pending = chunk[:0]
+            cut = chunk.rfind(b"\n" if isinstance(chunk, bytes) else "\n") + 1
+            if not cut:
+                pending += chunk
+                continue
+            self.add_text(_decoded(pending + chunk[:cut], encoding, errors))
+            pending = chunk[cut:]
+        if pending:
+            self.add_text(_decoded(pending, encoding, errors))
+
+    def _add(self, groups):
+        source, destination, sport, dport, reply_source, reply_destination, reply_sport, reply_dport = groups
         ports = self.ports
         if ports and not (sport in ports or dport in ports or reply_sport in ports or reply_dport in ports):
             return
@@ -87,6 +112,14 @@ class NatTuples:
             "count": self.count,
             "truncated": self.count > len(self.rows),
         }
+
+
+def _decoded(data, encoding, errors):
+    """Text as a text-mode file gives it: bytes decoded, \\r\\n and \\r turned into \\n."""
+    text = data.decode(encoding, errors) if isinstance(data, bytes) else data
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def nat_tuples(text, ports=(), max_rows=None):

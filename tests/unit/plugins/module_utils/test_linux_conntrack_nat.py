@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_conntrack_nat import (
     COLUMNS,
+    NatTuples,
     nat_tuples,
     parse_nat_tuples,
 )
@@ -66,3 +67,26 @@ def test_states_other_than_established_are_left_out(fixture_text):
 def test_parse_rejects_bad_rows():
     with pytest.raises(ValueError, match="nat_tuples: row"):
         parse_nat_tuples({"columns": list(COLUMNS), "rows": "1 2 3"})
+
+
+ALL_TABLES = [
+    "linux/proc-net-nf_conntrack-snat-1.txt",
+    "linux/conntrack-L-1.txt",
+    "linux/proc-net-nf_conntrack-1.txt",
+    "linux/conntrack-L-extended-1.txt",
+]
+
+
+@pytest.mark.parametrize("name", ALL_TABLES)
+@pytest.mark.parametrize("size", [1, 7, 150, 1 << 20])
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_chunks_passing_through_give_the_line_by_line_result(fixture_text, name, size, as_bytes):
+    """The single pass of conntrack_facts (chunks handed on to the summary, matched whole, lines cut across chunk
+    boundaries) finds exactly what the line-by-line reader finds, and leaves the chunks untouched."""
+    text = fixture_text(name)
+    data = text.encode() if as_bytes else text
+    chunks = [data[start : start + size] for start in range(0, len(data), size)]
+    collector = NatTuples(ports=(), max_rows=None)
+    assert list(collector.passing(iter(chunks))) == chunks
+    assert collector.result() == nat_tuples(text)
+    assert collector.result()["count"] > 0 or name not in ALL_TABLES[:2]
