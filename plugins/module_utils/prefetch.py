@@ -110,7 +110,8 @@ def file_read_ahead(path, chunk_size):
     os.close(source)
     status = None
     try:
-        with os.fdopen(reader, "rb", buffering=0) as pipe:
+        # Buffered: read(n) waits for n bytes (or the end), so the caller gets few large pieces, not one per write.
+        with os.fdopen(reader, "rb") as pipe:
             while True:
                 data = pipe.read(chunk_size)
                 if not data:
