@@ -16,10 +16,6 @@ import threading
 from ansible_collections.netdiag.tcp.plugins.module_utils import linux_sock_diag
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_diag_modules import modules_to_load
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_keepalive import read_keepalive_settings
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import (
-    TableReader,
-    leading_listening_ports,
-)
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners import (
     DEFAULT_BUDGET_SECONDS,
     scan_socket_owners,
@@ -180,6 +176,9 @@ class LinuxNetstatCollector(NetstatCollector):
         )
 
     def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
+        # Imported here: a run that reads sock_diag never compiles the text reader (modules run from a zip).
+        from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import leading_listening_ports
+
         tables = [(path, protocol) for path, protocol in self.tables(protocols, families) if self.table_exists(path)]
         listening = set()
         for path, protocol in tables:
@@ -224,6 +223,8 @@ class LinuxNetstatCollector(NetstatCollector):
 
     def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
         """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
+        from ansible_collections.netdiag.tcp.plugins.module_utils.linux_proc_net_tcp import TableReader
+
         reader = TableReader(
             summary,
             protocol=protocol,
