@@ -105,6 +105,7 @@ class Matcher:
         self.filters = {}  # host -> networks its list was selected by (peers), for hosts that applied a filter
         self.covered = {}  # (host, address) -> filter_covers(), computed once per distinct address
         self.remotes = {}  # host -> remote addresses of its listed sockets, computed when first needed
+        self.sources = {}  # host -> (local port, remote address) of its listed sockets, computed when first needed
         for name in sorted(hosts):
             netstat = hosts[name].get("netstat") or {}
             value = netstat.get("established_tuples")
@@ -211,7 +212,12 @@ class Matcher:
                     # entry of an audited NAT, the peer's 4-tuple is unknown. An audited NAT that has none forgot it.
                     # Inbound sessions (an admin's SSH from the LAN) and connections to an audited host reached
                     # without the NAT are judged below like any other.
-                    self._behind_nat(group, row, name)
+                    if self._holds_none_from(peer, remote_port, {local_address} | self.behind_nat[name]):
+                        # The audited peer lists no socket on this port from this host nor from its NAT addresses:
+                        # whichever way the connection went, its other end is gone there (not only the NAT's entry).
+                        pending.append((group, row, peer, None))
+                    else:
+                        self._behind_nat(group, row, name)
                     continue
                 if peer is not None:
                     if peer not in self.index:
@@ -262,6 +268,16 @@ class Matcher:
         if remotes is None:
             remotes = self.remotes[peer] = {row[2] for row in self.rows.get(peer) or ()}
         return local_address in remotes
+
+    def _holds_none_from(self, peer, port, addresses):
+        """True when an audited peer, whose list is complete and unfiltered, lists no socket on local ``port`` from
+        any of ``addresses``."""
+        if peer is None or peer not in self.index or not self.complete[peer] or peer in self.filters:
+            return False
+        sources = self.sources.get(peer)
+        if sources is None:
+            sources = self.sources[peer] = {(row[1], row[2]) for row in self.rows.get(peer) or ()}
+        return not any((port, address) in sources for address in addresses)
 
     def _covers(self, host, address):
         key = (host, address)

@@ -347,3 +347,37 @@ def test_outbound_links_to_an_audited_lan_host_are_judged_against_it_not_the_nat
     assert links_group["peers"] == {"db": {"matched": 3, "half_open": 8}}
     (half_open,) = [item for item in by_id(report, "half-open-sockets") if item["host"] == "web1"]
     assert "whose other end is gone: db (8);" in half_open["summary"]
+
+
+def lan_links_fleet(db_rows):
+    """web1 (behind the audited NAT) holds 11 sockets to db:5432 on its LAN; db lists ``db_rows``."""
+    fleet = nat_fleet()
+    web1 = fleet["web1"]["facts"]["netstat"]
+    links = ["\n198.51.100.11 %d 198.51.100.13 5432 700 1" % (43000 + port) for port in range(11)]
+    web1["state_counts"]["ESTABLISHED"] += 11
+    web1["established_tuples"]["count"] += 11
+    web1["established_tuples"]["rows"] += "".join(links)
+    fleet["db"] = host({"netstat": netstat(db_rows, listen=5432, port=5432)})
+    fleet["db"]["addresses"] = ["198.51.100.13"]  # ansible_host: with no socket from web1 listed, db is known by it
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    (links_group,) = [
+        group for group in report["matching"]["groups"] if group["service_port"] == 5432 and group["host"] == "web1"
+    ]
+    return report, links_group
+
+
+def test_an_audited_peer_holding_none_of_the_sockets_is_where_their_other_end_is_gone():
+    """db holds no socket from web1 and none from the NAT: whether web1 reached it directly or through the NAT, the
+    other ends are gone on db, so db is named (the NAT used to take the blame for all 11)."""
+    report, links_group = lan_links_fleet([])
+    assert (links_group["matched"], links_group["half_open"], links_group["forgotten_by_nat"]) == (0, 11, {})
+    assert links_group["peers"] == {"db": {"matched": 0, "half_open": 11}}
+    (half_open,) = [item for item in by_id(report, "half-open-sockets") if item["host"] == "web1"]
+    assert "whose other end is gone: db (11)" in half_open["summary"]
+
+
+def test_a_peer_seeing_the_nat_on_that_port_leaves_the_verdict_to_the_nat():
+    """db lists a connection on 5432 from the NAT's address: web1's sockets to db may go through the NAT, whose
+    table has no entry for them, so the NAT forgot them (the peer cannot tell which of its sockets would be theirs)."""
+    _report, links_group = lan_links_fleet([("198.51.100.13", 5432, NAT_ADDRESS, 61000, 555, "1")])
+    assert (links_group["half_open"], links_group["forgotten_by_nat"], links_group["peers"]) == (11, {"nat": 11}, {})
