@@ -22,14 +22,13 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.linux_socket_owners im
     user_name,
 )
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_collector import NetstatCollector
-from ansible_collections.netdiag.tcp.plugins.module_utils.prefetch import prefetched
+from ansible_collections.netdiag.tcp.plugins.module_utils.prefetch import child_read_ahead
 from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import Summary
 
 # (file under /proc/net, protocol, family of the table). tcp6/udp6 also hold IPv4 connections of dual-stack
 # sockets (IPv4-mapped addresses), which are reported as inet, so they are read whenever inet is asked for.
 TABLES = (("tcp", "tcp", "inet"), ("tcp6", "tcp", "inet6"), ("udp", "udp", "inet"), ("udp6", "udp", "inet6"))
 READERS = ("auto", "sock_diag", "proc")
-PREFETCH_DATAGRAMS = 64  # sock_diag datagrams of about 32 KB received ahead of the counting at most: 2 MB
 
 
 class LinuxNetstatCollector(NetstatCollector):
@@ -131,15 +130,14 @@ class LinuxNetstatCollector(NetstatCollector):
                     # One walk of the kernel's tables for both families (where the column-wise path applies);
                     # a kernel that refuses the v1 request gets one dump per family below.
                     try:
-                        received.append(
-                            ("tcp", "inet+inet6", self._received(linux_sock_diag.dump_tcp_both_families(), scan))
-                        )
+                        datagrams = linux_sock_diag.dump_tcp_both_families()
+                        received.append(("tcp", "inet+inet6", self._received(datagrams, scan, read_ahead=True)))
                     except linux_sock_diag.SockDiagUnavailableError:
                         received = []
                 if not received:
                     for name, family in linux_sock_diag.dump_families(families):
                         datagrams = linux_sock_diag.dump(family, linux_sock_diag.PROTOCOLS[protocol])
-                        received.append((protocol, name, self._received(datagrams, scan)))
+                        received.append((protocol, name, self._received(datagrams, scan, protocol == "tcp")))
             except linux_sock_diag.SockDiagUnavailableError:
                 if protocol == "tcp":
                     raise
@@ -165,15 +163,15 @@ class LinuxNetstatCollector(NetstatCollector):
         return summary, sources
 
     @staticmethod
-    def _received(datagrams, scan):
+    def _received(datagrams, scan, read_ahead=False):
         """A dump with its first datagram received (a refusal raises here, before anything is counted); received
-        whole while the owner scan runs (see _collect_sock_diag)."""
-        datagrams = _primed(datagrams)
-        return (
-            list(datagrams)
-            if scan is not None
-            else prefetched(datagrams, PREFETCH_DATAGRAMS, "netdiag-sock-diag-prefetch")
-        )
+        whole while the owner scan runs (see _collect_sock_diag). read_ahead (no owner scan: no other thread runs):
+        a child process receives the dump while this one counts (module_utils/prefetch)."""
+        if scan is not None:
+            return list(_primed(datagrams))
+        if read_ahead:
+            return _primed(child_read_ahead(lambda: datagrams))
+        return _primed(datagrams)
 
     def _collect_proc(self, selection, max_connections, protocols, families, scan, limits):
         # Imported here: a run that reads sock_diag never compiles the text reader (modules run from a zip).

@@ -1,21 +1,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Read ahead of the caller while it counts: the kernel's work and Python's on two CPUs.
+"""Read a big kernel table ahead of the caller, in a forked child, while the caller counts.
 
-Reading a big kernel table is mostly kernel work done inside system calls (a sock_diag ``recv`` filling a datagram,
-a ``read`` of /proc/net/nf_conntrack formatting entries as text). Done in the caller's thread, the kernel and the
-counting wait for each other. Two ways to overlap them:
+Reading a big kernel table is mostly kernel work done inside system calls: a sock_diag ``recv`` fills the next
+datagram of the dump, a ``read`` of /proc/net/nf_conntrack formats entries as text. Done in the counting process,
+the kernel and the counting wait for each other. A child process made with ``fork`` does the reading on the other
+CPU and passes what it reads through a pipe; the caller reads the pipe in large pieces and counts.
 
-- prefetched(): a helper thread takes items from an iterator. System calls release the GIL, so this pays when each
-  call does much work: a sock_diag ``recv`` returns about 32 KB. The counting runs long C calls (``Counter``) that
-  hold the GIL, so while a table is read the switch interval is lowered (else the helper waits up to 5 ms for the
-  GIL after every call) and restored afterwards.
-- file_read_ahead(): a forked child reads a file into a pipe. A /proc seq file returns one page (about 4 KB) per
-  ``read`` whatever was asked, so a thread would need the GIL back 4,000 times for 17 MB, each time waiting for the
-  counting's C call to end: measured, no gain at all. A child process has no GIL to wait for; the caller reads the
-  pipe in large pieces.
+Why a process and not a thread: a thread needs the GIL back after every system call, and the counting runs long C
+calls (``re.findall``, ``Counter``) that hold it. Measured on 96,000 connections: a /proc seq file gives one page
+(about 4 KB) per ``read``, so a thread gained nothing at all; for sock_diag (about 32 KB per ``recv``) a thread took
+0.22 s where the child takes 0.17 s (the kernel's dump alone: 0.16 s).
 
-Both keep memory bounded (a queue of ``depth`` items; a pipe of at most 1 MB), raise an error of the reading in the
-caller, and stop the helper when the caller stops early. Standard library only.
+The child copies items into the pipe as frames (a 4-byte length, then the bytes), ends with an end frame, and sends
+an error of the reading as a pickled exception frame, raised in the caller. Memory stays bounded by the pipe (1 MB
+asked). A caller that stops early closes the pipe, which ends the child; the child is always waited for. Where no
+child can be made (a process limit), the items are read in the caller. Standard library only.
+
+Fork only from a process without other threads running (the callers make sure): the child runs nothing but
+``os.read``/``os.write``, the producer it was given, and ``pickle`` (imported here, so the child never imports).
 """
 
 from __future__ import annotations
@@ -24,135 +26,119 @@ import contextlib
 import errno
 import fcntl
 import os
-import queue
-import sys
-import threading
+import pickle
+import struct
 
-# How long a thread may hold the GIL before another one waiting for it gets it, while a table is read ahead.
-SWITCH_INTERVAL = 0.0002
-PIPE_BYTES = 1 << 20  # asked for the read-ahead pipe (F_SETPIPE_SZ; the kernel may grant less)
+PIPE_BYTES = 1 << 20  # asked for the pipe (F_SETPIPE_SZ; the kernel may grant less, 64 KB works too)
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_LENGTH = struct.Struct("=I")
+_END = 0xFFFFFFFF  # frame length values that are not lengths
+_ERROR = 0xFFFFFFFE
 
 
-class _End:
-    """What the helper queues last: the error that ended the reading, or None."""
-
-    def __init__(self, error):
-        self.error = error
-
-
-def prefetched(items, depth, name="netdiag-prefetch"):
-    """Yield the items of an iterator, taken from it in a helper thread ahead of the caller (at most ``depth``)."""
-    waiting = queue.Queue(depth)
-    stop = threading.Event()
-
-    def offer(item):
-        """Queue an item unless the caller stopped reading (then False)."""
-        while not stop.is_set():
-            try:
-                waiting.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read_ahead():
-        failure = None
-        try:
-            for item in items:
-                if not offer(item):
-                    return
-        except Exception as error:  # handed to the caller's thread
-            failure = error
-        offer(_End(failure))
-
-    helper = threading.Thread(target=read_ahead, name=name, daemon=True)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
-    helper.start()
-    try:
-        while True:
-            item = waiting.get()
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        sys.setswitchinterval(interval)
-
-
-def file_read_ahead(path, chunk_size):
-    """Yield the bytes of a file in pieces of at most ``chunk_size``, read by a forked child into a pipe.
-
-    The file is opened here first, so a missing file or a denied read raises before any child exists. Where a child
-    cannot be made (no fork, a process limit) the file is read in this process. A read error in the child ends it
-    with the error number, raised here as OSError once the pipe is drained."""
-    source = os.open(path, os.O_RDONLY)
+def child_read_ahead(produce):
+    """Yield the byte strings of ``produce()`` (an iterator made and run in the child), in order."""
     try:
         reader, writer = os.pipe()
     except OSError:
-        os.close(source)
-        raise
+        yield from produce()
+        return
     try:
-        with contextlib.suppress(OSError):  # a smaller pipe (the default 64 KB) works too
+        with contextlib.suppress(OSError):
             fcntl.fcntl(writer, F_SETPIPE_SZ, PIPE_BYTES)
         child = os.fork()
-    except OSError:
+    except OSError:  # no child (EAGAIN, ENOMEM): read here
         os.close(reader)
         os.close(writer)
-        yield from _read_here(source, chunk_size)
+        yield from produce()
         return
-    if child == 0:  # pragma: no cover - the child's side is exercised by the tests through its output
-        _copy_and_exit(source, writer, reader)
+    if child == 0:  # pragma: no cover - the child's side is exercised by the tests through what it sends
+        _serve(produce, writer, reader)
     os.close(writer)
-    os.close(source)
-    status = None
     try:
-        # Buffered: read(n) waits for n bytes (or the end), so the caller gets few large pieces, not one per write.
-        with os.fdopen(reader, "rb") as pipe:
-            while True:
-                data = pipe.read(chunk_size)
-                if not data:
-                    break
-                yield data
-        status = os.waitpid(child, 0)[1]
+        with os.fdopen(reader, "rb", buffering=PIPE_BYTES) as pipe:
+            yield from _frames(pipe)
     finally:
-        if status is None:  # the caller stopped early: the pipe is closed, the child ends on its next write
-            os.waitpid(child, 0)
-    code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
-    if code:
-        number = code if code > 0 else errno.EIO
-        raise OSError(number, "%s (while reading ahead)" % os.strerror(number), path)
+        os.waitpid(child, 0)  # the pipe is closed first: a child still writing gets EPIPE and ends
 
 
-def _read_here(source, chunk_size):
+def file_read_ahead(path, chunk_size):
+    """Yield the bytes of a file in pieces of about ``chunk_size``, read in a child (child_read_ahead).
+
+    The file is opened here, so a missing file or a denied read raises before any child exists."""
+    source = os.open(path, os.O_RDONLY)
     try:
-        while True:
-            data = os.read(source, chunk_size)
-            if not data:
-                return
-            yield data
+        yield from child_read_ahead(lambda: _pieces(source, chunk_size))
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, path) from error  # a read error in the child: name the file
     finally:
         os.close(source)
 
 
-def _copy_and_exit(source, writer, reader):
-    """The child: copy the file into the pipe, exit with 0 or the error number; never returns, never runs the
-    parent's exit handlers or flushes its buffers (os._exit)."""
+def _frames(pipe):
+    while True:
+        (size,) = _LENGTH.unpack(_exactly(pipe, 4))
+        if size == _END:
+            return
+        if size == _ERROR:
+            (size,) = _LENGTH.unpack(_exactly(pipe, 4))
+            raise pickle.loads(_exactly(pipe, size))  # sent by our own child: trusted
+        yield _exactly(pipe, size)
+
+
+def _exactly(pipe, size):
+    data = pipe.read(size)  # buffered: waits for ``size`` bytes or the end
+    if len(data) != size:
+        raise OSError(errno.EIO, "the reading process ended before its end frame")
+    return data
+
+
+def _pieces(source, chunk_size):
+    """Pieces of a file of about chunk_size bytes (a /proc seq file returns a page per read)."""
+    pending = []
+    pending_bytes = 0
+    while True:
+        data = os.read(source, 1 << 16)
+        if not data:
+            break
+        pending.append(data)
+        pending_bytes += len(data)
+        if pending_bytes >= chunk_size:
+            yield b"".join(pending)
+            pending = []
+            pending_bytes = 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _serve(produce, writer, reader):
+    """The child: send every item, then the end frame or the error; exit without running the parent's exit
+    handlers or flushing its buffers (os._exit). Never returns."""
     code = 0
     try:
         os.close(reader)
-        while True:
-            data = os.read(source, 1 << 16)
-            if not data:
-                break
-            view = memoryview(data)
-            while view:
-                view = view[os.write(writer, view) :]
-    except OSError as error:
-        code = (error.errno or errno.EIO) & 0x7F
+        for data in produce():
+            _write_all(writer, _LENGTH.pack(len(data)) + data)
+        _write_all(writer, _LENGTH.pack(_END))
+    except BrokenPipeError:
+        pass  # the caller stopped reading
+    except Exception as error:  # the caller raises it
+        try:
+            payload = pickle.dumps(error)
+        except Exception:  # an exception that does not pickle: its text
+            payload = pickle.dumps(OSError(errno.EIO, "%s: %s" % (type(error).__name__, error)))
+        try:
+            _write_all(writer, _LENGTH.pack(_ERROR) + _LENGTH.pack(len(payload)) + payload)
+        except OSError:
+            code = 1
     except BaseException:
-        code = errno.EIO
+        code = 1
     os._exit(code)
+
+
+def _write_all(descriptor, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
