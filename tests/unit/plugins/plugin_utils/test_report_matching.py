@@ -328,27 +328,6 @@ def test_inbound_sessions_of_a_host_behind_a_nat_are_not_blamed_on_the_nat():
     ]["outside"]
 
 
-def test_outbound_links_to_an_audited_lan_host_are_judged_against_it_not_the_nat():
-    """db (198.51.100.13) is on web1's LAN: it lists sockets from web1's own address, so web1 reaches it without
-    the NAT. The 8 sockets db lacks are half-open towards db; the NAT is not said to have forgotten them."""
-    fleet = nat_fleet()
-    web1 = fleet["web1"]["facts"]["netstat"]
-    links = ["\n198.51.100.11 %d 198.51.100.13 5432 700 1" % (43000 + port) for port in range(11)]
-    web1["state_counts"]["ESTABLISHED"] += 11
-    web1["established_tuples"]["count"] += 11
-    web1["established_tuples"]["rows"] += "".join(links)
-    db_rows = [("198.51.100.13", 5432, "198.51.100.11", 43000 + port, 555, "1") for port in range(3)]
-    fleet["db"] = host({"netstat": netstat(db_rows, listen=5432, port=5432)})
-    report = build_report(fleet, "2026-12-04T00:00:00Z")
-    (links_group,) = [
-        group for group in report["matching"]["groups"] if group["service_port"] == 5432 and group["host"] == "web1"
-    ]
-    assert (links_group["matched"], links_group["half_open"], links_group["forgotten_by_nat"]) == (3, 8, {})
-    assert links_group["peers"] == {"db": {"matched": 3, "half_open": 8}}
-    (half_open,) = [item for item in by_id(report, "half-open-sockets") if item["host"] == "web1"]
-    assert "whose other end is gone: db (8);" in half_open["summary"]
-
-
 def lan_links_fleet(db_rows):
     """web1 (behind the audited NAT) holds 11 sockets to db:5432 on its LAN; db lists ``db_rows``."""
     fleet = nat_fleet()
@@ -364,6 +343,17 @@ def lan_links_fleet(db_rows):
         group for group in report["matching"]["groups"] if group["service_port"] == 5432 and group["host"] == "web1"
     ]
     return report, links_group
+
+
+def test_outbound_links_to_an_audited_lan_host_are_judged_against_it_not_the_nat():
+    """db (198.51.100.13) is on web1's LAN: it lists sockets from web1's own address, so web1 reaches it without
+    the NAT. The 8 sockets db lacks are half-open towards db; the NAT is not said to have forgotten them."""
+    db_rows = [("198.51.100.13", 5432, "198.51.100.11", 43000 + port, 555, "1") for port in range(3)]
+    report, links_group = lan_links_fleet(db_rows)
+    assert (links_group["matched"], links_group["half_open"], links_group["forgotten_by_nat"]) == (3, 8, {})
+    assert links_group["peers"] == {"db": {"matched": 3, "half_open": 8}}
+    (half_open,) = [item for item in by_id(report, "half-open-sockets") if item["host"] == "web1"]
+    assert "whose other end is gone: db (8);" in half_open["summary"]
 
 
 def test_an_audited_peer_holding_none_of_the_sockets_is_where_their_other_end_is_gone():
