@@ -7,8 +7,8 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation imp
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER, host_findings
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.keepalive import keepalive_findings
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import (
+    Matcher,
     half_open_findings,
-    match_connections,
     matching_section,
 )
 
@@ -58,9 +58,16 @@ def build_report(gathered_by_host, generated_at, thresholds=None, correlation=No
     }
     aliases = {name: gathered_by_host[name].get("aliases") or () for name in hosts}
     options = dict(DEFAULT_CORRELATION, **(correlation or {}))
-    groups, outside, matching_errors = match_connections(hosts, addresses, aliases)
+    matcher = Matcher(hosts, addresses, aliases)
+    groups, outside = matcher.run()
     pairs, pair_findings = correlate(
-        hosts, addresses, options["min_gap"], options["ratio"], aliases_by_host=aliases, groups=groups
+        hosts,
+        addresses,
+        options["min_gap"],
+        options["ratio"],
+        aliases_by_host=aliases,
+        groups=groups,
+        rows_by_host=matcher.rows,  # the tuples parsed once, for the pairs' counts too
     )
     findings = (
         host_findings(hosts, thresholds)
@@ -74,7 +81,7 @@ def build_report(gathered_by_host, generated_at, thresholds=None, correlation=No
         "generated_at": generated_at,
         "hosts": hosts,
         "pairs": pairs,
-        "matching": matching_section(groups, outside, matching_errors),
+        "matching": matching_section(groups, outside, matcher.errors),
         "findings": findings,
     }
 

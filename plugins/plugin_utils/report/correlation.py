@@ -11,13 +11,50 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import parse_tuples, service_port_of
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import (
     DECLARED_ONLY,
     filter_covers,
+    lists_every_socket,
     local_addresses,
     peers_filter,
+    tcp_listening_ports,
 )
+
+
+def peer_counts(netstat, rows=None):
+    """[(direction, service port, peer, count)] of a host's ESTABLISHED connections, peer None for connections
+    counted without their peer.
+
+    From ``established_by_peer`` when it has every peer. The audit keeps only the busiest peers there (every peer
+    of a busy host is a dictionary Ansible copies and tags: 96,000 of them took seconds), so otherwise they are
+    counted from ``established_tuples`` when it lists every socket and the listeners (which decide each socket's
+    direction, as on the host) are complete; ``rows``: the tuples already parsed. Failing both, the kept peers and
+    the rest summed per port (``established_by_peer_rest``) without a peer.
+    """
+    entries = netstat.get("established_by_peer") or []
+    rest = netstat.get("established_by_peer_rest") or []
+    kept = [
+        (item.get("direction"), item.get("service_port"), item.get("peer"), item.get("count", 0)) for item in entries
+    ]
+    if not rest and not netstat.get("established_by_peer_truncated"):
+        return kept
+    tuples = netstat.get("established_tuples")
+    if lists_every_socket(netstat) and not netstat.get("listeners_truncated"):
+        if rows is None:
+            try:
+                rows = parse_tuples(tuples)
+            except ValueError:
+                rows = None
+        if rows is not None:
+            listening = tcp_listening_ports(netstat)
+            counts = {}
+            for row in rows:
+                key = service_port_of(row[1], row[3], listening) + (row[2],)
+                counts[key] = counts.get(key, 0) + 1
+            return [key + (count,) for key, count in counts.items()]
+    return kept + [(item.get("direction"), item.get("service_port"), None, item.get("count", 0)) for item in rest]
 
 
 def host_addresses(report, extra=()):
@@ -56,7 +93,7 @@ def declared_addresses(value):
     return addresses, rejected
 
 
-def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=None, groups=None):
+def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=None, groups=None, rows_by_host=None):
     """Pairs of (client end, server end, service port) with both counts, and the asymmetric ones.
 
     hosts: {name: host_report}; addresses_by_host: {name: set of addresses} found on the host (its sockets' local
@@ -103,21 +140,22 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
     unattributed = {}
     for name in sorted(hosts):
         own = ends[name]
-        for entry in (hosts[name].get("netstat") or {}).get("established_by_peer") or []:
-            peer_end = owner_of.get(entry.get("peer"))
+        netstat = hosts[name].get("netstat") or {}
+        for direction, service_port, peer, count in peer_counts(netstat, (rows_by_host or {}).get(name)):
+            peer_end = None if peer is None else owner_of.get(peer)
             if peer_end == own:
                 continue
             if peer_end is None:
-                key = (own, entry.get("service_port"), entry.get("direction"))
-                unattributed[key] = unattributed.get(key, 0) + entry.get("count", 0)
+                key = (own, service_port, direction)
+                unattributed[key] = unattributed.get(key, 0) + count
                 continue
             if own not in complete or peer_end not in complete:
                 continue
-            if entry.get("direction") == "outbound":
-                key = (own, peer_end, entry.get("service_port"))
+            if direction == "outbound":
+                key = (own, peer_end, service_port)
                 side = "client_count"
             else:
-                key = (peer_end, own, entry.get("service_port"))
+                key = (peer_end, own, service_port)
                 side = "server_count"
             pair = counts.setdefault(
                 key,
@@ -131,7 +169,7 @@ def correlate(hosts, addresses_by_host, min_gap=10, ratio=2.0, aliases_by_host=N
                     "server_hosts": list(key[1]),
                 },
             )
-            pair[side] += entry.get("count", 0)
+            pair[side] += count
     for (client, server, port), pair in counts.items():
         pair["client_unattributed"] = unattributed.get((client, port, "outbound"), 0)
         pair["server_unattributed"] = unattributed.get((server, port, "inbound"), 0)

@@ -254,7 +254,8 @@ def netstat_blocks(netstat):
     blocks = [("paragraph", "TCP states: " + (seen or "no TCP sockets"))]
     peers = netstat.get("established_by_peer") or []
     if peers:
-        blocks.append(("paragraph", "ESTABLISHED by peer (top %d of %d):" % (min(TOP_PEERS, len(peers)), len(peers))))
+        total = netstat.get("established_by_peer_total", len(peers))  # the module keeps only the busiest peers
+        blocks.append(("paragraph", "ESTABLISHED by peer (top %d of %d):" % (min(TOP_PEERS, len(peers)), total)))
         blocks.append(
             (
                 "table",

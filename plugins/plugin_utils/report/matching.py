@@ -125,7 +125,7 @@ class Matcher:
             # Both count the same selected ESTABLISHED TCP sockets; if a collector's path forgot to list some, the
             # list must not stand for "the other end holds none".
             established = (netstat.get("state_counts") or {}).get("ESTABLISHED")
-            if isinstance(established, int) and value.get("count") != established:
+            if not _count_agrees(netstat):
                 self.complete[name] = False
                 self.errors[name] = (
                     "established_tuples lists %s sockets but state_counts has %d ESTABLISHED: not used to judge "
@@ -180,11 +180,7 @@ class Matcher:
         pending = []  # (group, row, peer, through): no mirror on the peer, judged once every host was read
         for name in sorted(self.rows):
             netstat = self.hosts[name].get("netstat") or {}
-            listening = {
-                item.get("local_port")
-                for item in netstat.get("listeners") or []
-                if item.get("protocol", "tcp") == "tcp" and item.get("local_port") is not None
-            }
+            listening = tcp_listening_ports(netstat)
             holders = netstat.get("holders") or {}
             for row in self.rows[name]:
                 local_address, local_port, remote_address, remote_port = row[:4]
@@ -391,6 +387,26 @@ class _Group:
             "sample": sample,
             "sample_truncated": len(rows) > sample_size,
         }
+
+
+def tcp_listening_ports(netstat):
+    """The TCP ports a host's listeners listen on: they decide each socket's direction, as on the host."""
+    return {
+        item.get("local_port")
+        for item in netstat.get("listeners") or []
+        if item.get("protocol", "tcp") == "tcp" and item.get("local_port") is not None
+    }
+
+
+def lists_every_socket(netstat):
+    """True when ``established_tuples`` lists every selected ESTABLISHED TCP socket of the host."""
+    value = netstat.get("established_tuples")
+    return bool(value) and not value.get("truncated") and _count_agrees(netstat)
+
+
+def _count_agrees(netstat):
+    established = (netstat.get("state_counts") or {}).get("ESTABLISHED")
+    return not isinstance(established, int) or (netstat.get("established_tuples") or {}).get("count") == established
 
 
 def match_connections(hosts, addresses_by_host, aliases_by_host=None):

@@ -371,3 +371,57 @@ def test_a_peer_seeing_the_nat_on_that_port_leaves_the_verdict_to_the_nat():
     table has no entry for them, so the NAT forgot them (the peer cannot tell which of its sockets would be theirs)."""
     _report, links_group = lan_links_fleet([("198.51.100.13", 5432, NAT_ADDRESS, 61000, 555, "1")])
     assert (links_group["half_open"], links_group["forgotten_by_nat"], links_group["peers"]) == (11, {"nat": 11}, {})
+
+
+def two_client_fleet():
+    """app serves web1 (20 connections, all matched) and web2 (8, of which web2 still holds 3)."""
+    web1, web2 = "198.51.100.11", "198.51.100.12"
+    server_rows = [(APP, 5555, web1, 41000 + index, 4242, "1") for index in range(20)]
+    server_rows += [(APP, 5555, web2, 42000 + index, 4242, "1") for index in range(8)]
+    return {
+        "web1": host(
+            {"netstat": netstat([(web1, 41000 + i, APP, 5555, 700, "1") for i in range(20)], direction="outbound")}
+        ),
+        "web2": host(
+            {"netstat": netstat([(web2, 42000 + i, APP, 5555, 701, "1") for i in range(3)], direction="outbound")}
+        ),
+        "app": host({"netstat": netstat(server_rows, listen=5555)}),
+    }
+
+
+def keep_busiest_peer_only(netstat_facts):
+    """What netstat_facts returns with max_peers: 1 (the audit keeps the busiest peers, not all)."""
+    peers = netstat_facts["established_by_peer"]
+    kept, rest = peers[:1], peers[1:]
+    netstat_facts["established_by_peer"] = kept
+    netstat_facts["established_by_peer_truncated"] = bool(rest)
+    netstat_facts["established_by_peer_rest"] = [
+        {"direction": "inbound", "service_port": 5555, "peers": len(rest), "count": sum(item["count"] for item in rest)}
+    ]
+
+
+def pair_counts(report):
+    return sorted(
+        (pair["client"], pair["server"], pair["client_count"], pair["server_count"], pair["server_unattributed"])
+        for pair in report["pairs"]
+    )
+
+
+def test_pairs_count_every_connection_from_the_tuples_when_only_the_busiest_peers_are_kept():
+    full = build_report(two_client_fleet(), "2026-12-04T00:00:00Z")
+    fleet = two_client_fleet()
+    keep_busiest_peer_only(fleet["app"]["facts"]["netstat"])
+    capped = build_report(fleet, "2026-12-04T00:00:00Z")
+    assert pair_counts(capped) == pair_counts(full) == [("web1", "app", 20, 20, 0), ("web2", "app", 3, 8, 0)]
+    assert by_id(capped, "half-open-sockets") == by_id(full, "half-open-sockets")
+
+
+def test_without_tuples_the_peers_left_out_count_as_unattributed():
+    fleet = two_client_fleet()
+    netstat_facts = fleet["app"]["facts"]["netstat"]
+    keep_busiest_peer_only(netstat_facts)
+    del netstat_facts["established_tuples"]
+    fleet["app"]["addresses"] = [APP]  # ansible_host: without its tuples, app is known by it
+    report = build_report(fleet, "2026-12-04T00:00:00Z")
+    # web2's 8 connections are in app's rest, peer unknown: the pair sees none of them, and says they may be there.
+    assert pair_counts(report) == [("web1", "app", 20, 20, 8), ("web2", "app", 3, 0, 8)]
