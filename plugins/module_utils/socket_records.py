@@ -562,6 +562,16 @@ class EstablishedTuples:
     def add_record(self, record):
         self.add(record[2], record[3], record[4], record[5], record[8], record[7], record[9], record[10])
 
+    def add_lines(self, lines, count, holders):
+        """Rows made elsewhere (a fast path) for ``count`` sockets, in order: ``lines`` holds at least the first
+        ones that fit, ``holders`` the holders of the pids in those ({pid text: {process, user}})."""
+        self.count += count
+        room = self.max_rows - len(self.rows)
+        if room > 0:
+            self.rows.extend(lines[:room])
+        for pid_text, holder in holders.items():
+            self.holders.setdefault(pid_text, holder)
+
     def result(self):
         rows = "\n".join(self.rows)
         return (

@@ -95,8 +95,15 @@ def test_an_error_message_cut_before_its_code_is_a_refusal_not_a_crash():
         linux_sock_diag._control_message(cut)
 
 
-def reader_with(listening=(80,), owners=None, selection=None, cap=None):
-    summary = Summary(selection or Selection(), cap, set(listening), owners_mapped=owners is not None)
+def reader_with(listening=(80,), owners=None, selection=None, cap=None, max_tuples=None):
+    summary = Summary(
+        selection or Selection(),
+        cap,
+        set(listening),
+        owners_mapped=owners is not None,
+        tuples=max_tuples is not None,
+        max_tuples=max_tuples,
+    )
     return linux_sock_diag.DiagReader(summary, owners, lambda uid: "user%d" % uid), summary
 
 
@@ -146,16 +153,21 @@ def synthetic_dump():
     "selection",
     [Selection(), Selection(ports=[443]), Selection(states=["TIME_WAIT", "LISTEN"]), Selection(peers=["127.0.1.0/29"])],
 )
-def test_column_wise_path_equals_the_per_record_path(selection):
+@pytest.mark.parametrize("max_tuples", [None, 1000, 25, 0])
+def test_column_wise_path_equals_the_per_record_path(selection, max_tuples):
     owners = {100 + index: (4242, "app", "app") for index in range(0, 60, 3)}
-    fast_reader, fast = reader_with(owners=owners, selection=selection, cap=7)
+    owners.update({300 + index: (5151, "client", None) for index in range(0, 40, 2)})  # user unknown: from the uid
+    fast_reader, fast = reader_with(owners=owners, selection=selection, cap=7, max_tuples=max_tuples)
     fast_reader.read(synthetic_dump(), "tcp")
     fast_reader.finish()
-    slow_reader, slow = reader_with(owners=owners, selection=selection, cap=7)
+    slow_reader, slow = reader_with(owners=owners, selection=selection, cap=7, max_tuples=max_tuples)
     for data in synthetic_dump():
         slow_reader._records(data, linux_sock_diag.records_of(data), "tcp")
     assert fast.result() == slow.result()
     assert fast.total == 141
+    if max_tuples and fast.result()["state_counts"]["ESTABLISHED"]:  # made column-wise, as the per-record path
+        assert fast.result()["established_tuples"]["rows"]
+        assert list(fast.tuples.holders) == list(slow.tuples.holders)
 
 
 def test_collector_falls_back_to_proc_when_sock_diag_is_refused(monkeypatch):
