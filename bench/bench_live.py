@@ -17,6 +17,8 @@ Measured inside the namespace, each side fastest of --repeat runs, interleaved s
   conntrack_facts    the module as a process, default options, against the seed's conntrack pipeline
                      cut -d' ' -f16 /proc/net/nf_conntrack | cut -d= -f2 | sort | uniq -c | sort -nr | head -5
   ansible            ansible localhost -m netdiag.tcp.netstat_facts against ansible localhost -m ping
+  audit              ansible-playbook playbooks/audit.yml on this host (a figure, no goal: a busy host's whole audit,
+                     report included)
 
 Goals (issue "speed where users feel it"): netstat_facts owners off >= 2x faster than the seed pipeline and faster
 than the ss pipeline; default >= 3x faster than the owners pipeline; peak RSS < 150 MB; conntrack_facts <= 1.25x
@@ -96,6 +98,11 @@ class Bench:
     def ansible(self, module):
         return self.in_netns(str(VENV_BIN / "ansible"), "localhost", "-m", module)
 
+    def audit(self):
+        report_dir = os.path.join(self.directory, "reports")
+        playbook = str(REPO / "playbooks" / "audit.yml")
+        return self.in_netns(str(VENV_BIN / "ansible-playbook"), playbook, "-e", "netdiag_report_dir=" + report_dir)
+
     def fastest(self, commands, repeat=None):
         """{name: fastest seconds} of several commands, run in turns (repeat rounds)."""
         best = {}
@@ -171,6 +178,7 @@ def main():
             {
                 "ansible -m ping": bench.ansible("ping"),
                 "ansible -m netdiag.tcp.netstat_facts": bench.ansible("netdiag.tcp.netstat_facts"),
+                "ansible-playbook audit.yml (this host)": bench.audit(),
             },
             repeat=max(1, repeat - 1),
         )
@@ -204,6 +212,11 @@ def main():
             "ansible netstat_facts - ping: +%.2f s (goal <= +1.5 s)"
             % (figures["ansible -m netdiag.tcp.netstat_facts"] - figures["ansible -m ping"]),
             figures["ansible -m netdiag.tcp.netstat_facts"] - figures["ansible -m ping"] <= 1.5,
+        ),
+        (
+            "audit.yml on this host, report included: %.2f s (a figure)"
+            % figures["ansible-playbook audit.yml (this host)"],
+            None,
         ),
         ("audit.yml over test hosts vs a ping round: bench/bench_fleet.py", None),
     ]
