@@ -107,13 +107,15 @@ class LinuxNetstatCollector(NetstatCollector):
 
         While the owner scan runs in its threads, the dumps are received whole (about 24 MB for 192,000 sockets):
         the kernel fills them while the scan waits for readlink, and counting needs the owners anyway. Without
-        the scan they are counted as they arrive (memory stays at one datagram). The first datagram of each dump
-        is received before anything is counted, so a refused dump changes nothing."""
+        the scan a child process receives the TCP dump while this one counts what has arrived (memory stays at
+        the pipe's 1 MB). The first datagram of each dump is received before anything is counted, so a refused
+        dump changes nothing."""
         load_modules = load_modules or self.reader == "sock_diag"
-        if "tcp" in protocols and not load_modules and modules_to_load("tcp"):
+        missing = [] if load_modules or "tcp" not in protocols else modules_to_load("tcp")
+        if missing:
             raise linux_sock_diag.SockDiagUnavailableError(
                 "sock_diag would make the kernel load %s; read /proc/net instead (sock_diag_load_modules allows it)"
-                % ", ".join(modules_to_load("tcp"))
+                % ", ".join(missing)
             )
         listening, listener_uids = set(), {}
         if "tcp" in protocols:
