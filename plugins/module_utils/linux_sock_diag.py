@@ -616,13 +616,14 @@ class DiagReader:
                 )
             )
             holders = {}
-            for index, owner in enumerate(owners[:room]):
+            kept = owners[:room]
+            for owner in dict.fromkeys(kept):  # the distinct owners of the kept rows, in order of appearance
                 pid = owner[0]
                 if pid == "-" or str(pid) in holders or str(pid) in tuples.holders:
                     continue
                 user = owner[2]
-                if user is None and self.user_name is not None:  # as record(): the socket's uid names the user
-                    user = self.user_name(list(compress(_column_integers(matrix, _UID), flags))[index])
+                if user is None and self.user_name is not None:  # as record(): its first socket's uid names the user
+                    user = self.user_name(list(compress(_column_integers(matrix, _UID), flags))[kept.index(owner)])
                 holders[str(pid)] = {"process": owner[1], "user": user}
         else:
             lines, holders = [], {}
