@@ -188,6 +188,7 @@ def test_an_unforeseen_error_in_one_part_keeps_the_others(on_tree, no_conntrack_
         ({"max_nat_tuples": -1}, "audit_facts: max_nat_tuples: -1 is not a number >= 0"),
         ({"aix_rmsock": True}, "Unsupported parameters"),
         ({"sunos_pfiles": True}, "Unsupported parameters"),
+        ({"sock_diag_load_modules": True}, "Unsupported parameters"),  # the audit never loads kernel modules
     ],
 )
 def test_bad_option_fails_before_reading(args, message, monkeypatch, call_main):

@@ -234,3 +234,19 @@ def test_owner_of_a_shared_socket_is_the_lowest_pid(proc, workers):
     assert scan["descriptors"] == 5 + 3 + 4 + 4  # 0 and 1 of each process, and its sockets
     assert owners[25000] == (20407, "python3", owners[25000][2])
     assert owners[1137][:2] == (1, "process_api")
+
+
+@pytest.mark.parametrize("load, reader", [(None, "proc"), (False, "proc"), (True, "sock_diag")])
+def test_sock_diag_load_modules_decides_whether_a_missing_diag_module_may_be_loaded(
+    monkeypatch, run_module, load, reader
+):
+    """The live host's tables, with the kernel said to lack tcp_diag: by default the module reads /proc rather than
+    make the kernel load it; sock_diag_load_modules: true lets it."""
+    monkeypatch.setattr(netstat_linux, "modules_to_load", lambda protocol: ["tcp_diag"] if protocol == "tcp" else [])
+    args = {"owners": False} if load is None else {"owners": False, "sock_diag_load_modules": load}
+    outcome = run_module(args, monkeypatch)
+    assert outcome.failed is False, outcome.result
+    netstat = outcome.result["ansible_facts"]["netdiag"]["netstat"]
+    assert netstat["reader"] == reader
+    if reader == "proc":
+        assert "would make the kernel load tcp_diag" in netstat["reader_fallback"]
