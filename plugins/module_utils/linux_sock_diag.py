@@ -736,8 +736,7 @@ class DiagReader:
                 by_port |= fast.equals(matrix, _SPORT, text) | fast.equals(matrix, _DPORT, text)
             selected &= by_port
         if selection.networks and selected:
-            columns = [matrix.column(_DST + index) for index in range(16)] + [matrix.column(_MESSAGE_OFFSET)]
-            remotes = _row_keys(columns, rows)
+            remotes = _row_keys(_address_columns(matrix, _DST), rows)
             wanted = {remote for remote in set(remotes) if selection.peer_selected(self.addresses[remote][0])}
             selected &= int.from_bytes(bytes(map(wanted.__contains__, remotes)), "little")
         return selected
@@ -759,20 +758,22 @@ def _address_columns(matrix, offset):
 
 def _column_ports(matrix, offset):
     """The big-endian u16 at ``offset`` of every row, as a tuple of ints."""
-    rows = matrix.rows
-    buffer = bytearray(2 * rows)
-    buffer[0::2] = matrix.column(offset)
-    buffer[1::2] = matrix.column(offset + 1)
-    return struct.unpack(">%dH" % rows, buffer)
+    return _column_numbers(matrix, offset, ">", "H")
 
 
 def _column_integers(matrix, offset):
-    """The host-order u32 at ``offset`` of every row, as a tuple of ints (4 column slices and one unpack)."""
+    """The host-order u32 at ``offset`` of every row, as a tuple of ints."""
+    return _column_numbers(matrix, offset, "=", "I")
+
+
+def _column_numbers(matrix, offset, order, code):
+    """The number of struct ``order`` + ``code`` at ``offset`` of every row: one column slice per byte, one unpack."""
     rows = matrix.rows
-    buffer = bytearray(4 * rows)
-    for index in range(4):
-        buffer[index::4] = matrix.column(offset + index)
-    return struct.unpack("=%dI" % rows, buffer)
+    size = struct.calcsize(order + code)
+    buffer = bytearray(size * rows)
+    for index in range(size):
+        buffer[index::size] = matrix.column(offset + index)
+    return struct.unpack("%s%d%s" % (order, rows, code), buffer)
 
 
 def _first_set(flags, limit):
