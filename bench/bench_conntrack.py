@@ -51,7 +51,7 @@ PIPELINE = "cut -d' ' -f16 {path} | cut -d= -f2 | sort | uniq -c | sort -nr | he
 CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[2])
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_conntrack import TableSummary
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux.conntrack import TableSummary
 start = time.perf_counter()
 with open(sys.argv[1], "rb") as handle:  # as conntrack_facts reads /proc/net/nf_conntrack
     result = TableSummary(top=5).consume_stream(handle).result()

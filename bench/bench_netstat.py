@@ -144,9 +144,9 @@ def write_tables(rows, directory):
 def child(format_name, path):
     """Runs in the measured child: the collection's real entry point on the table, then report VmHWM."""
     sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat
-    from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
-    from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+    from ansible_collections.netdiag.tcp.plugins.module_utils.collect.linux_sockets import LinuxNetstatCollector
+    from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
+    from ansible_collections.netdiag.tcp.plugins.module_utils.linux import netstat as linux_netstat
 
     if format_name == "proc":
         # A proc root whose net/tcp is the table: the collector reads it exactly as it reads /proc/net/tcp.

@@ -6,23 +6,21 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import (
-    aix_kdb_sockinfo,
-    aix_netstat,
-    aix_no,
-    aix_rmsock,
-    linux_conntrack,
-    linux_conntrack_stat,
-    linux_netstat,
-    linux_proc_net_tcp,
-    linux_slabinfo,
-    linux_ss,
-    sunos_ipadm_prop,
-    sunos_ndd,
-    sunos_netstat,
-    sunos_pfiles,
-)
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import kdb_sockinfo as aix_kdb_sockinfo
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import netstat as aix_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import no as aix_no
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import rmsock as aix_rmsock
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack as linux_conntrack
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack_stat as linux_conntrack_stat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import netstat as linux_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import proc_net_tcp as linux_proc_net_tcp
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import slabinfo as linux_slabinfo
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import ss as linux_ss
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import ipadm_prop as sunos_ipadm_prop
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import ndd as sunos_ndd
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import netstat as sunos_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import pfiles as sunos_pfiles
 
 # FORMAT -> the parser module's pure parse(text, **options). A new platform adds its parser file and its lines here.
 PARSERS = {

@@ -191,12 +191,10 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import (
-    conntrack_collector,
-    netstat_run,
-    slabinfo_collector,
-)
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_conntrack as conntrack_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_slabinfo as slabinfo_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import platforms as netstat_run
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
 ARGUMENT_SPEC = {
     "ports": {"type": "list", "elements": "int", "default": []},

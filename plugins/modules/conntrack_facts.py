@@ -404,12 +404,12 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.conntrack_collector import (
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.linux_conntrack import (
     COLLECTORS,
     ConntrackError,
     NoConntrack,
 )
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
 
 def main():

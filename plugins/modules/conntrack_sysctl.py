@@ -285,7 +285,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_sysctl_persisted import (
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux.sysctl_persisted import (
     module_load_entries,
     persisted,
     read_module_load_files,

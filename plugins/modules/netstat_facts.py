@@ -577,7 +577,7 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_run import (
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.platforms import (
     COLLECTORS,
     collector_class_for,
     new_collector,

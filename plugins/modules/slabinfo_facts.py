@@ -151,7 +151,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.slabinfo_collector import (
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.linux_slabinfo import (
     COLLECTORS,
     NoSlabinfo,
     SlabinfoError,

@@ -13,7 +13,7 @@ import numbers
 
 import yaml
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import DEFAULT_THRESHOLDS
 
 

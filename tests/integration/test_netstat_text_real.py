@@ -14,9 +14,9 @@ import uuid
 import pytest
 from conftest import CLOSING_CLIENT, HOLDING_SERVER, in_netns, needs_root, run, start_in_netns, tear_down
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import linux_netstat
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
-from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import summarize
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import summarize
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import netstat as linux_netstat
 
 
 def per_line(text, **options):

@@ -84,8 +84,8 @@ sys.stdin.readline()
 COMPARE = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.linux_sockets import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 options = json.loads(sys.argv[2])
 selection = Selection(options.pop("ports", None), options.pop("states", None), options.pop("peers", None))
 results = {}

@@ -17,18 +17,20 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / ".ansible" / "collections"  # made by `make install`, as for the unit tests (pyproject.toml)
 HOST_FILES = sorted(
-    list((REPO / "plugins" / "modules").glob("*.py")) + list((REPO / "plugins" / "module_utils").glob("*.py"))
+    list((REPO / "plugins" / "modules").glob("*.py")) + list((REPO / "plugins" / "module_utils").rglob("*.py"))
 )
 
 SMOKE = r"""
 import importlib, os, pkgutil, sys, tempfile
 import ansible_collections.netdiag.tcp.plugins.module_utils as package
-names = [name for _finder, name, _is_package in pkgutil.iter_modules(package.__path__)]
+names = [name for _finder, name, _is_package in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+assert len(names) > 40, names
 for name in names:
-    importlib.import_module(package.__name__ + "." + name)
-from ansible_collections.netdiag.tcp.plugins.module_utils import (
-    linux_conntrack, linux_diag_modules, linux_sock_diag, prefetch,
-)
+    importlib.import_module(name)
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack as linux_conntrack
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import diag_modules as linux_diag_modules
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import sock_diag as linux_sock_diag
+from ansible_collections.netdiag.tcp.plugins.module_utils.core import prefetch
 assert len(linux_sock_diag.request_both_families(linux_sock_diag.ALL_STATES)) == 76
 linux_diag_modules.modules_to_load("tcp")
 with tempfile.NamedTemporaryFile(delete=False) as handle:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import parse_tuples, service_port_of
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import parse_tuples, service_port_of
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import (
     DECLARED_ONLY,

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_conntrack_nat import parse_nat_tuples
-from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import parse_tuples, service_port_of
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import parse_tuples, service_port_of
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux.conntrack_nat import parse_nat_tuples
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
 
 SAMPLE_SIZE = 20

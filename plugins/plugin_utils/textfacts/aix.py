@@ -8,7 +8,10 @@ tcp_keepintvl 150 = 75 s; tcp_keepcnt is a count).
 
 from __future__ import annotations
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import aix_kdb_sockinfo, aix_netstat, aix_no, aix_rmsock
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import kdb_sockinfo as aix_kdb_sockinfo
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import netstat as aix_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import no as aix_no
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import rmsock as aix_rmsock
 
 
 def netstat_section(text, selection=None, max_connections=None):

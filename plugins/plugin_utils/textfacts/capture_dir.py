@@ -14,9 +14,12 @@ import os
 
 import yaml
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import aix_rmsock, linux_netstat, linux_proc_net_tcp, linux_ss
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import rmsock as aix_rmsock
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import netstat as linux_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import proc_net_tcp as linux_proc_net_tcp
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import ss as linux_ss
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
 
 HOST_FILE = "host.yml"

@@ -13,15 +13,13 @@ from __future__ import annotations
 import io
 import re
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import (
-    linux_conntrack,
-    linux_conntrack_nat,
-    linux_conntrack_stat,
-    linux_slabinfo,
-)
-from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.linux_sockets import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack as linux_conntrack
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack_nat as linux_conntrack_nat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack_stat as linux_conntrack_stat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import slabinfo as linux_slabinfo
 
 SYSCTL_FORMAT = "linux_sysctl"
 PROC_NET_TABLES = ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6")

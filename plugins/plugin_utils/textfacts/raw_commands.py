@@ -14,8 +14,8 @@ import inspect
 import re
 import shlex
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
 
 C_LOCALE = "LC_ALL=C LANG=C; export LC_ALL LANG; "

@@ -7,7 +7,8 @@ settings in milliseconds (ndd /dev/tcp tcp_keepalive_interval, default 7200000 =
 
 from __future__ import annotations
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import sunos_ndd, sunos_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import ndd as sunos_ndd
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import netstat as sunos_netstat
 
 
 def netstat_section(text, selection=None, max_connections=None):

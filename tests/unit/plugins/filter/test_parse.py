@@ -7,7 +7,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tcp.plugins.filter.parse import PARSERS, FilterModule, parse
-from ansible_collections.netdiag.tcp.plugins.module_utils import linux_slabinfo
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import slabinfo as linux_slabinfo
 
 
 def test_filter_is_registered_as_parse():

@@ -13,12 +13,10 @@ import struct
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import (
-    conntrack_collector,
-    netstat_linux,
-    netstat_run,
-    slabinfo_collector,
-)
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_conntrack as conntrack_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_slabinfo as slabinfo_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import platforms as netstat_run
 from ansible_collections.netdiag.tcp.plugins.modules import audit_facts, conntrack_facts, netstat_facts, slabinfo_facts
 
 TABLES = {

@@ -12,7 +12,8 @@ import os
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import command_stream, conntrack_collector, prefetch
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_conntrack as conntrack_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils.core import command_stream, prefetch
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_facts
 
 TIMEOUTS = {"tcp_timeout_established": 432000, "tcp_timeout_time_wait": 120, "udp_timeout": 30, "generic_timeout": 600}

@@ -11,8 +11,9 @@ import os
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import linux_socket_owners, netstat_linux
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import socket_owners as linux_socket_owners
 from ansible_collections.netdiag.tcp.plugins.modules import netstat_facts
 
 TABLES = {

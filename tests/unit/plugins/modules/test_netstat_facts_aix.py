@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import netstat_aix
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import aix_sockets as netstat_aix
 from ansible_collections.netdiag.tcp.plugins.modules import audit_facts, netstat_facts
 
 REPO = pathlib.Path(__file__).resolve().parents[4]

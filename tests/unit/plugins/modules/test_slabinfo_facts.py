@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import slabinfo_collector
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_slabinfo as slabinfo_collector
 from ansible_collections.netdiag.tcp.plugins.modules import slabinfo_facts
 
 

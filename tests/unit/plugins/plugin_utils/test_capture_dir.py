@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import (
-    aix_netstat,
-    aix_no,
-    aix_rmsock,
-    linux_conntrack,
-    linux_netstat,
-    linux_proc_net_tcp,
-    linux_slabinfo,
-    sunos_netstat,
-)
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import netstat as aix_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import no as aix_no
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import rmsock as aix_rmsock
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack as linux_conntrack
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import netstat as linux_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import proc_net_tcp as linux_proc_net_tcp
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import slabinfo as linux_slabinfo
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import netstat as sunos_netstat
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.capture_dir import read_capture_dir
 

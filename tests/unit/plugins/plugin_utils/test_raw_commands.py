@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils import aix_netstat, linux_proc_net_tcp, sunos_netstat
-from ansible_collections.netdiag.tcp.plugins.module_utils.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import netstat as aix_netstat
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import proc_net_tcp as linux_proc_net_tcp
+from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import netstat as sunos_netstat
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import linux, raw_commands
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.raw_commands import (
     C_LOCALE,

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux_conntrack_nat import nat_tuples
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux.conntrack_nat import nat_tuples
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import linux
 
 
