@@ -2,7 +2,7 @@
 """Check the audit playbook's variables on the controller, before any managed host is contacted.
 
 One clear failure naming every bad variable (rc != 0) instead of every host marked `failed` and a report that
-looks like an outage. The checks are the pure functions of plugin_utils/audit_options.py and report_files.py.
+looks like an outage. The checks are the pure functions of plugin_utils/audit_variables.py and report_files.py.
 """
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_options
+from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import directory_problem
 
 # option -> (variable it comes from, check); a check returns the typed value or raises AuditOptionError.
 CHECKS = {
-    "ports": ("netdiag_audit_ports", audit_options.ports),
-    "peers": ("netdiag_audit_peers", audit_options.peers),
+    "ports": ("netdiag_audit_ports", audit_variables.ports),
+    "peers": ("netdiag_audit_peers", audit_variables.peers),
     "max_connections": (
         "netdiag_audit_max_connections",
-        lambda value, name: audit_options.count(value, name, minimum=0),
+        lambda value, name: audit_variables.count(value, name, minimum=0),
     ),
-    "max_peers": ("netdiag_audit_max_peers", lambda value, name: audit_options.count(value, name, minimum=0)),
-    "become": ("netdiag_audit_become", audit_options.boolean),
-    "thresholds": ("netdiag_audit_thresholds", audit_options.thresholds),
-    "correlation": ("netdiag_audit_correlation", audit_options.correlation),
-    "report_keep": ("netdiag_report_keep", lambda value, name: audit_options.count(value, name, minimum=0)),
+    "max_peers": ("netdiag_audit_max_peers", lambda value, name: audit_variables.count(value, name, minimum=0)),
+    "become": ("netdiag_audit_become", audit_variables.boolean),
+    "thresholds": ("netdiag_audit_thresholds", audit_variables.thresholds),
+    "correlation": ("netdiag_audit_correlation", audit_variables.correlation),
+    "report_keep": ("netdiag_report_keep", lambda value, name: audit_variables.count(value, name, minimum=0)),
 }
 
 
@@ -49,7 +49,7 @@ class ActionModule(ActionBase):
                 continue
             try:
                 checked[option] = check(arguments[option], name=variable)
-            except audit_options.AuditOptionError as error:
+            except audit_variables.AuditOptionError as error:
                 problems.append(str(error))
 
         target = to_text(arguments.get("target") or "all")

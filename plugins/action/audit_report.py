@@ -19,7 +19,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_options
+from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
@@ -150,10 +150,10 @@ class ActionModule(ActionBase):
         if unknown:
             raise AnsibleActionFail("formats: unknown %s; choose from %s" % (", ".join(unknown), ", ".join(RENDERERS)))
         try:
-            thresholds = audit_options.thresholds(plain(arguments.get("thresholds")), name="thresholds")
-            keep = audit_options.count(plain(arguments.get("keep") or 0), name="keep")
-            correlation = audit_options.correlation(plain(arguments.get("correlation")), name="correlation")
-        except audit_options.AuditOptionError as error:
+            thresholds = audit_variables.thresholds(plain(arguments.get("thresholds")), name="thresholds")
+            keep = audit_variables.count(plain(arguments.get("keep") or 0), name="keep")
+            correlation = audit_variables.correlation(plain(arguments.get("correlation")), name="correlation")
+        except audit_variables.AuditOptionError as error:
             raise AnsibleActionFail(str(error)) from None
         mode = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
         query = arguments.get("query") or None

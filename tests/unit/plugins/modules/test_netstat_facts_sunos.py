@@ -36,7 +36,7 @@ def sunos_host(monkeypatch, call_main, fixture_text):
         table = {
             ("/usr/sbin/ndd", "-get", "/dev/tcp", "tcp_keepalive_interval"): (
                 0,
-                fixture_text("solaris/ndd-keepalive-1.txt"),
+                fixture_text("sunos/ndd-keepalive-1.txt"),
                 "",
             ),
             ("/usr/sbin/ndd", "-get", "/dev/tcp", "tcp_keepalive_abort_interval"): (0, "480000\n", ""),
@@ -65,7 +65,7 @@ def sunos_host(monkeypatch, call_main, fixture_text):
 
 
 def test_owners_from_netstat_u_and_keepalive_in_seconds(sunos_host, fixture_text):
-    outcome, calls = sunos_host({}, {("/usr/bin/netstat", "-anu"): (0, fixture_text("solaris/netstat-u-1.txt"), "")})
+    outcome, calls = sunos_host({}, {("/usr/bin/netstat", "-anu"): (0, fixture_text("sunos/netstat-u-1.txt"), "")})
     assert outcome.failed is False and outcome.result["changed"] is False
     assert calls[0] == ["/usr/bin/netstat", "-anu"]
     assert not [call for call in calls if call[0] == "/usr/bin/pfiles"]
@@ -81,7 +81,7 @@ def test_owners_from_netstat_u_and_keepalive_in_seconds(sunos_host, fixture_text
 def test_pfiles_is_opt_in(sunos_host, fixture_text):
     answers = {
         ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
-        ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
+        ("/usr/bin/pfiles", "4242"): (0, fixture_text("sunos/pfiles-2.txt"), ""),
     }
     outcome, calls = sunos_host({"sunos_pfiles": True, "ports": [22]}, answers)
     assert ["/usr/bin/pfiles", "4242"] in calls
@@ -124,7 +124,7 @@ def test_tuples_come_through_the_sunos_collector(sunos_host, fixture_text):
     """The audit asks every platform for tuples: the SunOS collector hands them to the shared summary."""
     answers = {
         ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
-        ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
+        ("/usr/bin/pfiles", "4242"): (0, fixture_text("sunos/pfiles-2.txt"), ""),
     }
     outcome, _calls = sunos_host({"tuples": True, "sunos_pfiles": True}, answers)
     netstat = outcome.result["ansible_facts"]["netdiag"]["netstat"]
@@ -139,7 +139,7 @@ def test_tuples_come_through_the_sunos_collector(sunos_host, fixture_text):
 def test_tuples_name_the_holders(sunos_host, fixture_text):
     """The per-connection correlation gets Solaris ends too: established_tuples and holders from netstat -u."""
     outcome, _calls = sunos_host(
-        {"tuples": True}, {("/usr/bin/netstat", "-anu"): (0, fixture_text("solaris/netstat-u-1.txt"), "")}
+        {"tuples": True}, {("/usr/bin/netstat", "-anu"): (0, fixture_text("sunos/netstat-u-1.txt"), "")}
     )
     netstat = outcome.result["ansible_facts"]["netdiag"]["netstat"]
     assert netstat["established_tuples"]["count"] == netstat["state_counts"]["ESTABLISHED"]

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The SunOS collector with its command boundary (run_command, get_bin_path) replaced by a fake host.
 
-netstat, pfiles and ndd texts are the real captures under tests/unit/fixtures/solaris (SOURCES.md). Texts built
+netstat, pfiles and ndd texts are the real captures under tests/unit/fixtures/sunos (SOURCES.md). Texts built
 here are marked synthetic: they are in the layouts of the real tools but were not captured.
 """
 
@@ -62,7 +62,7 @@ def collector(host, **options):
 
 
 def test_solaris_11_4_owners_and_keepalive_from_ipadm(fixture_text):
-    answers = {("/usr/bin/netstat", "-anu"): (0, fixture_text("solaris/netstat-u-1.txt"), "")}
+    answers = {("/usr/bin/netstat", "-anu"): (0, fixture_text("sunos/netstat-u-1.txt"), "")}
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
     sunos = collector(host)
@@ -93,10 +93,10 @@ def test_solaris_10_falls_back_to_an_and_ndd(fixture_text):
     host = FakeHost(
         {
             ("/usr/bin/netstat", "-anu"): NO_U_OPTION,
-            ("/usr/bin/netstat", "-an"): (0, fixture_text("solaris/netstat-an-1.txt"), ""),
+            ("/usr/bin/netstat", "-an"): (0, fixture_text("sunos/netstat-an-1.txt"), ""),
             ("/usr/sbin/ndd", "-get", "/dev/tcp", "tcp_keepalive_interval"): (
                 0,
-                fixture_text("solaris/ndd-keepalive-1.txt"),
+                fixture_text("sunos/ndd-keepalive-1.txt"),
                 "",
             ),
             ("/usr/sbin/ndd", "-get", "/dev/tcp", "tcp_keepalive_abort_interval"): (1, "", "ndd: unknown\n"),
@@ -118,7 +118,7 @@ def test_solaris_10_falls_back_to_an_and_ndd(fixture_text):
 
 def test_only_tcp_narrows_netstat_and_owners_false_skips_u(fixture_text):
     host = FakeHost(
-        {("/usr/bin/netstat", "-an", "-P", "tcp"): (0, fixture_text("solaris/netstat-an-2.txt"), "")},
+        {("/usr/bin/netstat", "-an", "-P", "tcp"): (0, fixture_text("sunos/netstat-an-2.txt"), "")},
         binaries={"netstat": "/usr/bin/netstat"},
     )
     sunos = collector(host)
@@ -157,7 +157,7 @@ def sshd_host(fixture_text):
     """A host whose netstat -anu prints SSHD_TABLE and pfiles 4242 the real pfiles-2.txt; any other command fails."""
     answers = {
         ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
-        ("/usr/bin/pfiles", "4242"): (0, fixture_text("solaris/pfiles-2.txt"), ""),
+        ("/usr/bin/pfiles", "4242"): (0, fixture_text("sunos/pfiles-2.txt"), ""),
     }
     answers.update(keepalive_by_ipadm())
     return FakeHost(answers)
@@ -204,7 +204,7 @@ def test_solaris_10_pfiles_inspects_processes_in_pid_order_within_the_cap(tmp_pa
     answers = {
         ("/usr/bin/netstat", "-anu"): NO_U_OPTION,
         ("/usr/bin/netstat", "-an"): (0, LISTENER_1980, ""),
-        ("/usr/bin/pfiles", "1", "3"): (1, fixture_text("solaris/pfiles-1.txt"), "pfiles: cannot examine 3\n"),
+        ("/usr/bin/pfiles", "1", "3"): (1, fixture_text("sunos/pfiles-1.txt"), "pfiles: cannot examine 3\n"),
     }
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
@@ -285,7 +285,7 @@ def test_a_netstat_that_only_complains_about_u_is_not_trusted(fixture_text):
     host = FakeHost(
         {
             ("/usr/bin/netstat", "-anu"): (0, "", "netstat: illegal option -- u\n"),
-            ("/usr/bin/netstat", "-an"): (0, fixture_text("solaris/netstat-an-1.txt"), ""),
+            ("/usr/bin/netstat", "-an"): (0, fixture_text("sunos/netstat-an-1.txt"), ""),
         },
         binaries={"netstat": "/usr/bin/netstat"},
     )

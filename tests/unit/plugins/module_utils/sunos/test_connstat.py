@@ -35,7 +35,7 @@ def test_fields_are_typed():
 def test_the_example_table_is_not_parsable_output(fixture_text):
     # connstat-1.txt is the illumos man page's table form (no -P): it must be refused, not misread.
     with pytest.raises(ParseError) as caught:
-        sunos_connstat.parse(fixture_text("solaris/connstat-1.txt"))
+        sunos_connstat.parse(fixture_text("sunos/connstat-1.txt"))
     assert caught.value.line_number == 1 and "comma-separated" in caught.value.reason
 
 

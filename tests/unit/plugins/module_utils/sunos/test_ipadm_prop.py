@@ -12,7 +12,7 @@ HEADER = "PROTO PROPERTY              PERM CURRENT      PERSISTENT   DEFAULT    
 
 
 def test_anon_port_range(fixture_text):
-    assert sunos_ipadm_prop.parse(fixture_text("solaris/ipadm-show-prop-1.txt")) == {
+    assert sunos_ipadm_prop.parse(fixture_text("sunos/ipadm-show-prop-1.txt")) == {
         "properties": {
             "tcp": {
                 "smallest-anon-port": {

@@ -21,7 +21,7 @@ def test_ipadm_failure_falls_back_to_ndd(fixture_text):
         if argv[0] == "/usr/sbin/ipadm":
             return 1, "", "ipadm: unknown property '_keepalive_interval'\n"
         if argv[-1] == "tcp_keepalive_interval":
-            return 0, fixture_text("solaris/ndd-keepalive-1.txt"), ""
+            return 0, fixture_text("sunos/ndd-keepalive-1.txt"), ""
         return 0, "480000\n", ""  # synthetic abort interval (the documented default)
 
     result = sunos_keepalive.read_keepalive_settings(

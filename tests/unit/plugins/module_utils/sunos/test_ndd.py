@@ -10,7 +10,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import ndd as su
 
 
 def test_single_value(fixture_text):
-    text = fixture_text("solaris/ndd-keepalive-1.txt")
+    text = fixture_text("sunos/ndd-keepalive-1.txt")
     assert sunos_ndd.parse(text) == {"name": None, "value": 7200000}
     assert sunos_ndd.parse(text, name="tcp_keepalive_interval") == {"name": "tcp_keepalive_interval", "value": 7200000}
 

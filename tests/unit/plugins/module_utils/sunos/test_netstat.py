@@ -14,7 +14,7 @@ def nonzero(counts):
 
 
 def test_solaris_8_tcp_only(fixture_text):
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-1.txt"))
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-an-1.txt"))
     assert result["protocol_counts"] == {"tcp": 17, "udp": 0}
     assert nonzero(result["state_counts"]) == {"IDLE": 3, "LISTEN": 5, "ESTABLISHED": 1, "TIME_WAIT": 8}
     assert result["established_by_peer"] == [
@@ -45,7 +45,7 @@ def test_solaris_8_tcp_only(fixture_text):
 
 
 def test_omnios_full_table(fixture_text):
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"))
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-an-2.txt"))
     assert result["protocol_counts"] == {"tcp": 14, "udp": 15}
     assert nonzero(result["state_counts"]) == {"LISTEN": 9, "IDLE": 3, "ESTABLISHED": 2}
     assert [(e["peer"], e["service_port"]) for e in result["established_by_peer"]] == [
@@ -71,7 +71,7 @@ def test_omnios_full_table(fixture_text):
 
 
 def test_solaris_11_4_owner_columns(fixture_text):
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-u-1.txt"))
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-u-1.txt"))
     assert result["protocol_counts"] == {"tcp": 12, "udp": 31}
     assert nonzero(result["state_counts"]) == {"LISTEN": 8, "IDLE": 3, "ESTABLISHED": 1}
     established = [c for c in result["connections"] if c["state"] == "ESTABLISHED"]
@@ -119,7 +119,7 @@ def test_solaris_11_4_owner_columns(fixture_text):
 
 
 def test_selection(fixture_text):
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-1.txt"), ports=[80], states=["TIME_WAIT"])
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-an-1.txt"), ports=[80], states=["TIME_WAIT"])
     # Four TIME_WAIT sockets have local port 80 (192.168.0.60.80); the other TIME_WAITs are 8070 and 4545.
     assert result["selected_sockets"] == 4
     assert result["state_counts"]["TIME_WAIT"] == 4
@@ -176,7 +176,7 @@ def test_garbage_names_the_line(text, line_number, reason):
 
 def test_unbound_udp_sockets_are_not_listeners(fixture_text):
     # netstat-an-2 (OmniOS) has `*.*  Unbound` UDP rows: they listen on no port.
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"))
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-an-2.txt"))
     unbound = [item for item in result["connections"] if item["protocol"] == "udp" and item["state"] == "UNBOUND"]
     assert unbound and all(item["local_port"] is None for item in unbound)
     assert [item for item in result["listeners"] if item["local_port"] is None] == []
@@ -185,7 +185,7 @@ def test_unbound_udp_sockets_are_not_listeners(fixture_text):
 
 def test_illumos_untitled_owner_table_counts_a_shared_socket_once(fixture_text):
     # OmniOS r151028 `netstat -nuf inet`: no section title, one row per process holding the sshd socket.
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-nuf-inet-1.txt"))
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-nuf-inet-1.txt"))
     assert result["total_sockets"] == 1
     assert result["shared_socket_rows"] == 1
     assert result["established_by_peer"] == [
@@ -224,7 +224,7 @@ def test_bare_title_and_rows_without_owner():
 
 def test_untitled_tables_each_take_their_protocol_from_their_header(fixture_text):
     # The real untitled TCP table, then a synthetic untitled UDP table in the 11.4 -u layout with an ownerless row.
-    text = fixture_text("solaris/netstat-nuf-inet-1.txt") + (
+    text = fixture_text("sunos/netstat-nuf-inet-1.txt") + (
         "\n   Local Address        Remote Address      User    Pid      Command      State\n"
         "-------------------- -------------------- -------- ------ ------------- ----------\n"
         "      *.68                                netadm      511 dhcpagent      Idle\n"
@@ -238,7 +238,7 @@ def test_untitled_tables_each_take_their_protocol_from_their_header(fixture_text
 
 def test_solaris_10_grep_excerpt(fixture_text):
     # `netstat -an | grep 7100` on Solaris 10: no title, no header, an IPv6 row, and a UNIX domain row.
-    result = sunos_netstat.parse(fixture_text("solaris/netstat-an-grep-1.txt"))
+    result = sunos_netstat.parse(fixture_text("sunos/netstat-an-grep-1.txt"))
     assert result["total_sockets"] == 3
     assert [(e["family"], e["local_address"], e["local_port"]) for e in result["listeners"]] == [
         ("inet", "*", 7100),
@@ -283,7 +283,7 @@ def test_excerpt_line_that_is_no_row_is_named():
 
 def test_grep_of_the_real_11_4_capture_keeps_families(fixture_text):
     # `netstat -anu | grep dhcpagent`, made from the real capture: IPv4 and IPv6 UDP rows and the TCP listener.
-    lines = [line for line in fixture_text("solaris/netstat-u-1.txt").splitlines() if "dhcpagent" in line]
+    lines = [line for line in fixture_text("sunos/netstat-u-1.txt").splitlines() if "dhcpagent" in line]
     result = sunos_netstat.parse("\n".join(lines))
     got = [(c["protocol"], c["family"], c["local_address"], c["local_port"], c["pid"]) for c in result["connections"]]
     assert got == [

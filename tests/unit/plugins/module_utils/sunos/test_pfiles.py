@@ -10,7 +10,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import pfiles as
 
 
 def test_full_pfiles(fixture_text):
-    result = sunos_pfiles.parse(fixture_text("solaris/pfiles-1.txt"))
+    result = sunos_pfiles.parse(fixture_text("sunos/pfiles-1.txt"))
     assert (result["pid"], result["process"], result["command"]) == (12284, "main", "./main")
     assert result["sockets"] == [
         {
@@ -42,7 +42,7 @@ def test_full_pfiles(fixture_text):
 
 
 def test_grep_excerpt_with_peer(fixture_text):
-    result = sunos_pfiles.parse(fixture_text("solaris/pfiles-2.txt"))
+    result = sunos_pfiles.parse(fixture_text("sunos/pfiles-2.txt"))
     assert result["pid"] is None
     assert result["processes"] == []
     assert result["sockets"] == [
@@ -118,7 +118,7 @@ def test_garbage_names_the_line(text, line_number):
 
 def test_solaris_10_socket_with_ip_nexthop_option(fixture_text):
     # Altibase's Solaris 10 excerpt: the options line carries IP_NEXTHOP(a.b.c.d), which must not hide SO_KEEPALIVE.
-    (socket,) = sunos_pfiles.parse(fixture_text("solaris/pfiles-3.txt"))["sockets"]
+    (socket,) = sunos_pfiles.parse(fixture_text("sunos/pfiles-3.txt"))["sockets"]
     assert (socket["fd"], socket["keepalive"], socket["connected"]) == (321, True, True)
     assert (socket["local_address"], socket["local_port"], socket["remote_port"]) == ("127.0.0.1", 27584, 42567)
     assert socket["options"][-1] == "IP_NEXTHOP(0.0.128.20)"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """EMULATION (netdiag.tcp tests): Solaris 11 `ipadm show-prop -p NAME[,NAME] tcp` for the keepalive tunables.
 
-Table layout of the real sample tests/unit/fixtures/solaris/ipadm-show-prop-1.txt (PROTO PROPERTY PERM CURRENT
+Table layout of the real sample tests/unit/fixtures/sunos/ipadm-show-prop-1.txt (PROTO PROPERTY PERM CURRENT
 PERSISTENT DEFAULT POSSIBLE). Values in milliseconds from this namespace's Linux keepalive sysctls (see
 sunos_emulation.keepalive_milliseconds); DEFAULT and POSSIBLE are the Oracle-documented ones.
 """

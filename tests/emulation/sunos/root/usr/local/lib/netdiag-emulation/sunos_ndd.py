@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """EMULATION (netdiag.tcp tests): Solaris `ndd -get /dev/tcp tcp_keepalive_interval|tcp_keepalive_abort_interval`.
 
-One value per line in milliseconds, as the real sample tests/unit/fixtures/solaris/ndd-keepalive-1.txt; values from
+One value per line in milliseconds, as the real sample tests/unit/fixtures/sunos/ndd-keepalive-1.txt; values from
 this namespace's Linux keepalive sysctls (see sunos_emulation.keepalive_milliseconds).
 """
 

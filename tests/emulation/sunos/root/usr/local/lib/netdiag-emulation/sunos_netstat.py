@@ -2,7 +2,7 @@
 """EMULATION (netdiag.tcp tests): Solaris 11.4 `netstat -an[u] [-P tcp|udp] [-f inet|inet6]` from this host's real
 Linux sockets.
 
-Sections, headers and column widths are those of the real samples: tests/unit/fixtures/solaris/netstat-u-1.txt
+Sections, headers and column widths are those of the real samples: tests/unit/fixtures/sunos/netstat-u-1.txt
 (Solaris 11.4.86 `netstat -anu`: UDP before TCP, User/Pid/Command, UDP buffer columns) and netstat-an-2.txt
 (`netstat -an` without -u). As illumos does (OmniOS r151028 release notes, netstat-nuf-inet-1.txt), a socket held
 by several processes gets one -u row per process, and a socket no process holds (TIME_WAIT) is printed without

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """EMULATION (netdiag.tcp tests): Solaris `pfiles PID...` from this host's real processes and sockets.
 
-Layout of the real samples tests/unit/fixtures/solaris/pfiles-1.txt and pfiles-2.txt: a `<pid>:  <arguments>` line,
+Layout of the real samples tests/unit/fixtures/sunos/pfiles-1.txt and pfiles-2.txt: a `<pid>:  <arguments>` line,
 `Current rlimit`, then per descriptor `N: S_IF... mode:... dev:... ino:... uid:... gid:... size:...`, the open
 flags and, for sockets, SOCK_STREAM/SOCK_DGRAM, the socket options line (SO_KEEPALIVE when set), sockname and
 peername. SO_KEEPALIVE is read from the real socket (a duplicate of the process' descriptor taken with pidfd_getfd,

@@ -46,7 +46,7 @@ def captures(tmp_path, fixture_text):
             "no-a.txt": fixture_text("aix/no-a-1.txt"),
         },
     )
-    make_host(tmp_path, "sol", {"netstat-an.txt": fixture_text("solaris/netstat-an-2.txt")})
+    make_host(tmp_path, "sol", {"netstat-an.txt": fixture_text("sunos/netstat-an-2.txt")})
     return tmp_path
 
 
@@ -74,7 +74,7 @@ def test_every_file_gives_what_its_parser_gives(captures, fixture_text):
     assert app["facts"]["keepalive"]["time"] == tunables["tcp_keepidle"] / 2
     assert app["facts"]["keepalive"]["raw"]["tcp_keepidle"] == tunables["tcp_keepidle"]
 
-    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000, tuples=True)
+    expected = sunos_netstat.parse(fixture_text("sunos/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sol["facts"]["netstat"].items() if k not in ("platform", "sources")} == expected
     # Every platform's socket table carries the compact tuples the report matches connections with.
     for host in (web, app, sol):

@@ -70,14 +70,14 @@ def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
     monkeypatch.setattr(raw_commands, "command_collector", lambda system: None)  # the text path
     host = FakeHost(
         {
-            "netstat -an": (0, fixture_text("solaris/netstat-an-2.txt"), ""),
-            "ndd -get /dev/tcp tcp_keepalive_interval": (0, fixture_text("solaris/ndd-keepalive-1.txt"), ""),
+            "netstat -an": (0, fixture_text("sunos/netstat-an-2.txt"), ""),
+            "ndd -get /dev/tcp tcp_keepalive_interval": (0, fixture_text("sunos/ndd-keepalive-1.txt"), ""),
         }
     )
     sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 1000)
     assert host.seen == ["netstat -an", "ndd -get /dev/tcp tcp_keepalive_interval"]
     assert errors == []
-    expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000, tuples=True)
+    expected = sunos_netstat.parse(fixture_text("sunos/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
     assert sections["keepalive"]["time"] == 7200
 
