@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from itertools import repeat
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.columns.chunks import newline_chunks
+
 # Bytes read per block: rows of a block are processed together (256 KiB stays in a core's L2 cache across the
 # column passes), so memory stays at a few blocks whatever the size of the table.
 BLOCK_BYTES = 1 << 18
@@ -47,26 +49,9 @@ def iter_blocks(source, size=None):
     defaults to BLOCK_BYTES.
     """
     size = size or BLOCK_BYTES
-    if isinstance(source, str):
-        start = 0
-        length = len(source)
-        while start < length:
-            end = source.rfind("\n", start, start + size) + 1
-            if end <= start:
-                end = source.find("\n", start + size) + 1 or length
-            block = source[start:end].encode("utf-8", "surrogateescape")
-            start = end
-            yield block if block.endswith(b"\n") else block + b"\n"
-        return
-    if isinstance(source, (bytes, bytearray)):
-        start = 0
-        length = len(source)
-        while start < length:
-            end = source.rfind(b"\n", start, start + size) + 1
-            if end <= start:  # a line longer than a block
-                end = source.find(b"\n", start + size) + 1 or length
-            block = bytes(source[start:end])
-            start = end
+    if isinstance(source, (str, bytes, bytearray)):
+        for piece in newline_chunks(source, size):
+            block = piece.encode("utf-8", "surrogateescape") if isinstance(piece, str) else bytes(piece)
             yield block if block.endswith(b"\n") else block + b"\n"
         return
     while True:
@@ -280,3 +265,53 @@ def equals(matrix, offset, text, row_mask=None):
 
 
 _EQUAL_TABLES = [table((value,)) for value in range(256)]
+
+
+def first_set(flags, limit):
+    """Indexes of the first ``limit`` (None: all) true bytes of a 0/1 bytes object."""
+    found = []
+    position = flags.find(1)
+    while position >= 0 and (limit is None or len(found) < limit):
+        found.append(position)
+        position = flags.find(1, position + 1)
+    return found
+
+
+class BoundedCache(dict):
+    """key -> ``self.convert(key)``, computed once per distinct key; emptied when full, so a table with millions of
+    distinct keys (peer addresses) cannot grow it without bound. Subclasses define ``convert``."""
+
+    limit = 200000
+
+    def __missing__(self, key):
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = self.convert(key)
+        return value
+
+    def convert(self, key):
+        raise NotImplementedError
+
+
+def selection_mask(selection, rows, state_rows, port_rows, remote_keys, address_of):
+    """Row mask of the rows a Selection selects, or None when it selects everything.
+
+    The format supplies its columns: ``state_rows(states)`` and ``port_rows(port)`` are row masks of the rows in
+    one of those states / with that port at either end, ``remote_keys()`` the remote-address key of every row, and
+    ``address_of(key)`` its canonical text. Peer networks are checked once per distinct remote address.
+    """
+    if selection is None or selection.selects_all:
+        return None
+    selected = ones(rows)
+    if selection.states:
+        selected &= state_rows(selection.states)
+    if selection.ports:
+        by_port = 0
+        for port in selection.ports:
+            by_port |= port_rows(port)
+        selected &= by_port
+    if selection.networks and selected:
+        remotes = remote_keys()
+        wanted = {remote for remote in set(remotes) if selection.peer_selected(address_of(remote))}
+        selected &= int.from_bytes(bytes(map(wanted.__contains__, remotes)), "little")
+    return selected

@@ -29,6 +29,7 @@ import operator
 import re
 import socket
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.columns.chunks import newline_chunks
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
@@ -183,8 +184,11 @@ _ADDRESS_CACHE = {}
 _ADDRESS_CACHE_LIMIT = 65536
 
 
-def canonical_address(text):
-    """Canonical text of an address as the kernel printed it (IPv6 compressed); unparsable text is kept as it is.
+def packet_address(text):
+    """Canonical text of a conntrack address as the kernel printed it (IPv6 compressed); unparsable text is kept.
+
+    Not core.socket_records.canonical_address, which reads socket tables: there 0.0.0.0 and :: mean "any" and become
+    "*", and text that is not an address is an error. A conntrack address is the address a packet carried.
 
     Cached: a table of millions of entries has far fewer distinct addresses, and ipaddress is slow.
     """
@@ -294,7 +298,7 @@ def parse_entry(line, line_number=1):
             except ValueError:
                 raise ParseError(FORMAT, line_number, line, "%s is not a number" % key) from None
         elif key in ("src", "dst"):
-            value = canonical_address(value)
+            value = packet_address(value)
         if key in _TUPLE_KEYS and not (key in ("packets", "bytes") and direction is None):
             if direction is None:
                 raise ParseError(FORMAT, line_number, line, "%s= before the original tuple" % key)
@@ -311,7 +315,7 @@ def parse_entry(line, line_number=1):
     return entry
 
 
-def iter_lines(lines):
+def numbered_lines(lines):
     """(line_number, line, is_last) for every line; is_last tells the final line apart for truncation handling."""
     previous = None
     number = 0
@@ -330,7 +334,7 @@ def iter_entries(lines, counters=None):
     A last line without its newline that does not parse is a table read while it changed: it is counted in
     counters["truncated_lines"] (when a dict is given) and skipped. Any other unreadable line raises ParseError.
     """
-    for number, line, is_last in iter_lines(lines):
+    for number, line, is_last in numbered_lines(lines):
         try:
             entry = parse_entry(line, number)
         except ParseError:
@@ -395,7 +399,7 @@ class TableSummary:
         if selected is None:
             if len(self._peer_cache) >= _ADDRESS_CACHE_LIMIT:
                 self._peer_cache.clear()
-            selected = self._peer_cache[address] = self.selection.peer_selected(canonical_address(address))
+            selected = self._peer_cache[address] = self.selection.peer_selected(packet_address(address))
         return selected
 
     def _count(self, protocol, state, source, destination, sport, dport, unreplied, assured):
@@ -491,7 +495,7 @@ class TableSummary:
 
     def consume(self, lines):
         """Every line of an iterator; a last line cut short (no newline, no final use=N) is counted and skipped."""
-        for number, line, is_last in iter_lines(lines):
+        for number, line, is_last in numbered_lines(lines):
             self._add_line_checked(line, number, is_last)
         return self
 
@@ -512,7 +516,7 @@ class TableSummary:
 
     def consume_text(self, text):
         """Every line of captured text, cut into lines as str.splitlines(True) cuts them."""
-        chunks = (text[start : start + CHUNK_SIZE] for start in range(0, len(text), CHUNK_SIZE))
+        chunks = newline_chunks(text, CHUNK_SIZE)
         return self._consume_chunks(chunks, _split_text_lines, "utf-8", "replace")
 
     def _consume_chunks(self, chunks, split_lines, encoding, errors):
@@ -680,11 +684,11 @@ class TableSummary:
                 state_counts[state] = state_counts.get(state, 0) + count
         sources = {}
         for address, count in self.sources.items():
-            address = canonical_address(address)
+            address = packet_address(address)
             sources[address] = sources.get(address, 0) + count
         destinations = {}
         for (address, port), count in self.destinations.items():
-            key = (canonical_address(address), None if port is None else int(port))
+            key = (packet_address(address), None if port is None else int(port))
             destinations[key] = destinations.get(key, 0) + count
         self._bound_counters()  # the merged counters too: the error bound then covers what is reported
         top_sources = sorted(sources.items(), key=lambda item: (-item[1], item[0]))[: self.top]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux.conntrack import canonical_address
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux.conntrack import packet_address
 
 COLUMNS = (
     "original_source",
@@ -100,7 +100,7 @@ class NatTuples:
             return
         fields = [source, sport, destination, dport, reply_source, reply_sport, reply_destination, reply_dport]
         for index in (0, 2, 4, 6):
-            fields[index] = canonical_address(fields[index])
+            fields[index] = packet_address(fields[index])
         for index in (1, 3, 5, 7):
             fields[index] = str(int(fields[index]))
         # Not translated: the reply is the original reversed (source and destination swapped).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.columns.chunks import iter_lines, newline_chunks
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import (
@@ -287,7 +288,7 @@ class TextReader:
     def read(self, text):
         line_number = 1
         try:
-            for chunk in _chunks(text):
+            for chunk in newline_chunks(text, CHUNK_CHARACTERS, FIRST_CHUNK_CHARACTERS):
                 lines = chunk.count("\n") + (not chunk.endswith("\n"))
                 if not self._counted(chunk, lines):
                     self.summary.add_records(iter_records(iter_lines(chunk), line_number, self.context, self.cache))
@@ -395,34 +396,6 @@ def _row_pattern(listening):
             _ROW_PATTERN.replace("<LISTENING>", ports).replace("<STATES>", _COUNTED_STATES)
         )
     return pattern
-
-
-def _chunks(text):
-    """Pieces of the text that end with a newline (the last one may not), of FIRST_CHUNK_CHARACTERS and then twice
-    as many each time up to CHUNK_CHARACTERS (a line longer than that is one piece)."""
-    start = 0
-    length = len(text)
-    size = FIRST_CHUNK_CHARACTERS
-    while start < length:
-        end = text.rfind("\n", start, start + size) + 1
-        if end <= start:  # a line longer than a chunk
-            end = text.find("\n", start + size) + 1 or length
-        yield text[start:end]
-        start = end
-        size = min(size * 2, CHUNK_CHARACTERS)
-
-
-def iter_lines(text):
-    """The lines of a text one at a time (like str.splitlines() on newlines, without a list of them all)."""
-    start = 0
-    length = len(text)
-    while start < length:
-        end = text.find("\n", start)
-        if end < 0:
-            yield text[start:]
-            return
-        yield text[start:end]
-        start = end + 1
 
 
 def listening_ports_in_text(text):

@@ -61,8 +61,6 @@ LISTEN_CODE = "0A"
 _KEEPALIVE_STATES = frozenset(("ESTABLISHED", "CLOSE_WAIT"))
 _KEEPALIVE_BY_TIMER = {"0": False, "2": True}
 
-_MAX_CACHED_ADDRESSES = 200000
-
 
 def hex_to_address(text, byteorder="little"):
     """Canonical address text of a /proc/net/tcp* hex address (8 or 32 hex digits), "*" for the wildcard.
@@ -86,19 +84,16 @@ def protocol_of_header(line):
     return "udp" if "drops" in line.split() else "tcp"
 
 
-class _AddressCache(dict):
-    """hex address -> (canonical text, is IPv4 text); bounded so a table with millions of peers cannot grow it."""
+class _AddressCache(fast.BoundedCache):
+    """hex address -> (canonical text, is IPv4 text)."""
 
     def __init__(self, byteorder):
         super().__init__()
         self.byteorder = byteorder
 
-    def __missing__(self, key):
-        if len(self) >= _MAX_CACHED_ADDRESSES:
-            self.clear()
+    def convert(self, key):
         canonical = hex_to_address(key, self.byteorder)
-        value = self[key] = (canonical, len(key) == 8 or (canonical != WILDCARD and ":" not in canonical))
-        return value
+        return canonical, len(key) == 8 or (canonical != WILDCARD and ":" not in canonical)
 
 
 def iter_records(
@@ -597,7 +592,7 @@ class TableReader:
             if selected_rows is None:
                 wanted = range(rows if room is None else min(room, rows))
             else:
-                wanted = _first_set(selected_rows, room)
+                wanted = fast.first_set(selected_rows, room)
             for index in wanted:
                 summary.add_connection(self._record(matrix, index, first_number))
         if room is not None and selected_count > room:
@@ -605,7 +600,7 @@ class TableReader:
         if listen_rows.find(1) >= 0:
             if selected_rows is not None:
                 listen_rows = fast.mask_bytes(int.from_bytes(listen_rows, "little") & selected, rows)
-            for index in _first_set(listen_rows, None):
+            for index in fast.first_set(listen_rows, None):
                 summary.add_listener(self._record(matrix, index, first_number))
 
     def _peers(self, matrix, layout, established):
@@ -644,7 +639,7 @@ class TableReader:
         owners = self.owners
         no_owner = (None, None, None)
         digits = layout.digits
-        for index in _first_set(fast.mask_bytes(established, matrix.rows), None):
+        for index in fast.first_set(fast.mask_bytes(established, matrix.rows), None):
             line = matrix.line(index)
             timer = line[layout.timer : layout.timer + 2]
             keepalive = _KEEPALIVE_BY_TIMER.get(chr(timer[1])) if timer[0] == 0x30 else None
@@ -679,7 +674,7 @@ class TableReader:
         """No listener known: the lower port is the service port (rare: text without LISTEN rows), row by row."""
         peers = {}
         listening = self.summary.listening
-        for index in _first_set(fast.mask_bytes(established, matrix.rows), None):
+        for index in fast.first_set(fast.mask_bytes(established, matrix.rows), None):
             record = self._record(matrix, index, 1)
             direction, service_port = service_port_of(record[3], record[5], listening)
             key = (direction, service_port, record[4], record[7])
@@ -688,42 +683,29 @@ class TableReader:
 
     def _selection_mask(self, matrix, layout):
         """Row mask of the rows the summary's selection selects, or None when it selects everything."""
-        selection = self.summary.selection
-        if selection is None or selection.selects_all:
-            return None
-        selected = fast.ones(matrix.rows)
-        if selection.states:
-            by_state = 0
+
+        def state_rows(states):
+            found = 0
             for code, name in _STATE_BYTES.items():
-                if name in selection.states:
-                    by_state |= fast.equals(matrix, layout.state, code)
-            selected &= by_state
-        if selection.ports:
-            by_port = 0
-            for port in selection.ports:
-                text = b"%04X" % port
-                by_port |= fast.equals(matrix, layout.local_port, text) | fast.equals(matrix, layout.remote_port, text)
-            selected &= by_port
-        if selection.networks and selected:
-            remotes = fast.gather([matrix.column(layout.remote + i) for i in range(layout.digits)], matrix.rows)
-            wanted = {
-                remote for remote in set(remotes) if selection.peer_selected(self.addresses[remote.decode("ascii")][0])
-            }
-            selected &= int.from_bytes(bytes(map(wanted.__contains__, remotes)), "little")
-        return selected
+                if name in states:
+                    found |= fast.equals(matrix, layout.state, code)
+            return found
+
+        def port_rows(port):
+            text = b"%04X" % port
+            return fast.equals(matrix, layout.local_port, text) | fast.equals(matrix, layout.remote_port, text)
+
+        return fast.selection_mask(
+            self.summary.selection,
+            matrix.rows,
+            state_rows,
+            port_rows,
+            lambda: fast.gather([matrix.column(layout.remote + i) for i in range(layout.digits)], matrix.rows),
+            lambda remote: self.addresses[remote.decode("ascii")][0],
+        )
 
 
 def _shift(masks, start, stop):
     """Row masks of rows [start, stop) of a matrix, from the matrix's row masks."""
     keep = fast.ones(stop - start)
     return [(value >> (8 * start)) & keep for value in masks]
-
-
-def _first_set(flags, limit):
-    """Indexes of the first ``limit`` (None: all) true bytes of a 0/1 bytes object."""
-    found = []
-    position = flags.find(1)
-    while position >= 0 and (limit is None or len(found) < limit):
-        found.append(position)
-        position = flags.find(1, position + 1)
-    return found

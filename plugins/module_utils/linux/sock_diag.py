@@ -116,7 +116,6 @@ _TIMER_FLAGS = bytes(0x30 if code == 0 else 0x31 if code == 2 else 0x2D for code
 _NO_OWNER = ("-", None, None)  # (pid text, process, user) of a socket no process was found for
 _TUPLE_LINE = "{} {} {} {} {} {}".format
 _TEXT = itemgetter(0)
-_MAX_CACHED_ADDRESSES = 200000
 _RECEIVE_BYTES = 1 << 16  # the kernel fills about 32 KB per datagram whatever the buffer
 _FAMILIES = (("inet", socket.AF_INET), ("inet6", socket.AF_INET6))
 
@@ -216,21 +215,15 @@ def records_of(data):
     return offsets
 
 
-class _AddressCache(dict):
-    """16 raw address bytes + family byte -> (canonical text, is IPv4); bounded like linux_proc_net_tcp's."""
+class _AddressCache(fast.BoundedCache):
+    """16 raw address bytes + family byte -> (canonical text, is IPv4)."""
 
-    def __missing__(self, key):
-        if len(self) >= _MAX_CACHED_ADDRESSES:
-            self.clear()
+    def convert(self, key):
         raw, family = key[:16], key[16]
         if family == socket.AF_INET:
-            canonical = canonical_text(ipaddress.IPv4Address(raw[:4]))
-            value = (canonical, True)
-        else:
-            canonical = canonical_text(ipaddress.IPv6Address(raw))
-            value = (canonical, canonical != WILDCARD and ":" not in canonical)
-        self[key] = value
-        return value
+            return canonical_text(ipaddress.IPv4Address(raw[:4])), True
+        canonical = canonical_text(ipaddress.IPv6Address(raw))
+        return canonical, canonical != WILDCARD and ":" not in canonical
 
 
 class PeerTable:
@@ -563,7 +556,7 @@ class DiagReader:
         elif room is None or room > 0:
             wanted = range(rows if room is None else min(room, rows))
             if selected_rows is not None:
-                wanted = _first_set(selected_rows, room)
+                wanted = fast.first_set(selected_rows, room)
             for index in wanted:
                 summary.add_connection(self.record(matrix.data, index * width, "tcp"))
         if room is not None and counted > room:
@@ -572,7 +565,7 @@ class DiagReader:
         if selected is not None:
             listen &= selected
         if listen:
-            for index in _first_set(fast.mask_bytes(listen, rows), None):
+            for index in fast.first_set(fast.mask_bytes(listen, rows), None):
                 summary.add_listener(self.record(matrix.data, index * width, "tcp"))
 
     def _add_tuples(self, matrix, established):
@@ -586,7 +579,7 @@ class DiagReader:
             now = established & inet
             later = fast.mask_bytes(established & (inet ^ fast.ones(rows)), rows)
             room = max(tuples.max_rows - self._deferred_tuples, 0)  # rows past the cap are only counted
-            for index in _first_set(later, room):
+            for index in fast.first_set(later, room):
                 self._deferred.append((_TUPLE, matrix.data[index * width : index * width + _RECORD_BYTES]))
                 self._deferred_tuples += 1
             self._deferred_tuples_dropped += later.count(1) - min(room, later.count(1))
@@ -637,12 +630,12 @@ class DiagReader:
         width = matrix.width
         inet = fast.equals(matrix, _MESSAGE_OFFSET, bytes((socket.AF_INET,)))
         if room is None or room > 0:
-            for index in _first_set(fast.mask_bytes(selected & inet, rows), room):
+            for index in fast.first_set(fast.mask_bytes(selected & inet, rows), room):
                 summary.add_connection(self.record(matrix.data, index * width, "tcp"))
         later = fast.mask_bytes(selected & (inet ^ fast.ones(rows)), rows)
         cap = summary.cap
         left = None if cap is None else max(cap - self._deferred_connections, 0)
-        for index in _first_set(later, left):
+        for index in fast.first_set(later, left):
             self._deferred.append((_CONNECTION, matrix.data[index * width : index * width + _RECORD_BYTES]))
             self._deferred_connections += 1
         if left is not None and later.count(1) > left:
@@ -718,28 +711,26 @@ class DiagReader:
 
     def _selection_mask(self, matrix):
         """Row mask of the rows the summary's selection selects, or None when it selects everything."""
-        selection = self.summary.selection
-        if selection is None or selection.selects_all:
-            return None
-        rows = matrix.rows
-        selected = fast.ones(rows)
-        if selection.states:
-            by_state = 0
+
+        def state_rows(states):
+            found = 0
             for code, name in STATE_NAMES.items():
-                if name in selection.states:
-                    by_state |= fast.equals(matrix, _STATE, bytes((code,)))
-            selected &= by_state
-        if selection.ports:
-            by_port = 0
-            for port in selection.ports:
-                text = port.to_bytes(2, "big")
-                by_port |= fast.equals(matrix, _SPORT, text) | fast.equals(matrix, _DPORT, text)
-            selected &= by_port
-        if selection.networks and selected:
-            remotes = _row_keys(_address_columns(matrix, _DST), rows)
-            wanted = {remote for remote in set(remotes) if selection.peer_selected(self.addresses[remote][0])}
-            selected &= int.from_bytes(bytes(map(wanted.__contains__, remotes)), "little")
-        return selected
+                if name in states:
+                    found |= fast.equals(matrix, _STATE, bytes((code,)))
+            return found
+
+        def port_rows(port):
+            text = port.to_bytes(2, "big")
+            return fast.equals(matrix, _SPORT, text) | fast.equals(matrix, _DPORT, text)
+
+        return fast.selection_mask(
+            self.summary.selection,
+            matrix.rows,
+            state_rows,
+            port_rows,
+            lambda: _row_keys(_address_columns(matrix, _DST), matrix.rows),
+            lambda remote: self.addresses[remote][0],
+        )
 
 
 def _row_keys(columns, rows):
@@ -774,16 +765,6 @@ def _column_numbers(matrix, offset, order, code):
     for index in range(size):
         buffer[index::size] = matrix.column(offset + index)
     return struct.unpack("%s%d%s" % (order, rows, code), buffer)
-
-
-def _first_set(flags, limit):
-    """Indexes of the first ``limit`` (None: all) true bytes of a 0/1 bytes object."""
-    found = []
-    position = flags.find(1)
-    while position >= 0 and (limit is None or len(found) < limit):
-        found.append(position)
-        position = flags.find(1, position + 1)
-    return found
 
 
 def listening_ports(families=("inet", "inet6")):

@@ -351,10 +351,10 @@ def test_empty_table():
 
 
 def test_address_canonical_forms():
-    assert linux_conntrack.canonical_address("2001:0db8:0000:0000:0000:0000:0000:0001") == "2001:db8::1"
-    assert linux_conntrack.canonical_address("VPN.PROVIDER.I.P") == "VPN.PROVIDER.I.P"
-    assert linux_conntrack.canonical_address("FE80:0000:0000:0000:0000:0000:0000:00AB") == "fe80::ab"
-    assert linux_conntrack.canonical_address("192.0.2.1") == "192.0.2.1"
+    assert linux_conntrack.packet_address("2001:0db8:0000:0000:0000:0000:0000:0001") == "2001:db8::1"
+    assert linux_conntrack.packet_address("VPN.PROVIDER.I.P") == "VPN.PROVIDER.I.P"
+    assert linux_conntrack.packet_address("FE80:0000:0000:0000:0000:0000:0000:00AB") == "fe80::ab"
+    assert linux_conntrack.packet_address("192.0.2.1") == "192.0.2.1"
 
 
 # --- the chunk fast path against the line-by-line reading -------------------------------------------------------
