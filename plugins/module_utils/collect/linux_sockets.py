@@ -223,7 +223,7 @@ class LinuxNetstatCollector(NetstatCollector):
 
     def read_table(self, path, protocol, summary, owner_map=None, families=("inet", "inet6")):
         """Stream one /proc/net table into the summary (the column-wise reader; see linux_proc_net_tcp)."""
-        from ansible_collections.netdiag.tcp.plugins.module_utils.linux.proc_net_tcp import TableReader
+        from ansible_collections.netdiag.tcp.plugins.module_utils.columns.proc_net_tcp import TableReader
 
         reader = TableReader(
             summary,

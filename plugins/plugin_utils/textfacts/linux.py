@@ -2,7 +2,7 @@
 """Linux facts from text: command output read in raw mode, or files captured by someone else (offline analysis).
 
 The sections come out of the code the fact modules run on the host: the socket tables go through
-``netstat_linux.LinuxNetstatCollector`` (the same TableReader and socket_records.Summary), whose data hooks are
+``collect/linux_sockets.LinuxNetstatCollector`` (the same TableReader and socket_records.Summary), whose data hooks are
 pointed at the text here instead of files under /proc; conntrack through ``linux_conntrack.TableSummary`` and
 ``linux_conntrack_stat``; slab caches through ``linux_slabinfo``. So raw mode and module mode give the same facts for
 the same sockets. Pure functions and classes, no I/O (controller side).

@@ -1,56 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The column-wise reader of /proc/net/tcp* (linux_proc_net_tcp.TableReader over socket_table_fast) against the
-per-line parser it replaces on big tables.
-
-The reference is the per-line path exactly as parse() and the Linux collector used it before the column-wise
-reader existed: iter_records() into summarize(). Both must give equal dictionaries (or the same ParseError) on the
-captured tables (forced through the column path) and on seeded random tables in the kernel's layout with odd rows
-mixed in (headers, blank lines, lower-case hex, damaged rows, other widths), for every option.
-"""
+"""The format-free column helpers of columns/socket_table.py, on small hand-made blocks."""
 
 from __future__ import annotations
 
 import io
-import os
-import random
 
 import pytest
-from proc_tables import TCP_HEADER, UDP_HEADER, kernel_row, synthetic_table
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
 from ansible_collections.netdiag.tcp.plugins.module_utils.columns import socket_table as fast
-from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
-from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import summarize
-from ansible_collections.netdiag.tcp.plugins.module_utils.linux import proc_net_tcp as linux_proc_net_tcp
-
-CAPTURED = ("proc-net-tcp-1.txt", "proc-net-tcp-2.txt", "proc-net-tcp6-1.txt", "proc-net-udp-1.txt")
-OPTIONS = [
-    {},
-    {"max_connections": 0},
-    {"max_connections": 7},
-    {"ports": [5555]},
-    {"ports": [22, 443], "max_connections": 3},
-    {"states": ["ESTABLISHED", "LISTEN"]},
-    {"states": ["TIME_WAIT"], "max_connections": 2},
-    {"peers": ["100.64.0.0/11"]},
-    {"peers": ["198.51.100.0/24", "::1"], "ports": [443, 5555]},
-]
-
-
-def reference_parse(text, ports=None, states=None, peers=None, max_connections=None, protocol=None):
-    """parse() as it was: two passes of iter_records() and summarize()."""
-    lines = text.splitlines()
-    records = linux_proc_net_tcp.iter_records(lines, protocol=protocol)
-    listening = {record.local_port for record in records if record.state == "LISTEN"}
-    return summarize(
-        linux_proc_net_tcp.iter_records(lines, protocol=protocol),
-        selection=Selection(ports, states, peers),
-        max_connections=max_connections,
-        listening_ports=listening,
-    )
-
-
-# ---- the column helpers -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["bytes", "str", "file"])
@@ -106,152 +63,23 @@ def test_select_and_gather():
     assert fast.gather([b"abc", b"123"], rows) == [b"a1", b"b2", b"c3"]
 
 
-# ---- the reader against the per-line path -------------------------------------------------------------------------
+def test_first_set():
+    assert fast.first_set(bytes([0, 1, 1, 0, 1]), None) == [1, 2, 4]
+    assert fast.first_set(bytes([0, 1, 1, 0, 1]), 2) == [1, 2]
+    assert fast.first_set(bytes([0, 0]), None) == []
 
 
-@pytest.fixture
-def column_path_for_small_tables(monkeypatch):
-    """Send even the few rows of the captured tables through the column path."""
-    monkeypatch.setattr(fast, "MIN_RUN_ROWS", 1)
+def test_bounded_cache_converts_once_and_empties_when_full():
+    calls = []
 
+    class Upper(fast.BoundedCache):
+        limit = 2
 
-@pytest.mark.parametrize("options", OPTIONS)
-@pytest.mark.parametrize("names", [CAPTURED[:1], CAPTURED[1:2], CAPTURED[1:3], CAPTURED])
-def test_captured_tables_through_column_path(fixture_text, column_path_for_small_tables, names, options):
-    text = "".join(fixture_text("linux/" + name) for name in names)
-    assert linux_proc_net_tcp.parse(text, **options) == reference_parse(text, **options)
+        def convert(self, key):
+            calls.append(key)
+            return key.upper()
 
-
-@pytest.mark.parametrize("seed", range(24))
-def test_random_tables_same_as_per_line_path(outcome, seed):
-    generator = random.Random(seed)
-    six = seed % 4 == 3
-    text = synthetic_table(generator, generator.choice((60, 400, 2500)), six, odd=(0, 0, 0.002, 0.03)[seed % 4])
-    if seed % 6 == 5:  # tables of both kinds concatenated, as `cat /proc/net/tcp /proc/net/udp` gives
-        text += UDP_HEADER + "\n" + synthetic_table(generator, 40, header=False)
-    options = OPTIONS[seed % len(OPTIONS)]
-    assert outcome(linux_proc_net_tcp.parse, text, **options) == outcome(reference_parse, text, **options)
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_small_blocks_and_runs(monkeypatch, seed):
-    """Rows cut at every block boundary, sl width changes (9999 -> 10000) inside a block, short runs."""
-    monkeypatch.setattr(fast, "BLOCK_BYTES", 997 + 500 * seed)
-    monkeypatch.setattr(fast, "MIN_RUN_ROWS", 1 + seed)
-    generator = random.Random(100 + seed)
-    lines = [TCP_HEADER.ljust(149)] + [kernel_row(generator, number) for number in range(9990, 10030)]
-    text = "\n".join(lines) + "\n"
-    for options in OPTIONS[:4]:
-        assert linux_proc_net_tcp.parse(text, **options) == reference_parse(text, **options)
-
-
-def test_damaged_row_deep_in_a_big_table_names_its_line(outcome):
-    generator = random.Random(7)
-    lines = [TCP_HEADER.ljust(149)] + [kernel_row(generator, number) for number in range(3000)]
-    lines[2345] = lines[2345][:40] + "G" + lines[2345][41:]  # a non-hex digit in the remote address
-    text = "\n".join(lines) + "\n"
-    expected = outcome(reference_parse, text)
-    assert expected[:2] == ("ParseError", 2346)
-    assert outcome(linux_proc_net_tcp.parse, text) == expected
-
-
-def test_listener_after_its_connections_changes_nothing():
-    """parse() knows every LISTEN row before counting, wherever the LISTEN rows are (the reference pre-scans)."""
-    generator = random.Random(11)
-    rows = [kernel_row(generator, number) for number in range(500)]
-    rows = [row for row in rows if row[34:36] != "0A"]
-    rows.append(
-        "%4d: 00000000:15B3 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 "
-        "0000000000000000 100 0 0 10 0" % 501
-    )
-    text = TCP_HEADER + "\n" + "\n".join(row.ljust(149) for row in rows) + "\n"
-    result = linux_proc_net_tcp.parse(text)
-    assert result == reference_parse(text)
-    assert any(
-        entry["direction"] == "inbound" and entry["service_port"] == 5555 for entry in result["established_by_peer"]
-    )
-
-
-def test_big_endian_capture():
-    generator = random.Random(5)
-    text = synthetic_table(generator, 300)
-    expected = summarize(
-        linux_proc_net_tcp.iter_records(text.splitlines(), byteorder="big"),
-        listening_ports={
-            r.local_port for r in linux_proc_net_tcp.iter_records(text.splitlines()) if r.state == "LISTEN"
-        },
-    )
-    assert linux_proc_net_tcp.parse(text, byteorder="big") == expected
-
-
-def test_kernel_rows_take_the_column_path(monkeypatch):
-    """Only the header of a table in the kernel's layout goes through the per-line parser (else the reader is
-    right but as slow as before)."""
-    per_line = []
-    exact = linux_proc_net_tcp.TableReader._exact
-
-    def spy(self, matrix, start, stop, first_number):
-        per_line.extend(range(first_number + start, first_number + stop))
-        return exact(self, matrix, start, stop, first_number)
-
-    monkeypatch.setattr(linux_proc_net_tcp.TableReader, "_exact", spy)
-    generator = random.Random(3)
-    for six in (False, True):
-        per_line.clear()
-        text = synthetic_table(generator, 2000, six)
-        assert linux_proc_net_tcp.parse(text, max_connections=5) == reference_parse(text, max_connections=5)
-        assert per_line == [1]
-
-
-# ---- the Linux collector against its per-line version --------------------------------------------------------------
-
-
-def reference_collect(root, owner_map, selection, max_connections, families, owners):
-    """LinuxNetstatCollector.collect()'s netstat section as it was: chained iter_records() into summarize()."""
-    collector = netstat_linux.LinuxNetstatCollector(proc_root=str(root), byteorder="little")
-    tables = [(p, protocol) for p, protocol in collector.tables(("tcp", "udp"), families) if os.path.exists(p)]
-    listening = set()
-    records = []
-    for path, protocol in tables:
-        with open(path, encoding="ascii") as handle:
-            if protocol == "tcp":
-                listening |= linux_proc_net_tcp.leading_listening_ports(handle)
-                handle.seek(0)
-            records.extend(
-                linux_proc_net_tcp.iter_records(
-                    handle,
-                    protocol=protocol,
-                    owners=owner_map,
-                    user_name=netstat_linux.user_name,
-                )
-            )
-    records = [record for record in records if record[1] in families]
-    return summarize(records, selection, max_connections, listening, owners_mapped=owners)
-
-
-@pytest.mark.parametrize("families", [("inet", "inet6"), ("inet",), ("inet6",)])
-@pytest.mark.parametrize("owners", [True, False])
-@pytest.mark.parametrize("options", OPTIONS[:5])
-def test_collector_same_as_per_line_path(tmp_path, monkeypatch, families, owners, options):
-    generator = random.Random(len(families) * 10 + owners)
-    net = tmp_path / "net"
-    net.mkdir()
-    tcp = [TCP_HEADER.ljust(149)] + sorted(
-        (kernel_row(generator, number, inode_format=("%d", "%d", "%08d")[number % 3]) for number in range(1500)),
-        key=lambda row: row[34:36] != "0A",
-    )
-    (net / "tcp").write_text("\n".join(tcp) + "\n")
-    (net / "tcp6").write_text(synthetic_table(generator, 300, six=True))
-    inodes = [int(row.split()[9]) for row in tcp[1:] if row.split()[9] != "0"]
-    owner_map = dict.fromkeys(generator.sample(inodes, len(inodes) // 3), (1234, "app", "app"))
-    monkeypatch.setattr(netstat_linux, "scan_socket_owners", lambda root, budget=None: (owner_map, {"processes": 1}))
-    selection = Selection(options.get("ports"), options.get("states"), options.get("peers"))
-    max_connections = options.get("max_connections", 1000)
-    collector = netstat_linux.LinuxNetstatCollector(proc_root=str(tmp_path), byteorder="little")
-    netstat, _owner_scan = collector.collect(
-        selection, max_connections=max_connections, families=families, owners=owners
-    )
-    for key in ("platform", "sources", "owner_scan", "reader"):
-        netstat.pop(key, None)
-    expected = reference_collect(tmp_path, owner_map if owners else {}, selection, max_connections, families, owners)
-    assert netstat == expected
+    cache = Upper()
+    assert [cache["a"], cache["a"], cache["b"]] == ["A", "A", "B"]
+    assert calls == ["a", "b"]
+    assert cache["c"] == "C" and len(cache) == 1  # full at two: emptied before the third

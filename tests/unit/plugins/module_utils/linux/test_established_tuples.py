@@ -9,6 +9,7 @@ import random
 import pytest
 from proc_tables import synthetic_table
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.columns import proc_net_tcp as columns_proc_net_tcp
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import (
     TUPLE_COLUMNS,
@@ -98,7 +99,7 @@ def test_column_reader_gives_the_per_record_rows(seed, ports):
     expected = fresh()
     expected.add_records(linux_proc_net_tcp.iter_records(lines, owners=owners))
     summary = fresh()
-    linux_proc_net_tcp.TableReader(summary, owners=owners).read(text.encode())
+    columns_proc_net_tcp.TableReader(summary, owners=owners).read(text.encode())
     got = summary.result()["established_tuples"]
     want = expected.result()["established_tuples"]
     assert want["count"] > 10
