@@ -5,7 +5,7 @@ For each size (100,000 and 1,000,000 sockets; --quick: 20,000) this writes a syn
 /proc/net/tcp text and as the `netstat -an` text of the same sockets, then times
 
   ours      a child Python process running the code the collection really runs on that text:
-            /proc/net/tcp  the module's Linux collector (netstat_linux.LinuxNetstatCollector.collect) over a
+            /proc/net/tcp  the module's Linux collector (collect/linux_sockets.LinuxNetstatCollector.collect) over a
                            proc root whose net/tcp is the table, with the module's defaults (owner scan on,
                            max_connections 1000, every state); the scan finds no processes in that root.
             netstat -an    the parse filter's function (linux_netstat.parse) on the text, max_connections 1000;

@@ -193,7 +193,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_conntrack as conntrack_collector
 from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_slabinfo as slabinfo_collector
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import platforms as netstat_run
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import platforms
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
 ARGUMENT_SPEC = {
@@ -245,7 +245,7 @@ def conntrack_params(params):
 
 def validate(params, system):
     """(netstat selection, conntrack selection); ValueError naming the bad option, before anything is read."""
-    netstat_selection = netstat_run.validated_selection(netstat_params(params), system)
+    netstat_selection = platforms.validated_selection(netstat_params(params), system)
     if params["max_nat_tuples"] < 0:
         raise ValueError("max_nat_tuples: %d is not a number >= 0" % params["max_nat_tuples"])
     conntrack_selection = Selection(ports=params["ports"] or None, states=None, peers=params["peers"] or None)
@@ -254,13 +254,13 @@ def validate(params, system):
 
 def read_netstat(module, system, selection):
     """(sections, failure message or None), as netstat_facts would return or fail."""
-    collector_class = netstat_run.collector_class_for(system)
+    collector_class = platforms.collector_class_for(system)
     if collector_class is None:
-        return {}, netstat_run.unsupported_platform(system)
+        return {}, platforms.unsupported_platform(system)
     params = netstat_params(module.params)
     try:
-        collector = netstat_run.new_collector(collector_class, module, params)
-        sections, _changed = netstat_run.read_sections(collector, selection, params)
+        collector = platforms.new_collector(collector_class, module, params)
+        sections, _changed = platforms.read_sections(collector, selection, params)
     except (OSError, ValueError) as error:
         return {}, "netstat_facts: could not read the socket tables: %s" % error
     return sections, None

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Base of the per-platform socket-table collectors used by netdiag.tcp.netstat_facts.
 
-A platform is one subclass in plugins/module_utils/netstat_<platform>.py, plus a three-line function importing it
-and one line in netstat_run's COLLECTORS table (the function keeps other platforms' code out of a module run). A
-collector reads its platform's socket tables and hands SocketRecord streams to socket_records.summarize(); the
+A platform is one subclass in collect/<platform>_sockets.py, plus a three-line function importing it and one line in
+collect/platforms.py's COLLECTORS table (the function keeps other platforms' code out of a module run). A collector
+reads its platform's socket tables and hands SocketRecord streams to socket_records.summarize(); the
 module validates options first, so collectors receive a ready Selection.
 """
 

@@ -207,7 +207,7 @@ def summarize(
 class Summary:
     """The running ``netdiag.netstat`` aggregate behind summarize().
 
-    Record-at-a-time parsers feed it with add_records(). The column-wise fast paths (socket_table_fast) count whole
+    Record-at-a-time parsers feed it with add_records(). The column-wise fast paths (columns/) count whole
     blocks of rows themselves and merge the counts with add_counts(), handing over only the few records that must
     be materialized (the first ``max_connections`` selected sockets and the listeners); both ways give the same
     result for the same sockets.

@@ -23,7 +23,7 @@ The facts are those of /proc/net/tcp* (the collector falls back to it where sock
 
 Speed: a dump arrives as datagrams of about 32 KB. Within one datagram the kernel gives every full socket of one
 family the same attributes, so records usually all have one length: such a datagram is a matrix of fixed-width
-rows and is counted with socket_table_fast's column operations (a slice per column, ``bytes.count``, big-int row
+rows and is counted with columns/socket_table's column operations (a slice per column, ``bytes.count``, big-int row
 masks, ``Counter`` over per-row keys), with Python running once per distinct peer, not once per socket. Datagrams
 mixing lengths (TIME_WAIT and request sockets carry no attributes) are cut into their records first; UDP and the
 ``families`` restriction take the per-record path. Both paths give the same counts (tests compare them).
@@ -734,7 +734,7 @@ class DiagReader:
 
 
 def _row_keys(columns, rows):
-    """One bytes object per row made of the given columns (binary-safe, unlike socket_table_fast.gather)."""
+    """One bytes object per row made of the given columns (binary-safe, unlike socket_table.gather)."""
     stride = len(columns)
     buffer = bytearray(stride * rows)
     for index, column in enumerate(columns):

@@ -9,11 +9,11 @@ A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections,
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 import shlex
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import platforms
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, linux, sunos
@@ -24,13 +24,10 @@ REFUSED = re.compile(r"(^|[\s;|&/])(rmsock|pfiles)(\s|$)")
 # kdb can write kernel memory; it may only read sockets: its standard input must be nothing but these lines.
 KDB = re.compile(r"(^|[\s;|&/'])kdb'?(\s|$)")
 KDB_READ_ONLY = re.compile(r"^(?:sockinfo (?:0x)?[0-9A-Fa-f]+ tcpcb|q|quit)$")
-# Platform collectors that run commands through run_command(argv, data=None) and get_bin_path(name) (see
-# netstat_facts.new_collector): raw mode drives them over the connection, so their facts are module mode's.
-# Imported when present in this collection.
-COMMAND_COLLECTORS = {
-    "AIX": ("netstat_aix", "AixNetstatCollector"),
-    "SunOS": ("netstat_sunos", "SunosNetstatCollector"),
-}
+# Platforms whose collector runs commands through run_command(argv, data=None) and get_bin_path(name) (see
+# collect/platforms.new_collector): raw mode drives that same collector over the connection, so its facts are
+# module mode's. Linux's collector reads the kernel instead; raw mode reads its text through textfacts/linux.py.
+COMMAND_PLATFORMS = ("AIX", "SunOS")
 BIN_DIRECTORIES = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
 
 LINUX_SYSCTL = (
@@ -168,15 +165,8 @@ def gather_linux(
 
 
 def command_collector(system):
-    """The platform's command-running collector class, or None when this collection has none."""
-    module_name, class_name = COMMAND_COLLECTORS.get(system, (None, None))
-    if module_name is None:
-        return None
-    try:
-        module = importlib.import_module("ansible_collections.netdiag.tcp.plugins.module_utils." + module_name)
-    except ImportError:
-        return None
-    return getattr(module, class_name, None)
+    """The platform's command-running collector class (from the one platform table), or None."""
+    return platforms.collector_class_for(system) if system in COMMAND_PLATFORMS else None
 
 
 def gather_with_collector(collector_class, run, selection, max_connections, owners=True, **summary_options):

@@ -15,8 +15,7 @@ from ansible.module_utils import basic
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_conntrack as conntrack_collector
 from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_slabinfo as slabinfo_collector
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import platforms as netstat_run
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets, platforms
 from ansible_collections.netdiag.tcp.plugins.modules import audit_facts, conntrack_facts, netstat_facts, slabinfo_facts
 
 TABLES = {
@@ -57,7 +56,7 @@ def on_tree(tree, monkeypatch):
     proc, config = tree
     monkeypatch.setattr(audit_facts.platform, "system", lambda: "Linux")
     monkeypatch.setitem(
-        netstat_run.COLLECTORS, "Linux", lambda: lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc))
+        platforms.COLLECTORS, "Linux", lambda: lambda: linux_sockets.LinuxNetstatCollector(proc_root=str(proc))
     )
     monkeypatch.setitem(
         slabinfo_collector.COLLECTORS,
@@ -140,11 +139,11 @@ def test_netstat_and_slabinfo_failing_keep_conntrack(on_tree, no_conntrack_binar
     proc, _config = on_tree
     (proc / "slabinfo").write_text("slabinfo - version: 2.1\nnot a cache line\n")
 
-    class Broken(netstat_linux.LinuxNetstatCollector):
+    class Broken(linux_sockets.LinuxNetstatCollector):
         def collect(self, *args, **kwargs):
             raise OSError(5, "Input/output error")
 
-    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: lambda: Broken(proc_root=str(proc)))
+    monkeypatch.setitem(platforms.COLLECTORS, "Linux", lambda: lambda: Broken(proc_root=str(proc)))
     outcome = call_main(audit_facts.main, dict(AUDIT_ARGS))
     assert outcome.failed is False, outcome.result
     failures = outcome.result["failures"]
@@ -160,12 +159,12 @@ def test_an_unforeseen_error_in_one_part_keeps_the_others(on_tree, no_conntrack_
     """A bug or an unseen kernel answer in one part (here a struct.error, which no reader expects) is that part's
     failure; the other parts are still returned and the module run succeeds."""
 
-    class Unforeseen(netstat_linux.LinuxNetstatCollector):
+    class Unforeseen(linux_sockets.LinuxNetstatCollector):
         def collect(self, *args, **kwargs):
             raise struct.error("unpack_from requires a buffer of at least 20 bytes")
 
     proc, _config = on_tree
-    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", lambda: lambda: Unforeseen(proc_root=str(proc)))
+    monkeypatch.setitem(platforms.COLLECTORS, "Linux", lambda: lambda: Unforeseen(proc_root=str(proc)))
     outcome = call_main(audit_facts.main, dict(AUDIT_ARGS))
     assert outcome.failed is False, outcome.result
     assert outcome.result["failures"] == {
@@ -194,7 +193,7 @@ def test_bad_option_fails_before_reading(args, message, monkeypatch, call_main):
         raise AssertionError("a collector ran despite invalid options")
 
     monkeypatch.setattr(audit_facts.platform, "system", lambda: "Linux")
-    monkeypatch.setitem(netstat_run.COLLECTORS, "Linux", must_not_run)
+    monkeypatch.setitem(platforms.COLLECTORS, "Linux", must_not_run)
     monkeypatch.setitem(conntrack_collector.COLLECTORS, "Linux", must_not_run)
     monkeypatch.setitem(slabinfo_collector.COLLECTORS, "Linux", must_not_run)
     outcome = call_main(audit_facts.main, args)

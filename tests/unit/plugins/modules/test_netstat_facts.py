@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import socket_owners as linux_socket_owners
 from ansible_collections.netdiag.tcp.plugins.modules import netstat_facts
@@ -54,7 +54,7 @@ def proc(tmp_path, fixture_text):
 
 def collect(proc, **options):
     options.setdefault("selection", Selection())
-    return netstat_linux.LinuxNetstatCollector(proc_root=str(proc), byteorder="little").collect(**options)
+    return linux_sockets.LinuxNetstatCollector(proc_root=str(proc), byteorder="little").collect(**options)
 
 
 def test_collector_maps_owners_and_counts_unmapped(proc):
@@ -166,7 +166,7 @@ def run_module(call_main):
             monkeypatch.setitem(
                 netstat_facts.COLLECTORS,
                 "Linux",
-                lambda: lambda: netstat_linux.LinuxNetstatCollector(proc_root=str(proc)),
+                lambda: lambda: linux_sockets.LinuxNetstatCollector(proc_root=str(proc)),
             )
         return call_main(netstat_facts.main, args)
 
@@ -243,7 +243,7 @@ def test_sock_diag_load_modules_decides_whether_a_missing_diag_module_may_be_loa
 ):
     """The live host's tables, with the kernel said to lack tcp_diag: by default the module reads /proc rather than
     make the kernel load it; sock_diag_load_modules: true lets it."""
-    monkeypatch.setattr(netstat_linux, "modules_to_load", lambda protocol: ["tcp_diag"] if protocol == "tcp" else [])
+    monkeypatch.setattr(linux_sockets, "modules_to_load", lambda protocol: ["tcp_diag"] if protocol == "tcp" else [])
     args = {"owners": False} if load is None else {"owners": False, "sock_diag_load_modules": load}
     outcome = run_module(args, monkeypatch)
     assert outcome.failed is False, outcome.result

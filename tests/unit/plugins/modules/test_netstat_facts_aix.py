@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import aix_sockets as netstat_aix
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import aix_sockets
 from ansible_collections.netdiag.tcp.plugins.modules import audit_facts, netstat_facts
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
@@ -44,7 +44,7 @@ def aix_host(monkeypatch, fixture_text):
         return {"netstat": "/usr/bin/netstat"}.get(name, "/usr/sbin/" + name)
 
     monkeypatch.setattr(netstat_facts.platform, "system", lambda: "AIX")
-    monkeypatch.setattr(netstat_aix.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(aix_sockets.os, "geteuid", lambda: 0)
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", get_bin_path)
     return calls

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import aix_sockets as netstat_aix
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import aix_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
 BINARIES = {
@@ -95,7 +95,7 @@ class FakeHost:
 
     def collector(self, is_root=True, **options):
         check_mode = options.pop("check_mode", False)
-        return netstat_aix.AixNetstatCollector(
+        return aix_sockets.AixNetstatCollector(
             self.run_command, self.get_bin_path, options=options, check_mode=check_mode, is_root=is_root
         )
 
@@ -215,7 +215,7 @@ def test_missing_kdb_is_named(fixture_text):
 def test_failing_netstat_is_an_error_naming_the_command(fixture_text):
     host = FakeHost(fixture_text, answers={("/usr/bin/netstat", "-Aan"): (2, "", "netstat: not permitted\n")})
     with pytest.raises(
-        netstat_aix.CommandError, match=r"/usr/bin/netstat -Aan failed \(rc=2\): netstat: not permitted"
+        aix_sockets.CommandError, match=r"/usr/bin/netstat -Aan failed \(rc=2\): netstat: not permitted"
     ):
         host.collector().collect(Selection())
     assert host.argvs() == [["/usr/bin/netstat", "-Aan"]]  # nothing else ran
@@ -223,7 +223,7 @@ def test_failing_netstat_is_an_error_naming_the_command(fixture_text):
 
 def test_missing_netstat_is_named(fixture_text):
     host = FakeHost(fixture_text, missing=["netstat"])
-    with pytest.raises(netstat_aix.CommandError, match="netstat: command not found"):
+    with pytest.raises(aix_sockets.CommandError, match="netstat: command not found"):
         host.collector().collect(Selection())
     assert host.calls == []
 
@@ -328,7 +328,7 @@ def test_protocol_and_family_filters(fixture_text):
 
 @pytest.mark.parametrize(("value", "seconds"), [(14400, 7200), (150, 75), (15, 7.5), ("{}", None), (None, None)])
 def test_half_seconds(value, seconds):
-    assert netstat_aix.half_seconds(value) == seconds
+    assert aix_sockets.half_seconds(value) == seconds
 
 
 def test_ibm_technote_fin_wait_1_socket_is_removed(fixture_text):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import sunos_sockets as netstat_sunos
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import sunos_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
 BINARIES = {
@@ -58,7 +58,7 @@ def keepalive_by_ipadm():
 
 
 def collector(host, **options):
-    return netstat_sunos.SunosNetstatCollector(host.run_command, host.get_bin_path, euid=0, **options)
+    return sunos_sockets.SunosNetstatCollector(host.run_command, host.get_bin_path, euid=0, **options)
 
 
 def test_solaris_11_4_owners_and_keepalive_from_ipadm(fixture_text):
@@ -208,7 +208,7 @@ def test_solaris_10_pfiles_inspects_processes_in_pid_order_within_the_cap(tmp_pa
     }
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
-    sunos = netstat_sunos.SunosNetstatCollector(
+    sunos = sunos_sockets.SunosNetstatCollector(
         host.run_command, host.get_bin_path, options={"sunos_pfiles": True}, proc_root=str(tmp_path), euid=0
     )
     netstat, _keepalive = sunos.collect(Selection(), max_connections=2)
@@ -231,7 +231,7 @@ CONNSTAT = (
 def test_connstat_when_asked(fixture_text):
     answers = {
         ("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, ""),
-        ("/usr/bin/connstat", "-P", "-o", ",".join(netstat_sunos.sunos_connstat.FIELDS)): (0, CONNSTAT, ""),
+        ("/usr/bin/connstat", "-P", "-o", ",".join(sunos_sockets.sunos_connstat.FIELDS)): (0, CONNSTAT, ""),
     }
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
@@ -259,7 +259,7 @@ def test_not_root_says_owners_may_be_partial(fixture_text):
     answers = {("/usr/bin/netstat", "-anu"): (0, SSHD_TABLE, "")}
     answers.update(keepalive_by_ipadm())
     host = FakeHost(answers)
-    sunos = netstat_sunos.SunosNetstatCollector(host.run_command, host.get_bin_path, euid=1000)
+    sunos = sunos_sockets.SunosNetstatCollector(host.run_command, host.get_bin_path, euid=1000)
     sunos.collect(Selection())
     facts = sunos.sunos
     assert facts["root"] is False

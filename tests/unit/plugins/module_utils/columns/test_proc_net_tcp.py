@@ -16,7 +16,7 @@ import random
 import pytest
 from proc_tables import TCP_HEADER, UDP_HEADER, kernel_row, synthetic_table
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.columns import proc_net_tcp as columns_proc_net_tcp
 from ansible_collections.netdiag.tcp.plugins.module_utils.columns import socket_table as fast
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
@@ -152,7 +152,7 @@ def test_kernel_rows_take_the_column_path(monkeypatch):
 
 def reference_collect(root, owner_map, selection, max_connections, families, owners):
     """LinuxNetstatCollector.collect()'s netstat section as it was: chained iter_records() into summarize()."""
-    collector = netstat_linux.LinuxNetstatCollector(proc_root=str(root), byteorder="little")
+    collector = linux_sockets.LinuxNetstatCollector(proc_root=str(root), byteorder="little")
     tables = [(p, protocol) for p, protocol in collector.tables(("tcp", "udp"), families) if os.path.exists(p)]
     listening = set()
     records = []
@@ -166,7 +166,7 @@ def reference_collect(root, owner_map, selection, max_connections, families, own
                     handle,
                     protocol=protocol,
                     owners=owner_map,
-                    user_name=netstat_linux.user_name,
+                    user_name=linux_sockets.user_name,
                 )
             )
     records = [record for record in records if record[1] in families]
@@ -188,10 +188,10 @@ def test_collector_same_as_per_line_path(tmp_path, monkeypatch, families, owners
     (net / "tcp6").write_text(synthetic_table(generator, 300, six=True))
     inodes = [int(row.split()[9]) for row in tcp[1:] if row.split()[9] != "0"]
     owner_map = dict.fromkeys(generator.sample(inodes, len(inodes) // 3), (1234, "app", "app"))
-    monkeypatch.setattr(netstat_linux, "scan_socket_owners", lambda root, budget=None: (owner_map, {"processes": 1}))
+    monkeypatch.setattr(linux_sockets, "scan_socket_owners", lambda root, budget=None: (owner_map, {"processes": 1}))
     selection = Selection(options.get("ports"), options.get("states"), options.get("peers"))
     max_connections = options.get("max_connections", 1000)
-    collector = netstat_linux.LinuxNetstatCollector(proc_root=str(tmp_path), byteorder="little")
+    collector = linux_sockets.LinuxNetstatCollector(proc_root=str(tmp_path), byteorder="little")
     netstat, _owner_scan = collector.collect(
         selection, max_connections=max_connections, families=families, owners=owners
     )

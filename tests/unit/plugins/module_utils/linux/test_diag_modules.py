@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import sock_diag as linux_sock_diag
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux.diag_modules import modules_to_load
@@ -75,9 +75,9 @@ def no_netlink(monkeypatch):
 
 
 def test_collector_reads_proc_rather_than_load_a_module(monkeypatch):
-    monkeypatch.setattr(netstat_linux, "modules_to_load", lambda protocol: ["inet_diag", "tcp_diag"])
+    monkeypatch.setattr(linux_sockets, "modules_to_load", lambda protocol: ["inet_diag", "tcp_diag"])
     no_netlink(monkeypatch)
-    netstat, _keepalive = netstat_linux.LinuxNetstatCollector().collect(Selection(), owners=False)
+    netstat, _keepalive = linux_sockets.LinuxNetstatCollector().collect(Selection(), owners=False)
     assert netstat["reader"] == "proc"
     assert netstat["reader_fallback"] == (
         "sock_diag would make the kernel load inet_diag, tcp_diag; read /proc/net instead "
@@ -86,8 +86,8 @@ def test_collector_reads_proc_rather_than_load_a_module(monkeypatch):
 
 
 def test_udp_alone_is_read_from_proc_when_udp_diag_is_missing(monkeypatch):
-    monkeypatch.setattr(netstat_linux, "modules_to_load", lambda protocol: ["udp_diag"] if protocol == "udp" else [])
-    netstat, _keepalive = netstat_linux.LinuxNetstatCollector().collect(Selection(), owners=False)
+    monkeypatch.setattr(linux_sockets, "modules_to_load", lambda protocol: ["udp_diag"] if protocol == "udp" else [])
+    netstat, _keepalive = linux_sockets.LinuxNetstatCollector().collect(Selection(), owners=False)
     assert netstat["reader"] == "sock_diag"
     assert netstat["sources"][0].startswith("sock_diag tcp")
     assert "/proc/net/udp" in netstat["sources"]
@@ -96,8 +96,8 @@ def test_udp_alone_is_read_from_proc_when_udp_diag_is_missing(monkeypatch):
 
 @pytest.mark.parametrize("how", [{"load_diag_modules": True}, {"reader": "sock_diag"}])
 def test_asking_for_sock_diag_allows_the_load(monkeypatch, how):
-    monkeypatch.setattr(netstat_linux, "modules_to_load", lambda protocol: ["inet_diag", "tcp_diag"])
-    collector = netstat_linux.LinuxNetstatCollector(reader=how.get("reader", "auto"))
+    monkeypatch.setattr(linux_sockets, "modules_to_load", lambda protocol: ["inet_diag", "tcp_diag"])
+    collector = linux_sockets.LinuxNetstatCollector(reader=how.get("reader", "auto"))
     netstat, _keepalive = collector.collect(
         Selection(), owners=False, load_diag_modules=how.get("load_diag_modules", False)
     )

@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets as netstat_linux
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect import linux_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import Summary
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import sock_diag as linux_sock_diag
@@ -176,12 +176,12 @@ def test_collector_falls_back_to_proc_when_sock_diag_is_refused(monkeypatch):
         raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
 
     monkeypatch.setattr(linux_sock_diag.socket, "socket", refused)
-    netstat, _keepalive = netstat_linux.LinuxNetstatCollector().collect(Selection(), owners=False)
+    netstat, _keepalive = linux_sockets.LinuxNetstatCollector().collect(Selection(), owners=False)
     assert netstat["reader"] == "proc"
     assert "Address family not supported" in netstat["reader_fallback"]
     assert netstat["sources"][0] == "/proc/net/tcp"
     with pytest.raises(linux_sock_diag.SockDiagUnavailableError):
-        netstat_linux.LinuxNetstatCollector(reader="sock_diag").collect(Selection(), owners=False)
+        linux_sockets.LinuxNetstatCollector(reader="sock_diag").collect(Selection(), owners=False)
 
 
 def mixed_families(kind):

@@ -194,3 +194,13 @@ def test_collector_driven_over_the_connection(monkeypatch):
     assert sections["keepalive"] == {"time": 7200}
     assert sections["sunos"] == {"root": True}
     assert host.seen == ["id -u", which, "/usr/bin/netstat -an -f 'inet; x'", "/usr/sbin/kdb"]
+
+
+def test_raw_mode_drives_the_platform_collectors_of_the_platform_table():
+    from ansible_collections.netdiag.tcp.plugins.module_utils.collect.aix_sockets import AixNetstatCollector
+    from ansible_collections.netdiag.tcp.plugins.module_utils.collect.sunos_sockets import SunosNetstatCollector
+
+    assert raw_commands.command_collector("AIX") is AixNetstatCollector
+    assert raw_commands.command_collector("SunOS") is SunosNetstatCollector
+    assert raw_commands.command_collector("Linux") is None  # Linux text goes through textfacts/linux.py
+    assert raw_commands.command_collector("HP-UX") is None
