@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Column-wise reading of big socket tables: whole columns of fixed-width rows instead of one row at a time.
 
-Why: the per-record parsers cost about 8 µs per row in Python (split, address conversion, a record, counters); a
-million-socket /proc/net/tcp took 8 s where ``awk | cut | sort | uniq -c`` takes 2. Even a compiled regular
-expression costs about 1 µs per row here. What is cheap is a C-level operation over a whole byte string: a slice,
-``translate``, ``count``, ``split``, big-integer ``&``/``|``, ``collections.Counter`` over a list.
+Why: a per-record parser pays Python's cost for every row (split, address conversion, a record, counters), several
+times what ``awk | cut | sort | uniq -c`` pays on a million-socket table (figures: docs/netstat_facts.md,
+"Performance"). What is cheap is a C-level operation over a whole byte string: a slice, ``translate``, ``count``,
+``split``, big-integer ``&``/``|``, ``collections.Counter`` over a list.
 
 The tables are matrices. The kernel pads every /proc/net/tcp and /proc/net/udp row to a fixed width
 (``seq_setwidth``/``seq_pad``: 150 and 128 bytes with the newline) and net-tools prints ``netstat -an`` rows in fixed
@@ -19,7 +19,7 @@ writing the wanted columns into a new buffer with extended-slice assignment and 
 object per row, which ``collections.Counter`` counts at C speed; Python code then runs once per *distinct* key (a
 few thousand), not once per row.
 
-Exactness: a format adapter (linux_proc_net_tcp, linux_netstat) checks every column of every row it relies on
+Exactness: a format adapter (columns/proc_net_tcp.py) checks every column of every row it relies on
 against the format's fixed layout; rows that fail any check (headers, blank lines, unusual or damaged rows) go
 through the format's exact per-line parser, in table order, so its results and its ParseError (naming the line) are
 unchanged. Nothing here is specific to a format.

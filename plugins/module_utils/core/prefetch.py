@@ -7,9 +7,9 @@ the kernel and the counting wait for each other. A child process made with ``for
 CPU and passes what it reads through a pipe; the caller reads the pipe in large pieces and counts.
 
 Why a process and not a thread: a thread needs the GIL back after every system call, and the counting runs long C
-calls (``re.findall``, ``Counter``) that hold it. Measured on 96,000 connections: a /proc seq file gives one page
-(about 4 KB) per ``read``, so a thread gained nothing at all; for sock_diag (about 32 KB per ``recv``) a thread took
-0.22 s where the child takes 0.17 s (the kernel's dump alone: 0.16 s).
+calls (``re.findall``, ``Counter``) that hold it, and a /proc seq file gives one page (about 4 KB) per ``read``:
+a thread gained nothing for conntrack and little for sock_diag (measured: docs/conntrack_facts.md and
+docs/netstat_facts.md, "Performance").
 
 The child copies items into the pipe as frames (a 4-byte length, then the bytes), ends with an end frame, and sends
 an error of the reading as a pickled exception frame, raised in the caller. Memory stays bounded by the pipe (1 MB

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Linux socket tables through sock_diag netlink (what ``ss`` uses), counted column-wise into a Summary.
 
-Why: /proc/net/tcp makes the kernel format every socket as 150 bytes of hex text (about 0.4 s per 96,000 sockets
-on a 2-CPU VM) which Python then has to take apart again. sock_diag (``NETLINK_SOCK_DIAG``, ``sock_diag(7)``,
+Why: /proc/net/tcp makes the kernel format every socket as 150 bytes of hex text, which Python then has to take
+apart again (figures: docs/netstat_facts.md, "Performance"). sock_diag (``NETLINK_SOCK_DIAG``, ``sock_diag(7)``,
 ``include/uapi/linux/inet_diag.h``) hands the same facts over as fixed binary records: a request
 ``inet_diag_req_v2`` per (family, protocol) dumps every socket as an ``nlmsghdr`` + ``inet_diag_msg`` (72 bytes)
 + attributes. Standard library only: ``socket.AF_NETLINK`` and ``struct``.
@@ -29,7 +29,7 @@ mixing lengths (TIME_WAIT and request sockets carry no attributes) are cut into 
 ``families`` restriction take the per-record path. Both paths give the same counts (tests compare them).
 
 One walk for both families: a TCP dump per family walks the kernel's whole established hash each time, skipping the
-other family's sockets (on 192,000 IPv4 sockets the empty AF_INET6 dump alone took 0.06 s of a 0.28 s pair). The
+other family's sockets (on an IPv4-only host the empty AF_INET6 dump costs a whole walk). The
 kernel still answers the inet_diag v1 request (``TCPDIAG_GETSOCK``, ``struct inet_diag_req``), and answers it for
 AF_UNSPEC, both families in one walk (``inet_diag_dump_compat``), with the same ``inet_diag_msg`` records.
 Records then come in the kernel's hash order with the families interleaved; everything whose order shows in the
