@@ -12,6 +12,14 @@ evidence, and the per-host tables.
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.holders import named_on_host
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.unknowns import (
+    UNKNOWN,
+    PeerKeepalive,
+    host_without_keepalive,
+    shown,
+)
 
 TOP_PEERS = 10
 SEVERITIES = ("critical", "warning", "info")
@@ -50,16 +58,18 @@ def host_overview_row(name, host):
     netstat = host.get("netstat") or {}
     conntrack = host.get("conntrack") or {}
     # Without a socket table the counts are unknown, not zero.
-    states = (
-        netstat.get("state_counts") or {} if netstat else {"ESTABLISHED": None, "CLOSE_WAIT": None, "TIME_WAIT": None}
-    )
+    states = netstat.get("state_counts") or {} if netstat else {}
     if conntrack.get("available") and conntrack.get("max") is None:
         # A captured table without its sysctl values: entries known, limits not.
-        conntrack_text = "%s entries (max unknown)" % conntrack.get("entries_parsed")
-        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+        conntrack_text = "%s entries (max unknown)" % shown(conntrack.get("entries_parsed"))
+        timeout = shown((conntrack.get("timeouts") or {}).get("tcp_timeout_established"))
     elif conntrack.get("available"):
-        conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
-        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+        conntrack_text = "%s/%s (%s%%)" % (
+            shown(conntrack.get("count")),
+            shown(conntrack.get("max")),
+            shown(conntrack.get("usage_pct")),
+        )
+        timeout = shown((conntrack.get("timeouts") or {}).get("tcp_timeout_established"))
     else:
         conntrack_text = "unavailable" if conntrack else "n/a"
         timeout = None
@@ -67,12 +77,22 @@ def host_overview_row(name, host):
         name,
         host["status"],
         host.get("platform"),
-        states.get("ESTABLISHED", 0),
-        states.get("CLOSE_WAIT", 0),
-        states.get("TIME_WAIT", 0),
+        _state_count(netstat, states, "ESTABLISHED"),
+        _state_count(netstat, states, "CLOSE_WAIT"),
+        _state_count(netstat, states, "TIME_WAIT"),
         conntrack_text,
         timeout,
     ]
+
+
+def _state_count(netstat, states, state):
+    """A state's count: unknown without a socket table (or without that state's count), 0 only when read as 0."""
+    if not netstat:
+        return None
+    value = states.get(state)
+    if value is None and states:
+        return 0  # state_counts lists the states seen; one not listed had no socket
+    return shown(value)
 
 
 def summary_lines(report, report_files=()):
@@ -90,7 +110,7 @@ def summary_lines(report, report_files=()):
     for name in sorted(report["hosts"]):
         row = host_overview_row(name, report["hosts"][name])
         mode = _mode_note(report["hosts"][name])
-        if row[3] is None:  # no socket table: nothing to count
+        if row[3] is None or row[3] == UNKNOWN:  # no socket table: nothing to count
             lines.append("  %s: %s%s" % (row[0], row[1], mode))
         else:
             lines.append(
@@ -111,6 +131,7 @@ def report_blocks(report):
     blocks = [
         ("heading", 1, "netdiag.tcp audit report"),
         ("paragraph", "Generated %s (schema %s)." % (report["generated_at"], report["schema"])),
+        *run_blocks(report.get("run")),
         ("heading", 2, "Summary"),
         ("summary", severity_counts(report), {status: counts.get(status, 0) for status in STATUSES}),
         ("heading", 2, "Hosts"),
@@ -228,23 +249,145 @@ def host_blocks(name, host):
     if netstat:
         blocks.extend(netstat_blocks(netstat))
     keepalive = host.get("keepalive")
-    if keepalive:
-        blocks.append(
-            (
-                "paragraph",
-                "Keepalive: time %s s, interval %s s, probes %s; ESTABLISHED without SO_KEEPALIVE: %s"
-                % (
-                    keepalive.get("time"),
-                    keepalive.get("intvl"),
-                    keepalive.get("probes"),
-                    netstat.get("established_without_keepalive", "-"),
-                ),
-            )
-        )
+    if keepalive or netstat:
+        blocks.append(("paragraph", keepalive_text(keepalive or {}, netstat)))
+    blocks.extend(owner_blocks(host))
     if host.get("conntrack"):
         blocks.extend(conntrack_blocks(host["conntrack"]))
     if host.get("slabinfo"):
         blocks.extend(slabinfo_blocks(host["slabinfo"]))
+    return blocks
+
+
+def keepalive_text(keepalive, netstat):
+    """The host's keepalive settings and how many ESTABLISHED sockets lack SO_KEEPALIVE ("unknown" where not read)."""
+    settings = (
+        "time %s s, interval %s s, probes %s"
+        % (shown(keepalive.get("time")), shown(keepalive.get("intvl")), shown(keepalive.get("probes")))
+        if keepalive
+        else "settings not read"
+    )
+    without = host_without_keepalive(netstat) if netstat else UNKNOWN
+    return "Keepalive: %s; ESTABLISHED without SO_KEEPALIVE: %s" % (settings, without)
+
+
+def owner_blocks(host):
+    """Where the holders of the sockets came from, and the rmsock / pfiles answers when one was read."""
+    netstat = host.get("netstat") or {}
+    blocks = []
+    method = netstat.get("owner_method")
+    if isinstance(method, dict):
+        if method.get("ran"):
+            text = "Socket owners: %s named the holders of %s of %s sockets looked up" % (
+                method.get("name"),
+                shown(method.get("sockets_found")),
+                shown(method.get("sockets")),
+            )
+        else:
+            text = "Socket owners: not read (%s)" % (method.get("reason") or "no method ran")
+        blocks.append(("paragraph", text))
+    owners = (host.get("sunos") or {}).get("owners")
+    if isinstance(owners, dict):
+        blocks.append(
+            (
+                "paragraph",
+                "Socket owners: %s" % owners.get("source")
+                if owners.get("available")
+                else "Socket owners: not read (%s)" % shown(owners.get("reason")),
+            )
+        )
+    blocks.extend(rmsock_blocks(host))
+    blocks.extend(pfiles_blocks(host))
+    return blocks
+
+
+def rmsock_blocks(host):
+    rmsock = (host.get("aix") or {}).get("rmsock")
+    if not isinstance(rmsock, dict):
+        return []
+    if rmsock.get("check_mode"):
+        return [
+            (
+                "paragraph",
+                "rmsock: not run in check mode (%d sockets would have been asked)" % len(rmsock.get("would_run") or []),
+            )
+        ]
+    counts = rmsock.get("held_by_counts") or {}
+    blocks = [
+        (
+            "paragraph",
+            "rmsock answers: %s"
+            % (
+                ", ".join("%s %s" % (RMSOCK_HELD_BY.get(name, name), count) for name, count in counts.items()) or "none"
+            ),
+        )
+    ]
+    by_process = rmsock.get("by_process")
+    if by_process is None:
+        by_process = _rmsock_by_process(rmsock.get("results") or [])
+    if by_process:
+        blocks.append(
+            (
+                "table",
+                ["process", "pid", "sockets"],
+                [[item.get("process"), item.get("pid"), item.get("count")] for item in by_process],
+            )
+        )
+    if rmsock.get("removed"):
+        blocks.append(
+            (
+                "paragraph",
+                "rmsock removed %d sockets no process held: %s"
+                % (len(rmsock["removed"]), ", ".join(rmsock["removed"][:20])),
+            )
+        )
+    if named_on_host(host):
+        blocks.append(
+            (
+                "paragraph",
+                "A captured rmsock log names the socket's kernel address, not the PCB netstat -Aan lists: these "
+                "holders are not linked to single sockets.",
+            )
+        )
+    return blocks
+
+
+RMSOCK_HELD_BY = {
+    "process": "held by a process",
+    "kernel": "held by the kernel",
+    "removed": "removed (no holder)",
+    "error": "errors",
+}
+
+
+def _rmsock_by_process(results):
+    counts = {}
+    for result in results:
+        if result.get("held_by") == "process":
+            key = (result.get("pid"), result.get("process"))
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        {"pid": pid, "process": process, "count": count}
+        for (pid, process), count in sorted(counts.items(), key=lambda item: (-item[1], item[0][0] or 0))
+    ]
+
+
+def pfiles_blocks(host):
+    pfiles = (host.get("sunos") or {}).get("pfiles")
+    if not isinstance(pfiles, dict):
+        return []
+    if not pfiles.get("ran"):
+        return [("paragraph", "pfiles: not run (%s)" % shown(pfiles.get("reason")))]
+    pids = pfiles.get("pids") or []
+    blocks = [
+        (
+            "paragraph",
+            "pfiles: %d processes inspected (%s), %s sockets read"
+            % (len(pids), pfiles.get("scope") or "holders of the selected sockets", shown(pfiles.get("sockets"))),
+        )
+    ]
+    if pfiles.get("errors"):
+        blocks.append(("list", ["pfiles: %s" % error for error in pfiles["errors"][:20]]))
     return blocks
 
 
@@ -254,6 +397,7 @@ def netstat_blocks(netstat):
     blocks = [("paragraph", "TCP states: " + (seen or "no TCP sockets"))]
     peers = netstat.get("established_by_peer") or []
     if peers:
+        keepalive = PeerKeepalive(netstat)
         total = netstat.get("established_by_peer_total", len(peers))  # the module keeps only the busiest peers
         blocks.append(("paragraph", "ESTABLISHED by peer (top %d of %d):" % (min(TOP_PEERS, len(peers)), total)))
         blocks.append(
@@ -266,7 +410,7 @@ def netstat_blocks(netstat):
                         peer["service_port"],
                         peer["peer"],
                         peer["count"],
-                        peer.get("without_keepalive"),
+                        keepalive.cell(peer),
                     ]
                     for peer in peers[:TOP_PEERS]
                 ],
@@ -302,12 +446,12 @@ def conntrack_blocks(conntrack):
             "paragraph",
             "Conntrack (%s): %s of %s entries (%s%%), table read from %s; tcp_timeout_established %s s"
             % (
-                conntrack.get("key_style"),
-                conntrack.get("count"),
-                conntrack.get("max"),
-                conntrack.get("usage_pct"),
-                conntrack.get("source"),
-                timeouts.get("tcp_timeout_established"),
+                shown(conntrack.get("key_style")),
+                shown(conntrack.get("count")),
+                shown(conntrack.get("max")),
+                shown(conntrack.get("usage_pct")),
+                shown(conntrack.get("source")),
+                shown(timeouts.get("tcp_timeout_established")),
             ),
         )
     ]
