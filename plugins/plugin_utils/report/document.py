@@ -2,7 +2,7 @@
 """The audit report as a list of blocks, rendered by markdown.py and html.py alike. Pure functions.
 
 Blocks: ("heading", level, text), ("paragraph", text), ("table", header, rows), ("list", items),
-("finding", finding), ("evidence", evidence dict), ("summary", findings by severity, hosts by status) and
+("finding", finding), ("evidence", evidence dict, finding id), ("summary", findings by severity, hosts by status) and
 ("pair", pair) (HTML draws a pair as a picture of both ends' counts). Renderers escape; builders never do.
 
 Order: the summary first (what to look at), then the pairs seen from both ends, the findings by severity with their
@@ -210,7 +210,7 @@ def report_blocks(report):
         for item in items:
             blocks.append(("finding", item))
             if item.get("evidence"):
-                blocks.append(("evidence", item["evidence"]))
+                blocks.append(("evidence", item["evidence"], item["id"]))
     outside = (report.get("matching") or {}).get("outside") or []
     if outside:
         blocks.append(("heading", 2, "Peers outside the audit (listed, not judged)"))

@@ -74,6 +74,13 @@ LABELS = {
     "conntrack_timeout": "Its ESTABLISHED timeout (s)",
     "tracked_entries": "Entries it tracks for this host",
 }
+# Where one key means something else in another finding's evidence.
+FINDING_LABELS = {
+    "half-open-sockets": {"keepalive": "SO_KEEPALIVE on these sockets"},
+    "conntrack-timeout-default": {"count": "Entries in the table now"},
+    "conntrack-near-full": {"count": "Entries in the table"},
+    "asymmetric-established": {"matching": "Compared by"},
+}
 # Evidence keys that are folded into another line rather than shown on their own.
 FOLDED_INTO = {"sample_truncated": "sample"}
 SAMPLES = ("sample",)
@@ -92,8 +99,8 @@ REASONS = {
 KEEPALIVE_SETTINGS = (("time", "time %s s"), ("intvl", "interval %s s"), ("probes", "probes %s"))
 
 
-def label(key):
-    return LABELS.get(key) or str(key).replace("_", " ").capitalize()
+def label(key, finding_id=None):
+    return (FINDING_LABELS.get(finding_id) or {}).get(key) or LABELS.get(key) or str(key).replace("_", " ").capitalize()
 
 
 def scalar(value):
@@ -132,9 +139,7 @@ def _assignment_text(item):
 
 def _keepalive_text(settings):
     parts = [form % settings[name] for name, form in KEEPALIVE_SETTINGS if settings.get(name) is not None]
-    missing = [name for name, _form in KEEPALIVE_SETTINGS if settings.get(name) is None]
-    if missing:
-        parts.append("%s unknown" % ", ".join(missing))
+    parts.extend("%s unknown" % (form.split(" ")[0]) for name, form in KEEPALIVE_SETTINGS if settings.get(name) is None)
     if settings.get("source"):
         parts.append("read from %s" % settings["source"])
     return ", ".join(parts)
@@ -181,7 +186,7 @@ def value_lines(key, value):
     return [value_text(key, value)]
 
 
-def evidence_items(evidence):
+def evidence_items(evidence, finding_id=None):
     """[("line", label, [text, ...]) ..., ("sample", label, header, rows, total)] in reading order.
 
     total: how many sockets the sample is drawn from (the finding's count when the JSON sample is capped)."""
@@ -203,7 +208,7 @@ def evidence_items(evidence):
             header = [title for _name, title in SAMPLE_COLUMNS]
             items.append(("sample", SAMPLE_LABEL, header, rows, total if total is not None else len(value)))
             continue
-        items.append(("line", label(key), value_lines(key, value)))
+        items.append(("line", label(key, finding_id), value_lines(key, value)))
     return items
 
 

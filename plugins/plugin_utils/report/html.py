@@ -153,10 +153,10 @@ def pair_svg(pair):
     )
 
 
-def evidence_html(evidence):
+def evidence_html(evidence, finding_id=None):
     """A finding's evidence as labelled rows (evidence.py); its sample folded in a <details> block."""
     rows = []
-    for item in evidence_items(evidence):
+    for item in evidence_items(evidence, finding_id):
         if item[0] == "sample":
             _kind, label, header, sample, total = item
             cell = '<details class="sample"><summary>%s</summary>%s</details>' % (
@@ -198,7 +198,7 @@ def render_block(block):
             _text(item["recommendation"]),
         )
     if kind == "evidence":
-        return evidence_html(block[1])
+        return evidence_html(block[1], block[2] if len(block) > 2 else None)
     if kind == "summary":
         return summary_html(block[1], block[2])
     if kind == "pair":

@@ -67,7 +67,7 @@ def render_block(block):
     if kind == "pair":
         return ["- " + _cell(pair_text(block[1])), ""]
     if kind == "evidence":
-        return [*evidence_lines(block[1]), ""]
+        return [*evidence_lines(block[1], block[2] if len(block) > 2 else None), ""]
     raise ValueError("unknown report block %r" % (kind,))
 
 
@@ -75,10 +75,10 @@ def render_block(block):
 SAMPLE_SHOWN = 5
 
 
-def evidence_lines(evidence):
+def evidence_lines(evidence, finding_id=None):
     """A finding's evidence as labelled list items (evidence.py), its sample as a short list."""
     lines = []
-    for item in evidence_items(evidence):
+    for item in evidence_items(evidence, finding_id):
         if item[0] == "sample":
             lines.extend(_sample_lines(*item[1:]))
             continue
