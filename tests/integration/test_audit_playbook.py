@@ -178,7 +178,9 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
     assert half_open["host"] == "app"
     evidence = half_open["evidence"]
     assert (evidence["count"], evidence["matched"], evidence["peers"]) == (STALE, HEALTHY, {"web": STALE})
-    assert evidence["holders"] == [{"pid": server_pid, "process": "app_srv", "user": "root", "count": STALE}]
+    assert evidence["holders"] == [
+        {"pid": server_pid, "process": "app_srv", "user": "root", "count": STALE, "named_by": ["owner scan"]}
+    ]
     assert evidence["keepalive"] == "off"
     web_ports = {int(row.split()[1]) for row in hosts["web"]["netstat"]["established_tuples"]["rows"].split("\n")}
     assert len(web_ports) == HEALTHY
@@ -208,7 +210,7 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
     # The HTML report as a browser shows it: summary first, then the pair picture with its half-open bar.
     assert chromium.available(), "chromium is not installed (tools/install-system-deps.sh installs it)"
     dom, _screenshot = chromium.check_report(report_dir / "audit-latest.html", "incident")
-    assert "held by app_srv (pid %d) %d" % (server_pid, STALE) in dom
+    assert "held by app_srv (pid %d, named by owner scan) %d" % (server_pid, STALE) in dom
 
 
 def test_bad_report_threshold_fails_clearly(tmp_path):

@@ -5,15 +5,16 @@ Blocks: ("heading", level, text), ("paragraph", text), ("table", header, rows), 
 ("finding", finding), ("evidence", evidence dict, finding id), ("summary", findings by severity, hosts by status) and
 ("pair", pair) (HTML draws a pair as a picture of both ends' counts). Renderers escape; builders never do.
 
-Order: the summary first (what to look at), then the pairs seen from both ends, the findings by severity with their
-evidence, and the per-host tables.
+Order: one line of what the run was (version, ports, peers), the summary (what to look at), then the pairs seen from
+both ends, the findings by severity with their evidence, the per-host tables, and last what the audit was run with
+(every threshold, limit and cap).
 """
 
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.holders import named_on_host
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_blocks, run_line
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.unknowns import (
     UNKNOWN,
     PeerKeepalive,
@@ -131,7 +132,7 @@ def report_blocks(report):
     blocks = [
         ("heading", 1, "netdiag.tcp audit report"),
         ("paragraph", "Generated %s (schema %s)." % (report["generated_at"], report["schema"])),
-        *run_blocks(report.get("run")),
+        *run_line(report.get("run")),
         ("heading", 2, "Summary"),
         ("summary", severity_counts(report), {status: counts.get(status, 0) for status in STATUSES}),
         ("heading", 2, "Hosts"),
@@ -226,6 +227,7 @@ def report_blocks(report):
         )
     for name in sorted(report["hosts"]):
         blocks.extend(host_blocks(name, report["hosts"][name]))
+    blocks.extend(run_blocks(report.get("run")))
     return blocks
 
 

@@ -107,6 +107,18 @@ def _value(value):
     return shown(value)
 
 
+def run_line(run):
+    """One line under the title: the version and the selection, the rest is in the "Run with" table at the end."""
+    if not isinstance(run, dict):
+        return []
+    collection = run.get("collection") or {}
+    settings = run.get("settings") or {}
+    parts = ["Built by %s %s" % (collection.get("name") or COLLECTION, shown(collection.get("version")))]
+    for key in ("ports", "peers"):
+        parts.append("%s %s" % (key, _value(settings[key]) if key in settings else "not recorded"))
+    return [("paragraph", '%s; thresholds, limits and caps under "Run with" at the end.' % ", ".join(parts))]
+
+
 def run_blocks(run):
     """The report's "Run with" table (nothing for reports built without a run record)."""
     if not isinstance(run, dict):

@@ -359,6 +359,9 @@ def test_the_report_records_what_it_was_run_with(fleet):
     text = markdown.render(built).replace("\\", "")
     assert "| collection | netdiag.tcp %s |" % built["run"]["collection"]["version"] in text
     assert "| Ports | 5555 |" in text and "| Peers | 198.51.100.0/24 |" in text
+    version = built["run"]["collection"]["version"]
+    assert text.index("Built by netdiag.tcp %s, ports 5555, peers 198.51.100.0/24;" % version) < text.index("## Summary")
+    assert text.index("## Summary") < text.index("## Run with")
     assert "| close-wait-buildup from (CLOSE_WAIT sockets) (close_wait) | 50 |" in text
     page = html.render(built)
     assert "<td>half-open-sockets from (sockets) (min_half_open)</td><td>1</td>" in page
