@@ -89,7 +89,7 @@ def host_overview_row(name, host):
 def _state_count(netstat, states, state):
     """A state's count: unknown without a socket table (or without that state's count), 0 only when read as 0."""
     if not netstat:
-        return None
+        return UNKNOWN
     value = states.get(state)
     if value is None and states:
         return 0  # state_counts lists the states seen; one not listed had no socket
