@@ -37,12 +37,12 @@ def severity_counts(report):
 
 def pair_text(pair):
     """One line for a pair: both counts and, when matched per connection, what matched and what is half-open."""
-    text = "%s -> %s port %s: client holds %d, server holds %d" % (
+    text = "%s -> %s port %s: client holds %s, server holds %s" % (
         pair["client"],
         pair["server"],
         pair["service_port"],
-        pair["client_count"],
-        pair["server_count"],
+        shown(pair["client_count"]),
+        shown(pair["server_count"]),
     )
     if pair.get("per_connection"):
         text += "; matched one to one: %d; half-open: %d on the client, %d on the server" % (

@@ -12,12 +12,14 @@ Then every block of the report is rendered by both renderers and walked:
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 
 import pytest
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
 from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
@@ -65,6 +67,26 @@ def aix_module_facts(fixture_text, rmsock=True, root=False):
     return {"status": "reached", "errors": [], "facts": facts, "platform": "AIX", "mode": "module"}
 
 
+def linux_module_facts(root, fixture_text):
+    """netstat_facts' Linux collector on a /proc tree holding the tables captured on a test machine (SOURCES.md)
+    and the process that owns its sockets: keepalive is known for every socket (the timer column)."""
+    (root / "net").mkdir(parents=True)
+    (root / "net" / "tcp").write_text(fixture_text("linux/proc-net-tcp-2.txt"))
+    (root / "net" / "tcp6").write_text(fixture_text("linux/proc-net-tcp6-1.txt"))
+    sysctls = root / "sys" / "net" / "ipv4"
+    sysctls.mkdir(parents=True)
+    for name, value in (("time", "7200"), ("intvl", "75"), ("probes", "9")):
+        (sysctls / ("tcp_keepalive_" + name)).write_text(value + "\n")
+    fd = root / "20407" / "fd"
+    fd.mkdir(parents=True)
+    (root / "20407" / "comm").write_text("python3\n")
+    for number, inode in enumerate((25000, 25001, 25007), start=3):
+        os.symlink("socket:[%d]" % inode, str(fd / str(number)))
+    collector = LinuxNetstatCollector(proc_root=str(root), byteorder="little", reader="proc")
+    netstat, keepalive = collector.collect(Selection(), tuples=True, protocols=("tcp",))
+    return {"status": "reached", "errors": [], "facts": {"netstat": netstat, "keepalive": keepalive}, "mode": "module"}
+
+
 @pytest.fixture
 def fleet(tmp_path, fixture_text):
     """Hosts read every way, with the peers their sockets point at audited (so half-open sockets are judged)."""
@@ -100,6 +122,7 @@ def fleet(tmp_path, fixture_text):
     make_host(tmp_path, "tanpo", {"netstat-an.txt": fixture_text("linux/netstat-tanpo-1.txt")})
     gathered = read_capture_dir(str(tmp_path))
     gathered["aixmod"] = aix_module_facts(fixture_text)  # the same AIX table, read by netstat_facts with rmsock
+    gathered["linuxmod"] = linux_module_facts(tmp_path / "proc", fixture_text)
     gathered["down"] = {"status": "unreachable", "errors": ["ssh: connect to host down port 22: timed out"]}
     return gathered
 
@@ -169,6 +192,8 @@ def test_the_fleet_covers_every_way_of_not_knowing(report):
     ]
     assert {"web", "app", "sun", "aixmod"} <= set(wholly)
     assert keepalive_unknown(report["hosts"]["tanpo"]["netstat"]) == 0
+    assert keepalive_unknown(report["hosts"]["linuxmod"]["netstat"]) == 0
+    assert established_count(report["hosts"]["linuxmod"]["netstat"]) > 0
     assert report["hosts"]["down"]["status"] == "unreachable"
     assert {item["id"] for item in report["findings"]} >= {"half-open-sockets"}
 
@@ -378,3 +403,10 @@ def test_summary_lines_say_unknown_not_zero(report):
     overview = {row[0]: row for row in hosts_table[2]}
     assert overview["down"][3:6] == ["unknown", "unknown", "unknown"]
     assert overview["web"][3] == 1 and overview["web"][4] == 0  # read as 0: a number
+
+
+def test_pair_picture_draws_no_bar_for_an_unknown_count():
+    pair = {"client": "web", "server": "app", "service_port": 5555, "client_count": None, "server_count": 42}
+    picture = html.pair_svg(pair)
+    assert picture.count("<rect x=") == 1 + 3  # the server's bar and the three legend squares
+    assert '<text x="150" y="24" font-size="13">unknown</text>' in picture
