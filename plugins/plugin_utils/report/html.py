@@ -161,8 +161,12 @@ def evidence_html(evidence, finding_id=None):
             _kind, label, header, sample, total = item
             cell = '<details class="sample"><summary>%s</summary>%s</details>' % (
                 _text(
-                    "%d sockets%s"
-                    % (len(sample), " of %d (the JSON has this sample)" % total if total > len(sample) else "")
+                    "%d socket%s%s"
+                    % (
+                        len(sample),
+                        "" if len(sample) == 1 else "s",
+                        " of %d (the JSON has this sample)" % total if total > len(sample) else "",
+                    )
                 ),
                 _table(header, sample),
             )
