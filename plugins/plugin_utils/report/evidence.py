@@ -96,7 +96,7 @@ REASONS = {
     "no-peer-socket": "no socket on the audited peer",
     "no-nat-entry": "no entry on the audited NAT",
 }
-KEEPALIVE_SETTINGS = (("time", "time %s s"), ("intvl", "interval %s s"), ("probes", "probes %s"))
+KEEPALIVE_SETTINGS = (("time", "time", " s"), ("intvl", "interval", " s"), ("probes", "probes", ""))
 
 
 def label(key, finding_id=None):
@@ -138,8 +138,12 @@ def _assignment_text(item):
 
 
 def _keepalive_text(settings):
-    parts = [form % settings[name] for name, form in KEEPALIVE_SETTINGS if settings.get(name) is not None]
-    parts.extend("%s unknown" % (form.split(" ")[0]) for name, form in KEEPALIVE_SETTINGS if settings.get(name) is None)
+    parts = [
+        "%s %s%s" % (word, settings[name], unit) if settings.get(name) is not None else "%s unknown" % word
+        for name, word, unit in KEEPALIVE_SETTINGS
+    ]
+    # Known values first, the unknown ones after them.
+    parts.sort(key=lambda part: part.endswith(" unknown"))
     if settings.get("source"):
         parts.append("read from %s" % settings["source"])
     return ", ".join(parts)
@@ -165,7 +169,7 @@ def value_text(key, value):
     if isinstance(value, dict):
         if not value:
             return "none"
-        if key == "keepalive" and any(name in value for name, _form in KEEPALIVE_SETTINGS):
+        if key == "keepalive" and any(name in value for name, _word, _unit in KEEPALIVE_SETTINGS):
             return _keepalive_text(value)
         if key == "reasons":
             return ", ".join("%s: %s" % (REASONS.get(name, name), scalar(count)) for name, count in value.items())
