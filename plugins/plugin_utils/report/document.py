@@ -384,8 +384,13 @@ def pfiles_blocks(host):
     blocks = [
         (
             "paragraph",
-            "pfiles: %d processes inspected (%s), %s sockets read"
-            % (len(pids), pfiles.get("scope") or "holders of the selected sockets", shown(pfiles.get("sockets"))),
+            "pfiles: %d process%s inspected (%s), Internet sockets read: %s"
+            % (
+                len(pids),
+                "" if len(pids) == 1 else "es",
+                pfiles.get("scope") or "holders of the selected sockets",
+                shown(pfiles.get("sockets")),
+            ),
         )
     ]
     if pfiles.get("errors"):

@@ -300,7 +300,10 @@ def test_pfiles_section_when_pfiles_was_read():
         "sunos": {"pfiles": {"ran": True, "pids": [771, 772], "sockets": 3, "errors": ["pfiles: cannot examine 772"]}}
     }
     blocks = pfiles_blocks(host)
-    assert blocks[0] == ("paragraph", "pfiles: 2 processes inspected (holders of the selected sockets), 3 sockets read")
+    assert blocks[0] == (
+        "paragraph",
+        "pfiles: 2 processes inspected (holders of the selected sockets), Internet sockets read: 3",
+    )
     assert blocks[1] == ("list", ["pfiles: pfiles: cannot examine 772"])
     assert pfiles_blocks({"sunos": {"pfiles": {"ran": False, "reason": "check mode: pfiles stops each process"}}}) == [
         ("paragraph", "pfiles: not run (check mode: pfiles stops each process)")
@@ -410,3 +413,65 @@ def test_pair_picture_draws_no_bar_for_an_unknown_count():
     picture = html.pair_svg(pair)
     assert picture.count("<rect x=") == 1 + 3  # the server's bar and the three legend squares
     assert '<text x="150" y="24" font-size="13">unknown</text>' in picture
+
+
+# Solaris 10: no netstat -u, so only pfiles names holders. The netstat -an table holding pfiles-2.txt's connection is
+# synthetic (as in test_netstat_facts_sunos.py); the pfiles answer joins two real captures: pfiles-1.txt's
+# "<pid>:  <command>" header and pfiles-2.txt's connected socket (illumos).
+SOLARIS10_TABLE = (
+    "\nTCP: IPv4\n"
+    "   Local Address        Remote Address    Swind Send-Q Rwind Recv-Q    State\n"
+    "-------------------- -------------------- ----- ------ ----- ------ -----------\n"
+    "172.27.10.9.22       172.27.10.79.38576   128872      0 128872      0 ESTABLISHED\n"
+)
+
+
+def solaris10_facts(root, fixture_text):
+    from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
+
+    (root / "12284").mkdir(parents=True)
+    header = fixture_text("solaris/pfiles-1.txt").splitlines()[0] + "\n"
+    answers = {
+        ("/usr/bin/netstat", "-anu", "-P", "tcp"): (1, "", "netstat: illegal option -- u\n"),
+        ("/usr/bin/netstat", "-an", "-P", "tcp"): (0, SOLARIS10_TABLE, ""),
+        ("/usr/bin/pfiles", "12284"): (0, header + fixture_text("solaris/pfiles-2.txt"), ""),
+    }
+
+    def run_command(argv):
+        return answers.get(tuple(argv), (1, "", "%s: not found" % argv[0]))
+
+    collector = SunosNetstatCollector(
+        run_command,
+        {"netstat": "/usr/bin/netstat", "pfiles": "/usr/bin/pfiles"}.get,
+        {"sunos_pfiles": True},
+        proc_root=str(root),
+        euid=0,
+    )
+    netstat, keepalive = collector.collect(Selection(), tuples=True, protocols=("tcp",))
+    facts = {"netstat": netstat, "keepalive": keepalive, "sunos": collector.sunos}
+    return {"status": "reached", "errors": [], "facts": facts, "platform": "SunOS", "mode": "module"}
+
+
+def test_pfiles_names_the_holder_on_solaris_10(tmp_path, fixture_text):
+    client_rows = {
+        "state_counts": {"ESTABLISHED": 0},
+        "established_tuples": {"rows": "", "count": 0, "truncated": False},
+    }
+    built = build_report(
+        {
+            "sol": solaris10_facts(tmp_path / "proc", fixture_text),
+            "client": {"status": "reached", "facts": {"netstat": client_rows}, "addresses": ["172.27.10.79"]},
+        },
+        GENERATED_AT,
+        correlation={"min_half_open": 1},
+    )
+    (finding,) = [item for item in built["findings"] if item["id"] == "half-open-sockets"]
+    (holder,) = finding["evidence"]["holders"]
+    assert (holder["pid"], holder["named_by"]) == (12284, ["pfiles"])
+    assert finding["evidence"]["keepalive"] == "on"  # pfiles read SO_KEEPALIVE
+    text = markdown.render(built).replace("\\", "")
+    section = text[text.index("## sol (ok)") :]
+    assert "Socket owners: not read (netstat -u not supported here (rc 1: netstat: illegal option -- u))" in section
+    assert "pfiles: 1 process inspected (processes in pid order (netstat shows no owners here))" in section
+    assert "Internet sockets read: 1" in section
+    assert "ESTABLISHED without SO_KEEPALIVE: 0" in section  # known: pfiles saw the socket
