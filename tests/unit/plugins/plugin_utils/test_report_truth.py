@@ -294,7 +294,7 @@ def test_rmsock_answers_have_their_own_section(report):
 
 
 def test_pfiles_section_when_pfiles_was_read():
-    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pfiles_blocks
+    from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.owner_sections import pfiles_blocks
 
     host = {
         "sunos": {"pfiles": {"ran": True, "pids": [771, 772], "sockets": 3, "errors": ["pfiles: cannot examine 772"]}}
