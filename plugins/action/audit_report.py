@@ -32,6 +32,7 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
     failing_hosts,
     run_query,
 )
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import SETTINGS, collection_info
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import (
     FILE_MODE,
     ReportDirectoryError,
@@ -104,10 +105,22 @@ def checked_generated_at(value):
     return text
 
 
-def unreportable(name, gathered, generated_at, thresholds, correlation):
+def run_settings(value):
+    """audit_report's settings: what the playbook ran with (ports, peers, caps), recorded in the report's ``run``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnsibleActionFail("settings must be a mapping such as {ports: [5555], max_connections: 1000}")
+    unknown = sorted(str(key) for key in value if key not in SETTINGS)
+    if unknown:
+        raise AnsibleActionFail("settings: unknown %s; choose from %s" % (", ".join(unknown), ", ".join(SETTINGS)))
+    return value
+
+
+def unreportable(name, gathered, generated_at, thresholds, correlation, run=None):
     """Why this host's facts break the report (a malformed entry), or None: built and rendered on its own."""
     try:
-        report = build_report({name: gathered}, generated_at, thresholds, correlation)
+        report = build_report({name: gathered}, generated_at, thresholds, correlation, run)
         for render in RENDERERS.values():
             render(report)
     except KeyError as error:
@@ -134,6 +147,7 @@ class ActionModule(ActionBase):
             "query",
             "fail_on",
             "gathered",
+            "settings",
         )
     )
 
@@ -155,6 +169,7 @@ class ActionModule(ActionBase):
             correlation = audit_variables.correlation(plain(arguments.get("correlation")), name="correlation")
         except audit_variables.AuditOptionError as error:
             raise AnsibleActionFail(str(error)) from None
+        run = {"settings": run_settings(plain(arguments.get("settings"))), "collection": collection_info()}
         mode = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
         query = arguments.get("query") or None
         try:
@@ -208,11 +223,11 @@ class ActionModule(ActionBase):
                 "aliases": aliases,
             }
         for host, entry in gathered.items():
-            problem = unreportable(host, entry, generated_at, thresholds, correlation)
+            problem = unreportable(host, entry, generated_at, thresholds, correlation, run)
             if problem:
                 entry["errors"].append("malformed facts, not reported: %s" % problem)
                 entry["facts"] = {}
-        report = build_report(gathered, generated_at, thresholds, correlation)
+        report = build_report(gathered, generated_at, thresholds, correlation, run)
 
         stamp = generated_at.replace("-", "").replace(":", "")
         try:

@@ -26,7 +26,12 @@ description:
     The JSON follows schema 1, described in C(docs/facts_schema.md) of the collection.
   - A host whose facts cannot be reported (malformed) gets that as its error, with status V(failed); the other hosts
     are reported.
-  - Runs on the controller only. It writes the report also in check mode, since it changes no managed host.
+  - Runs on the controller only. It writes the report also in check mode (C(ansible-playbook playbooks/audit.yml
+    --check) still writes it), since it changes no managed host.
+  - The report records what it was run with (C(run) in the JSON, "Run with" at the top of the Markdown and HTML)
+    - the ports, peers and caps of O(settings), the thresholds and correlation limits in effect (defaults included),
+    the report's own caps and the collection's version (from its C(MANIFEST.json), or C(galaxy.yml) in a source
+    checkout), so a reader of an old report can tell why a finding did or did not fire.
 options:
   hosts:
     description: Inventory names of the audited hosts.
@@ -108,13 +113,23 @@ options:
         C(mode), C(errors), C(netdiag_addresses)). Used by C(playbooks/analyze.yml) for captured files.
       - Without it, the report reads C(ansible_facts.netdiag) and C(netdiag_audit_result) of each host in O(hosts).
     type: dict
+  settings:
+    description:
+      - What the playbook gathered the facts with, recorded as given in the report's C(run.settings) and shown in
+        its "Run with" table. Keys C(target), C(ports), C(peers), C(max_connections), C(max_peers),
+        C(max_tuples), C(become), C(capture_dir); an unknown key fails. The audit and analyze playbooks set it.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.controller
 attributes:
   check_mode:
-    support: full
-    details: Writes the report on the controller in check mode too; managed hosts are never touched.
+    support: partial
+    details:
+      - In check mode the report files are still written (and O(keep) still removes older report sets) on the
+        controller, because C(playbooks/audit.yml --check) exists to produce a report without changing a host;
+        managed hosts are never touched in either mode.
 author:
   - netdiag.tcp developers (@netdiag-tcp)
 """

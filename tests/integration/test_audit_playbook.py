@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import uuid
 
@@ -74,6 +75,23 @@ def test_default_inventory_audits_localhost(tmp_path):
         latest = (tmp_path / ("audit-latest." + suffix)).read_bytes()
         assert latest == next(tmp_path.glob("audit-2*." + suffix)).read_bytes()
     assert "netdiag.tcp audit " in completed.stdout and "localhost: ok" in completed.stdout
+
+
+def test_check_mode_still_writes_the_report_and_records_the_run(tmp_path):
+    """audit.yml --check is how people audit without changing anything: it writes the report (audit_report's
+    check_mode is partial for that), and the report says what it was run with."""
+    import yaml
+
+    completed, report = run_audit(tmp_path, extra=["--check", "-e", '{"netdiag_audit_ports": [22, 5555]}'])
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    galaxy = yaml.safe_load((pathlib.Path(__file__).resolve().parents[2] / "galaxy.yml").read_text())
+    run = report["run"]
+    assert run["collection"]["version"] == galaxy["version"]
+    assert run["settings"]["ports"] == [22, 5555] and run["settings"]["peers"] == []
+    assert run["settings"]["target"] == "all" and run["correlation"]["min_half_open"] == 5
+    markdown = (tmp_path / "audit-latest.md").read_text()
+    assert "Built by netdiag.tcp %s, ports 22, 5555, peers all;" % galaxy["version"] in markdown
+    assert "## Run with" in markdown
 
 
 @pytest.fixture
@@ -178,7 +196,9 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
     assert half_open["host"] == "app"
     evidence = half_open["evidence"]
     assert (evidence["count"], evidence["matched"], evidence["peers"]) == (STALE, HEALTHY, {"web": STALE})
-    assert evidence["holders"] == [{"pid": server_pid, "process": "app_srv", "user": "root", "count": STALE}]
+    assert evidence["holders"] == [
+        {"pid": server_pid, "process": "app_srv", "user": "root", "count": STALE, "named_by": ["owner scan"]}
+    ]
     assert evidence["keepalive"] == "off"
     web_ports = {int(row.split()[1]) for row in hosts["web"]["netstat"]["established_tuples"]["rows"].split("\n")}
     assert len(web_ports) == HEALTHY
@@ -208,7 +228,7 @@ def test_incident_names_the_stale_sockets_and_survives_bad_hosts(tmp_path, incid
     # The HTML report as a browser shows it: summary first, then the pair picture with its half-open bar.
     assert chromium.available(), "chromium is not installed (tools/install-system-deps.sh installs it)"
     dom, _screenshot = chromium.check_report(report_dir / "audit-latest.html", "incident")
-    assert "held by app_srv (pid %d) %d" % (server_pid, STALE) in dom
+    assert "held by app_srv (pid %d, named by owner scan) %d" % (server_pid, STALE) in dom
 
 
 def test_bad_report_threshold_fails_clearly(tmp_path):

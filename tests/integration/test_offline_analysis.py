@@ -149,7 +149,11 @@ def test_both_ends_correlate_from_captures_alone(tmp_path, incident_captures):
         (pathlib.Path(sys.executable).name[:15], 31)
     ]
     assert hosts["web"]["keepalive"]["source"] == "sysctl.txt"
-    assert "| web | app | 5555 | 10 | 30 |" in (report_dir / "audit-latest.md").read_text()
+    markdown = (report_dir / "audit-latest.md").read_text()
+    assert "| web | app | 5555 | 10 | 30 |" in markdown
+    # The rmsock log has its own section in the human reports, with the process it named.
+    assert "rmsock answers: held by a process 31, held by the kernel 0" in markdown
+    assert "| %s | " % pathlib.Path(sys.executable).name[:15].replace("_", "\\_") in markdown
     assert "app: ok (from captures)" in completed.stdout
 
 

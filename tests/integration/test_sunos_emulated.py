@@ -336,6 +336,7 @@ def test_half_open_connections_held_on_the_sunos_end_are_found_with_their_holder
     assert found["host"] == SERVER and found["evidence"]["count"] == 5, found
     (holder,) = found["evidence"]["holders"]
     assert (holder["process"], holder["user"], holder["count"]) == ("python3", "root", 5)
+    assert holder["named_by"] == ["netstat -anu"]  # the owner columns of netstat -u named it
     assert found["evidence"]["keepalive"] == "unknown"  # netstat cannot tell; the audit never runs pfiles
     assert pfiles_ran()  # only from the earlier test that asked for it: the audit added no run
     assert in_host(SERVER, "wc", "-l", PFILES_MARKER).stdout.split()[0] == "2"

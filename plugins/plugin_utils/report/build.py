@@ -4,13 +4,20 @@
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER, host_findings
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import (
+    DEFAULT_THRESHOLDS,
+    SEVERITY_ORDER,
+    host_findings,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.keepalive import keepalive_findings
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import (
+    MAX_OUTSIDE,
+    SAMPLE_SIZE,
     Matcher,
     half_open_findings,
     matching_section,
 )
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_record
 
 # Correlation options (audit_report's ``correlation``): the count comparison's and the matching's limits.
 DEFAULT_CORRELATION = {"min_gap": 10, "ratio": 2.0, "min_half_open": 5}
@@ -50,8 +57,10 @@ def host_report(gathered):
     return report
 
 
-def build_report(gathered_by_host, generated_at, thresholds=None, correlation=None):
-    """The whole report: hosts, pairs across hosts and findings, most severe first."""
+def build_report(gathered_by_host, generated_at, thresholds=None, correlation=None, run=None):
+    """The whole report: hosts, pairs across hosts and findings, most severe first, and what it was run with.
+
+    run: {"settings": what the playbook passed (ports, peers, caps), "collection": run_settings.collection_info()}."""
     hosts = {name: host_report(gathered) for name, gathered in gathered_by_host.items()}
     addresses = {
         name: host_addresses(hosts[name], extra=gathered_by_host[name].get("addresses") or ()) for name in hosts
@@ -76,9 +85,12 @@ def build_report(gathered_by_host, generated_at, thresholds=None, correlation=No
         + keepalive_findings(hosts, addresses)
     )
     findings.sort(key=lambda item: (SEVERITY_ORDER[item["severity"]], item["host"], item["id"]))
+    limits = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
+    caps = {"half_open_sample": SAMPLE_SIZE, "outside_listed": MAX_OUTSIDE}
     return {
         "schema": SCHEMA,
         "generated_at": generated_at,
+        "run": run_record(limits, options, caps, (run or {}).get("settings"), (run or {}).get("collection")),
         "hosts": hosts,
         "pairs": pairs,
         "matching": matching_section(groups, outside, matcher.errors),

@@ -2,16 +2,25 @@
 """The audit report as a list of blocks, rendered by markdown.py and html.py alike. Pure functions.
 
 Blocks: ("heading", level, text), ("paragraph", text), ("table", header, rows), ("list", items),
-("finding", finding), ("evidence", evidence dict), ("summary", findings by severity, hosts by status) and
+("finding", finding), ("evidence", evidence dict, finding id), ("summary", findings by severity, hosts by status) and
 ("pair", pair) (HTML draws a pair as a picture of both ends' counts). Renderers escape; builders never do.
 
-Order: the summary first (what to look at), then the pairs seen from both ends, the findings by severity with their
-evidence, and the per-host tables.
+Order: one line of what the run was (version, ports, peers), the summary (what to look at), then the pairs seen from
+both ends, the findings by severity with their evidence, the per-host tables, and last what the audit was run with
+(every threshold, limit and cap).
 """
 
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.owner_sections import owner_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_blocks, run_line
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.unknowns import (
+    UNKNOWN,
+    PeerKeepalive,
+    host_without_keepalive,
+    shown,
+)
 
 TOP_PEERS = 10
 SEVERITIES = ("critical", "warning", "info")
@@ -28,12 +37,12 @@ def severity_counts(report):
 
 def pair_text(pair):
     """One line for a pair: both counts and, when matched per connection, what matched and what is half-open."""
-    text = "%s -> %s port %s: client holds %d, server holds %d" % (
+    text = "%s -> %s port %s: client holds %s, server holds %s" % (
         pair["client"],
         pair["server"],
         pair["service_port"],
-        pair["client_count"],
-        pair["server_count"],
+        shown(pair["client_count"]),
+        shown(pair["server_count"]),
     )
     if pair.get("per_connection"):
         text += "; matched one to one: %d; half-open: %d on the client, %d on the server" % (
@@ -50,16 +59,18 @@ def host_overview_row(name, host):
     netstat = host.get("netstat") or {}
     conntrack = host.get("conntrack") or {}
     # Without a socket table the counts are unknown, not zero.
-    states = (
-        netstat.get("state_counts") or {} if netstat else {"ESTABLISHED": None, "CLOSE_WAIT": None, "TIME_WAIT": None}
-    )
+    states = netstat.get("state_counts") or {} if netstat else {}
     if conntrack.get("available") and conntrack.get("max") is None:
         # A captured table without its sysctl values: entries known, limits not.
-        conntrack_text = "%s entries (max unknown)" % conntrack.get("entries_parsed")
-        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+        conntrack_text = "%s entries (max unknown)" % shown(conntrack.get("entries_parsed"))
+        timeout = shown((conntrack.get("timeouts") or {}).get("tcp_timeout_established"))
     elif conntrack.get("available"):
-        conntrack_text = "%s/%s (%s%%)" % (conntrack.get("count"), conntrack.get("max"), conntrack.get("usage_pct"))
-        timeout = (conntrack.get("timeouts") or {}).get("tcp_timeout_established")
+        conntrack_text = "%s/%s (%s%%)" % (
+            shown(conntrack.get("count")),
+            shown(conntrack.get("max")),
+            shown(conntrack.get("usage_pct")),
+        )
+        timeout = shown((conntrack.get("timeouts") or {}).get("tcp_timeout_established"))
     else:
         conntrack_text = "unavailable" if conntrack else "n/a"
         timeout = None
@@ -67,12 +78,22 @@ def host_overview_row(name, host):
         name,
         host["status"],
         host.get("platform"),
-        states.get("ESTABLISHED", 0),
-        states.get("CLOSE_WAIT", 0),
-        states.get("TIME_WAIT", 0),
+        _state_count(netstat, states, "ESTABLISHED"),
+        _state_count(netstat, states, "CLOSE_WAIT"),
+        _state_count(netstat, states, "TIME_WAIT"),
         conntrack_text,
         timeout,
     ]
+
+
+def _state_count(netstat, states, state):
+    """A state's count: unknown without a socket table (or without that state's count), 0 only when read as 0."""
+    if not netstat:
+        return UNKNOWN
+    value = states.get(state)
+    if value is None and states:
+        return 0  # state_counts lists the states seen; one not listed had no socket
+    return shown(value)
 
 
 def summary_lines(report, report_files=()):
@@ -90,7 +111,7 @@ def summary_lines(report, report_files=()):
     for name in sorted(report["hosts"]):
         row = host_overview_row(name, report["hosts"][name])
         mode = _mode_note(report["hosts"][name])
-        if row[3] is None:  # no socket table: nothing to count
+        if row[3] is None or row[3] == UNKNOWN:  # no socket table: nothing to count
             lines.append("  %s: %s%s" % (row[0], row[1], mode))
         else:
             lines.append(
@@ -111,6 +132,7 @@ def report_blocks(report):
     blocks = [
         ("heading", 1, "netdiag.tcp audit report"),
         ("paragraph", "Generated %s (schema %s)." % (report["generated_at"], report["schema"])),
+        *run_line(report.get("run")),
         ("heading", 2, "Summary"),
         ("summary", severity_counts(report), {status: counts.get(status, 0) for status in STATUSES}),
         ("heading", 2, "Hosts"),
@@ -189,7 +211,7 @@ def report_blocks(report):
         for item in items:
             blocks.append(("finding", item))
             if item.get("evidence"):
-                blocks.append(("evidence", item["evidence"]))
+                blocks.append(("evidence", item["evidence"], item["id"]))
     outside = (report.get("matching") or {}).get("outside") or []
     if outside:
         blocks.append(("heading", 2, "Peers outside the audit (listed, not judged)"))
@@ -205,6 +227,7 @@ def report_blocks(report):
         )
     for name in sorted(report["hosts"]):
         blocks.extend(host_blocks(name, report["hosts"][name]))
+    blocks.extend(run_blocks(report.get("run")))
     return blocks
 
 
@@ -228,24 +251,26 @@ def host_blocks(name, host):
     if netstat:
         blocks.extend(netstat_blocks(netstat))
     keepalive = host.get("keepalive")
-    if keepalive:
-        blocks.append(
-            (
-                "paragraph",
-                "Keepalive: time %s s, interval %s s, probes %s; ESTABLISHED without SO_KEEPALIVE: %s"
-                % (
-                    keepalive.get("time"),
-                    keepalive.get("intvl"),
-                    keepalive.get("probes"),
-                    netstat.get("established_without_keepalive", "-"),
-                ),
-            )
-        )
+    if keepalive or netstat:
+        blocks.append(("paragraph", keepalive_text(keepalive or {}, netstat)))
+    blocks.extend(owner_blocks(host))
     if host.get("conntrack"):
         blocks.extend(conntrack_blocks(host["conntrack"]))
     if host.get("slabinfo"):
         blocks.extend(slabinfo_blocks(host["slabinfo"]))
     return blocks
+
+
+def keepalive_text(keepalive, netstat):
+    """The host's keepalive settings and how many ESTABLISHED sockets lack SO_KEEPALIVE ("unknown" where not read)."""
+    settings = (
+        "time %s s, interval %s s, probes %s"
+        % (shown(keepalive.get("time")), shown(keepalive.get("intvl")), shown(keepalive.get("probes")))
+        if keepalive
+        else "settings not read"
+    )
+    without = host_without_keepalive(netstat) if netstat else UNKNOWN
+    return "Keepalive: %s; ESTABLISHED without SO_KEEPALIVE: %s" % (settings, without)
 
 
 def netstat_blocks(netstat):
@@ -254,6 +279,7 @@ def netstat_blocks(netstat):
     blocks = [("paragraph", "TCP states: " + (seen or "no TCP sockets"))]
     peers = netstat.get("established_by_peer") or []
     if peers:
+        keepalive = PeerKeepalive(netstat)
         total = netstat.get("established_by_peer_total", len(peers))  # the module keeps only the busiest peers
         blocks.append(("paragraph", "ESTABLISHED by peer (top %d of %d):" % (min(TOP_PEERS, len(peers)), total)))
         blocks.append(
@@ -266,7 +292,7 @@ def netstat_blocks(netstat):
                         peer["service_port"],
                         peer["peer"],
                         peer["count"],
-                        peer.get("without_keepalive"),
+                        keepalive.cell(peer),
                     ]
                     for peer in peers[:TOP_PEERS]
                 ],
@@ -302,12 +328,12 @@ def conntrack_blocks(conntrack):
             "paragraph",
             "Conntrack (%s): %s of %s entries (%s%%), table read from %s; tcp_timeout_established %s s"
             % (
-                conntrack.get("key_style"),
-                conntrack.get("count"),
-                conntrack.get("max"),
-                conntrack.get("usage_pct"),
-                conntrack.get("source"),
-                timeouts.get("tcp_timeout_established"),
+                shown(conntrack.get("key_style")),
+                shown(conntrack.get("count")),
+                shown(conntrack.get("max")),
+                shown(conntrack.get("usage_pct")),
+                shown(conntrack.get("source")),
+                shown(timeouts.get("tcp_timeout_established")),
             ),
         )
     ]

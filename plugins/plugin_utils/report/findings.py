@@ -129,12 +129,21 @@ def check_no_keepalive(host, report, thresholds):
     if not without or without < thresholds["no_keepalive"]:
         return
     keepalive = report.get("keepalive") or {}
+    unknown = netstat.get("established_keepalive_unknown")
+    evidence = {
+        "established_without_keepalive": without,
+        "threshold": thresholds["no_keepalive"],
+        "keepalive": keepalive,
+    }
+    if unknown:
+        evidence["established_keepalive_unknown"] = unknown  # sockets not judged: not "with keepalive"
     yield finding(
         "no-keepalive",
         "info",
         host,
-        "%d ESTABLISHED TCP sockets have no SO_KEEPALIVE: idle ones are invisible to NAT and firewalls" % without,
-        {"established_without_keepalive": without, "threshold": thresholds["no_keepalive"], "keepalive": keepalive},
+        "%d ESTABLISHED TCP sockets have no SO_KEEPALIVE%s: idle ones are invisible to NAT and firewalls"
+        % (without, " (for %d more it is unknown)" % unknown if unknown else ""),
+        evidence,
         "Connections that sit idle behind NAT or a load balancer are forgotten there while both ends keep them. "
         "Enable SO_KEEPALIVE in the application (with tcp_keepalive_time below the middlebox idle timeout) or "
         "close idle connections.",

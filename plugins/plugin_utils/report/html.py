@@ -11,6 +11,8 @@ from __future__ import annotations
 from html import escape
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.unknowns import UNKNOWN
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -29,6 +31,8 @@ th { background: #eee; }
 #summary-hosts tr.status-unreachable td.count { background: #ddd; }
 table.evidence { margin-left: 1.5em; font-size: 0.9em; }
 table.evidence table { margin: 0; }
+table.evidence ul { margin: 0; padding-left: 1.2em; }
+details.sample summary { cursor: pointer; }
 figure.pair { margin: 0.5em 0 1em; }
 figure.pair figcaption { font-size: 0.9em; color: #444; }
 """
@@ -51,7 +55,9 @@ def _table(header, rows, css_class=None):
 
 def summary_html(findings, statuses):
     severity_rows = "".join(
-        '<tr class="%s"><td>%s</td><td class="count">%d</td></tr>' % (escape(severity), _text(severity), count)
+        # A severity colours its count only when there is a finding: zero is not an alarm.
+        '<tr class="%s"><td>%s</td><td class="count">%d</td></tr>'
+        % (escape(severity) if count else "", _text(severity), count)
         for severity, count in findings.items()
     )
     status_rows = "".join(
@@ -73,6 +79,11 @@ def _bar(y, label, total, scale, matched=None, half_open=None):
     """One horizontal bar: the matched and half-open parts when known, else one bar of the whole count."""
     parts = []
     x = BAR_LEFT
+    if not isinstance(total, int):
+        # A count that was not read has no bar: the picture says so instead of drawing zero.
+        parts.append('<text x="4" y="%d" font-size="13">%s</text>' % (y + 16, escape(label)))
+        parts.append('<text x="%d" y="%d" font-size="13">%s</text>' % (BAR_LEFT, y + 16, UNKNOWN))
+        return "".join(parts)
     if matched is None:
         pieces = [(total, COUNTED, "%d ESTABLISHED" % total)]
     else:
@@ -99,7 +110,7 @@ def _bar(y, label, total, scale, matched=None, half_open=None):
 def pair_svg(pair):
     """Inline SVG: the client's count against the server's for one pair and service port."""
     client, server = pair["client_count"], pair["server_count"]
-    scale = BAR_WIDTH / float(max(client, server, 1))
+    scale = BAR_WIDTH / float(max([count for count in (client, server) if isinstance(count, int)] + [1]))
     per_connection = pair.get("per_connection")
     bars = _bar(
         8,
@@ -142,21 +153,31 @@ def pair_svg(pair):
     )
 
 
-def evidence_html(evidence):
+def evidence_html(evidence, finding_id=None):
+    """A finding's evidence as labelled rows (evidence.py); its sample folded in a <details> block."""
     rows = []
-    for key, value in sorted(evidence.items()):
-        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-            header = sorted({name for item in value for name in item})
-            cell = _table(header, [[item.get(name) for name in header] for item in value])
-        elif isinstance(value, dict) and value and all(not isinstance(item, (dict, list)) for item in value.values()):
-            cell = _text(", ".join("%s: %s" % (name, item) for name, item in value.items()))
-        elif isinstance(value, list) and all(not isinstance(item, (dict, list)) for item in value):
-            cell = _text(", ".join(str(item) for item in value))
-        elif isinstance(value, (list, dict)):
-            cell = _text(value if value else "-")
+    for item in evidence_items(evidence, finding_id):
+        if item[0] == "sample":
+            _kind, label, header, sample, total = item
+            cell = '<details class="sample"><summary>%s</summary>%s</details>' % (
+                _text(
+                    "%d socket%s%s"
+                    % (
+                        len(sample),
+                        "" if len(sample) == 1 else "s",
+                        " of %d (the JSON has this sample)" % total if total > len(sample) else "",
+                    )
+                ),
+                _table(header, sample),
+            )
         else:
-            cell = _text(value)
-        rows.append("<tr><th>%s</th><td>%s</td></tr>" % (_text(key), cell))
+            _kind, label, texts = item
+            cell = (
+                _text(texts[0])
+                if len(texts) == 1
+                else "<ul>%s</ul>" % "".join("<li>%s</li>" % _text(text) for text in texts)
+            )
+        rows.append("<tr><th>%s</th><td>%s</td></tr>" % (_text(label), cell))
     return '<table class="evidence"><tbody>%s</tbody></table>' % "".join(rows)
 
 
@@ -181,7 +202,7 @@ def render_block(block):
             _text(item["recommendation"]),
         )
     if kind == "evidence":
-        return evidence_html(block[1])
+        return evidence_html(block[1], block[2] if len(block) > 2 else None)
     if kind == "summary":
         return summary_html(block[1], block[2])
     if kind == "pair":

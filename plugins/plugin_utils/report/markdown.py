@@ -10,10 +10,10 @@ CLOSE_WAIT stays readable. Line breaks become spaces: a new line could start a h
 
 from __future__ import annotations
 
-import json
 import re
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items, socket_text
 
 MARKUP = re.compile(r"[\\`*\[\]<>|~&!{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
@@ -67,16 +67,41 @@ def render_block(block):
     if kind == "pair":
         return ["- " + _cell(pair_text(block[1])), ""]
     if kind == "evidence":
-        lines = ["  - %s: %s" % (_cell(key), _cell(_compact(value))) for key, value in sorted(block[1].items())]
-        return [*lines, ""]
+        return [*evidence_lines(block[1], block[2] if len(block) > 2 else None), ""]
     raise ValueError("unknown report block %r" % (kind,))
 
 
-def _compact(value):
-    """Evidence values on one line: JSON for lists and dictionaries."""
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, sort_keys=True)
-    return value
+# Sockets of a sample listed in the Markdown; the JSON has the whole sample.
+SAMPLE_SHOWN = 5
+
+
+def evidence_lines(evidence, finding_id=None):
+    """A finding's evidence as labelled list items (evidence.py), its sample as a short list."""
+    lines = []
+    for item in evidence_items(evidence, finding_id):
+        if item[0] == "sample":
+            lines.extend(_sample_lines(*item[1:]))
+            continue
+        _kind, label, texts = item
+        if len(texts) == 1:
+            lines.append("  - %s: %s" % (escape(label), _cell(texts[0])))
+        else:
+            lines.append("  - %s:" % escape(label))
+            lines.extend("    - %s" % _cell(text) for text in texts)
+    return lines
+
+
+def _sample_lines(label, header, rows, total):
+    shown = rows[:SAMPLE_SHOWN]
+    lines = ["  - %s (%d of %d):" % (escape(label), len(shown), total)]
+    lines.extend("    - %s" % _cell(socket_text(header, row)) for row in shown)
+    more = len(rows) - len(shown)
+    if more > 0 or total > len(rows):
+        text = "%d more in the JSON" % more if more > 0 else "none more in the JSON"
+        if total > len(rows):
+            text += " (its sample holds %d of the %d)" % (len(rows), total)
+        lines.append("    - %s" % escape(text))
+    return lines
 
 
 def render(report):

@@ -27,6 +27,7 @@ import ipaddress
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import parse_tuples, service_port_of
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux.conntrack_nat import parse_nat_tuples
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.holders import HostHolders
 
 SAMPLE_SIZE = 20
 
@@ -181,7 +182,7 @@ class Matcher:
         for name in sorted(self.rows):
             netstat = self.hosts[name].get("netstat") or {}
             listening = tcp_listening_ports(netstat)
-            holders = netstat.get("holders") or {}
+            holders = HostHolders(self.hosts[name])
             for row in self.rows[name]:
                 local_address, local_port, remote_address, remote_port = row[:4]
                 direction, port = service_port_of(local_port, remote_port, listening)
@@ -352,15 +353,16 @@ class _Group:
     def evidence(self, sample_size=SAMPLE_SIZE):
         """The half-open sockets' evidence: count, holders, keepalive, a capped sample."""
         rows = self.half_open_rows
-        by_pid = {}
+        by_holder = {}
         keepalive = {"on": 0, "off": 0, "unknown": 0}
         for row in rows:
-            by_pid[row[4]] = by_pid.get(row[4], 0) + 1
+            holder = self.holders.holder(row[4], row)
+            entry = by_holder.get(holder["pid"])
+            if entry is None:
+                entry = by_holder[holder["pid"]] = dict(holder, count=0)
+            entry["count"] += 1
             keepalive[{True: "on", False: "off", None: "unknown"}[row[5]]] += 1
-        holders = []
-        for pid, count in sorted(by_pid.items(), key=lambda item: (-item[1], item[0] is None, item[0] or 0)):
-            known = self.holders.get(str(pid)) or {} if pid is not None else {}
-            holders.append({"pid": pid, "process": known.get("process"), "user": known.get("user"), "count": count})
+        holders = sorted(by_holder.values(), key=lambda item: (-item["count"], item["pid"] is None, item["pid"] or 0))
         states = [state for state in ("on", "off", "unknown") if keepalive[state]]
         sample = [
             {
@@ -372,7 +374,7 @@ class _Group:
             }
             for row in sorted(rows)[:sample_size]
         ]
-        return {
+        evidence = {
             "count": len(rows),
             "service_port": self.port,
             "direction": self.direction,
@@ -387,6 +389,10 @@ class _Group:
             "sample": sample,
             "sample_truncated": len(rows) > sample_size,
         }
+        if self.holders.on_host and any(holder["pid"] is None for holder in holders):
+            # A captured rmsock log names processes but not which socket: said beside the unknown holder.
+            evidence["named_on_host"] = self.holders.on_host
+        return evidence
 
 
 def tcp_listening_ports(netstat):
@@ -423,7 +429,32 @@ def match_connections(hosts, addresses_by_host, aliases_by_host=None):
 
 def _holder_text(holder):
     name = holder["process"] or "unknown process"
-    return "%s (pid %s) %d" % (name, "?" if holder["pid"] is None else holder["pid"], holder["count"])
+    if holder["pid"] is None:
+        return "%s %d" % (name, holder["count"])
+    sources = holder.get("named_by") or []
+    return "%s (pid %s%s) %d" % (
+        name,
+        holder["pid"],
+        ", named by " + " and ".join(sources) if sources else "",
+        holder["count"],
+    )
+
+
+def _holders_summary(evidence):
+    """The holders for the summary line; a process named on the host but not per socket (a captured rmsock log)
+    is said as that, not as the holder of these sockets."""
+    text = ", ".join(_holder_text(holder) for holder in evidence["holders"][:5])
+    named = evidence.get("named_on_host") or []
+    if named:
+        text += " (%s named %s on this host, not which sockets)" % (
+            " and ".join(sorted({source for item in named for source in item["named_by"]})),
+            ", ".join(
+                "%s (pid %s) for %d socket%s"
+                % (item["process"] or "?", item["pid"], item["sockets"], "" if item["sockets"] == 1 else "s")
+                for item in named[:5]
+            ),
+        )
+    return text
 
 
 def half_open_findings(groups, min_count=1, sample_size=SAMPLE_SIZE):
@@ -448,7 +479,7 @@ def half_open_findings(groups, min_count=1, sample_size=SAMPLE_SIZE):
                     evidence["count"],
                     group.port,
                     ", ".join(where),
-                    ", ".join(_holder_text(holder) for holder in evidence["holders"][:5]),
+                    _holders_summary(evidence),
                     evidence["keepalive"],
                 ),
                 evidence,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import stat
 from unittest import mock
 
@@ -369,3 +370,29 @@ def test_failed_and_unreachable_hosts_fail_the_gate(tmp_path):
     assert result["failing_hosts"] == {"app": "failed", "web": "unreachable"}
     quiet = run_action({"hosts": ["web"], "dest": str(tmp_path), "fail_on": "never"}, {"web": unreachable})
     assert quiet["failing_hosts"] == {}
+
+
+def test_report_records_settings_limits_and_collection_version(tmp_path):
+    """A reader of an old report can tell why a finding did or did not fire (run.* in docs/facts_schema.md)."""
+    import yaml
+
+    hostvars = {"web": host(WEB, ansible_host="198.51.100.10"), "app": host(APP, ansible_host="198.51.100.20")}
+    settings = {"ports": [5555], "peers": [], "max_connections": 1000, "max_peers": 10, "become": False}
+    run_action(
+        {"hosts": ["web", "app"], "dest": str(tmp_path), "correlation": {"ratio": 10}, "settings": settings}, hostvars
+    )
+    run = written(tmp_path)["run"]
+    galaxy = yaml.safe_load((pathlib.Path(__file__).resolve().parents[4] / "galaxy.yml").read_text())
+    assert run["collection"] == {"name": "netdiag.tcp", "version": galaxy["version"], "source": "galaxy.yml"}
+    assert run["settings"] == settings
+    assert run["correlation"] == {"min_gap": 10, "ratio": 10, "min_half_open": 5}
+    assert run["thresholds"]["close_wait"] == 20
+    text = (tmp_path / "audit-latest.md").read_text()
+    assert "| collection | netdiag.tcp %s |" % galaxy["version"] in text
+    assert "| Peers | all |" in text
+
+
+def test_unknown_setting_fails_before_writing(tmp_path):
+    with pytest.raises(AnsibleActionFail, match="settings: unknown colour"):
+        run_action({"hosts": [], "dest": str(tmp_path / "r"), "settings": {"colour": "red"}}, {})
+    assert not (tmp_path / "r").exists()

@@ -59,7 +59,9 @@ def test_incident_names_the_stale_sockets_and_their_holder():
     assert half_open["host"] == "app"
     evidence = half_open["evidence"]
     assert (evidence["count"], evidence["matched"], evidence["service_port"]) == (30, 12, 5555)
-    assert evidence["holders"] == [{"pid": 4242, "process": "app_srv", "user": "app", "count": 30}]
+    assert evidence["holders"] == [
+        {"pid": 4242, "process": "app_srv", "user": "app", "count": 30, "named_by": ["owner scan"]}
+    ]
     assert (evidence["keepalive"], evidence["keepalive_counts"]) == ("off", {"on": 0, "off": 30, "unknown": 0})
     assert evidence["peers"] == {"web": 30} and evidence["reasons"] == {"no-peer-socket": 30}
     assert len(evidence["sample"]) == 20 and evidence["sample_truncated"] is True
@@ -70,7 +72,7 @@ def test_incident_names_the_stale_sockets_and_their_holder():
         "remote_port": 40012,
         "pid": 4242,
     }
-    assert "held by app_srv (pid 4242) 30; keepalive off" in half_open["summary"]
+    assert "held by app_srv (pid 4242, named by owner scan) 30; keepalive off" in half_open["summary"]
     (asymmetric,) = by_id(report, "asymmetric-established")
     assert (asymmetric["evidence"]["client_count"], asymmetric["evidence"]["server_count"]) == (12, 42)
     (pair,) = report["pairs"]
