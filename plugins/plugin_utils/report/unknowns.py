@@ -10,7 +10,7 @@ through these helpers, which say "unknown" or "n of m unknown" instead.
 
 from __future__ import annotations
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.socket_records import parse_tuples, service_port_of
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.socket_records import parse_tuples, service_port_of
 
 UNKNOWN = "unknown"
 

@@ -4,7 +4,7 @@
 Shared by the emulated Solaris commands of this test host (/usr/bin/netstat, /usr/bin/pfiles, /usr/bin/connstat,
 /usr/sbin/ipadm, /usr/sbin/ndd). They run the host's real /usr/bin/python3, read the real
 /proc/net/{tcp,tcp6,udp,udp6} of the host's network namespace and the real /proc/<pid>/fd owners, and print them
-in the formats of the real samples in tests/unit/fixtures/solaris/. Nothing here is Solaris: see
+in the formats of the real samples in tests/unit/fixtures/sunos/. Nothing here is Solaris: see
 tests/emulation/README.md for what it can and cannot show.
 """
 

@@ -18,9 +18,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_aix import AixNetstatCollector
-from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
-from ansible_collections.netdiag.tcp.plugins.module_utils.selection import Selection
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.aix_sockets import AixNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.collect.linux_sockets import LinuxNetstatCollector
+from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import report_blocks, summary_lines
@@ -109,7 +109,7 @@ def fleet(tmp_path, fixture_text):
         "client",  # the address the AIX hosts' ssh session comes from, audited, holding none of those sockets
         {"proc-net-tcp.txt": fixture_text("linux/proc-net-tcp-1.txt"), "host.yml": "ansible_host: 24.236.207.124\n"},
     )
-    make_host(tmp_path, "sun", {"netstat-an.txt": fixture_text("solaris/netstat-an-1.txt")})
+    make_host(tmp_path, "sun", {"netstat-an.txt": fixture_text("sunos/netstat-an-1.txt")})
     make_host(
         tmp_path,
         "nat",  # the incident's NAT: its conntrack table and the one sysctl line the runbook asks for
@@ -427,14 +427,14 @@ SOLARIS10_TABLE = (
 
 
 def solaris10_facts(root, fixture_text):
-    from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_sunos import SunosNetstatCollector
+    from ansible_collections.netdiag.tcp.plugins.module_utils.collect.sunos_sockets import SunosNetstatCollector
 
     (root / "12284").mkdir(parents=True)
-    header = fixture_text("solaris/pfiles-1.txt").splitlines()[0] + "\n"
+    header = fixture_text("sunos/pfiles-1.txt").splitlines()[0] + "\n"
     answers = {
         ("/usr/bin/netstat", "-anu", "-P", "tcp"): (1, "", "netstat: illegal option -- u\n"),
         ("/usr/bin/netstat", "-an", "-P", "tcp"): (0, SOLARIS10_TABLE, ""),
-        ("/usr/bin/pfiles", "12284"): (0, header + fixture_text("solaris/pfiles-2.txt"), ""),
+        ("/usr/bin/pfiles", "12284"): (0, header + fixture_text("sunos/pfiles-2.txt"), ""),
     }
 
     def run_command(argv):
