@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.aix import netstat as aix_netstat
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error import ParseError
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.matching import lists_every_socket
 
 
 def test_aix_7_3_full_table(fixture_text):
@@ -76,6 +77,16 @@ def test_old_aix_18_character_columns_cut_ports_are_unknown(fixture_text):
     assert [c["pcb"] for c in result["connections"]] == ["f10005000037cbb0", "f1000500002bc3b0", "f10005000bb70bb0"]
     # A cut port is never guessed into a port selection.
     assert aix_netstat.parse(fixture_text("aix/netstat-Aan-2.txt"), ports=[501])["selected_sockets"] == 0
+
+
+def test_cut_ports_are_left_out_of_the_tuples_and_the_list_is_not_complete(fixture_text):
+    # The three ESTABLISHED sockets of netstat-Aan-2 have cut local ports: they cannot be matched with their other
+    # end, so no row says "None" and the count falls short of ESTABLISHED (the report then does not judge absence).
+    result = aix_netstat.parse(fixture_text("aix/netstat-Aan-2.txt"), tuples=True)
+    tuples = result["established_tuples"]
+    assert (tuples["rows"], tuples["count"], tuples["port_unknown"]) == ("", 0, 3)
+    assert result["state_counts"]["ESTABLISHED"] == 3
+    assert not lists_every_socket(result)
 
 
 def test_18_character_fields_are_complete_when_the_table_has_wider_ones(fixture_text):

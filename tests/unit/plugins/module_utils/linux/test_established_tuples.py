@@ -53,6 +53,7 @@ def test_rows_only_for_selected_established_tcp_sockets():
         "rows": "198.51.100.20 5555 198.51.100.10 40000 10 0\n198.51.100.20 5555 198.51.100.10 40001 - -",
         "count": 2,
         "truncated": False,
+        "port_unknown": 0,
     }
     assert netstat["holders"] == {"10": {"process": "app_srv", "user": "app"}}
     assert parse_tuples(netstat["established_tuples"]) == [
