@@ -43,6 +43,7 @@ CAPTURE_FILES = {
     "rmsock.txt": ("AIX", "rmsock <PCB> tcpcb, one line per socket (the incident's a.log)"),
     "kdb-sockinfo.txt": ("AIX", "kdb: sockinfo <PCB> tcpcb"),
     "ndd-tcp_keepalive_interval.txt": ("SunOS", "ndd -get /dev/tcp tcp_keepalive_interval"),
+    "ndd-tcp_keepalive_abort_interval.txt": ("SunOS", "ndd -get /dev/tcp tcp_keepalive_abort_interval"),
 }
 PROC_NET_FILES = {"proc-net-" + path.rsplit("/", 1)[1] + ".txt": path for path in linux.PROC_NET_TABLES}
 CONNTRACK_TABLE_FILES = ("nf_conntrack.txt", "ip_conntrack.txt", "conntrack-L.txt")
@@ -242,7 +243,18 @@ def _rmsock_lines(errors, text):
 def read_sunos(texts, facts, errors, selection, max_connections, top):
     _read_into(facts, "netstat", texts, "netstat-an.txt", errors, sunos.netstat_section, selection, max_connections)
     name = "ndd-tcp_keepalive_interval.txt"
-    _read_into(facts, "keepalive", texts, name, errors, sunos.keepalive_from_ndd)
+    abort_name = "ndd-tcp_keepalive_abort_interval.txt"
+    if name in texts:
+        keepalive = _parsed(
+            "%s, %s" % (name, abort_name) if abort_name in texts else name,
+            errors,
+            sunos.keepalive_from_ndd,
+            texts[name],
+            texts.get(abort_name),
+            source=name,
+        )
+        if keepalive is not None:
+            facts["keepalive"] = keepalive
 
 
 def _read_into(facts, key, texts, name, errors, function, *arguments):

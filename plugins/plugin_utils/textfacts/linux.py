@@ -17,6 +17,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils import (
     linux_conntrack,
     linux_conntrack_nat,
     linux_conntrack_stat,
+    linux_keepalive,
     linux_slabinfo,
 )
 from ansible_collections.netdiag.tcp.plugins.module_utils.netstat_linux import LinuxNetstatCollector
@@ -59,13 +60,9 @@ def parse_sysctl(text):
 
 
 def keepalive_from_sysctl(values, source=KEEPALIVE_DIRECTORY):
-    """The ``netdiag.keepalive`` section (as linux_keepalive reads it) from sysctl values."""
-    result = {}
-    for name in ("time", "intvl", "probes"):
-        value = values.get("net.ipv4.tcp_keepalive_" + name)
-        result[name] = value if isinstance(value, int) else None
-    result["source"] = source
-    return result
+    """The ``netdiag.keepalive`` section from sysctl values, through linux_keepalive's converter (the module's)."""
+    settings = {name: values.get("net.ipv4.tcp_keepalive_" + name) for name in linux_keepalive.KEEPALIVE_SETTINGS}
+    return linux_keepalive.keepalive_from_values(settings, source)
 
 
 def conntrack_section(

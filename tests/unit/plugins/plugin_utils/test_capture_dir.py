@@ -74,7 +74,7 @@ def test_every_file_gives_what_its_parser_gives(captures, fixture_text):
     assert app["facts"]["aix"]["rmsock"] == aix_rmsock.parse(fixture_text("aix/rmsock-1.txt"))
     tunables = aix_no.parse(fixture_text("aix/no-a-1.txt"))["tunables"]
     assert app["facts"]["keepalive"]["time"] == tunables["tcp_keepidle"] / 2
-    assert app["facts"]["keepalive"]["raw"]["tcp_keepidle"] == tunables["tcp_keepidle"]
+    assert app["facts"]["keepalive"]["tcp_keepidle"] == tunables["tcp_keepidle"]
 
     expected = sunos_netstat.parse(fixture_text("solaris/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sol["facts"]["netstat"].items() if k not in ("platform", "sources")} == expected
