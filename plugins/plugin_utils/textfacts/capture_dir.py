@@ -33,8 +33,9 @@ CAPTURE_FILES = {
     "netstat-an.txt": (None, "netstat -an (Linux net-tools: also -tan, -tanp, -tanpo; SunOS: also -anu)"),
     "ss.txt": ("Linux", "ss -tan, ss -tanp or ss -tanpo"),
     "sysctl.txt": ("Linux", "sysctl -a (or sysctl net.netfilter net.ipv4)"),
+    "conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack"),
     "nf_conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack"),
-    "ip_conntrack.txt": ("Linux", "cat /proc/net/ip_conntrack"),
+    "ip_conntrack.txt": ("Linux", "cat /proc/net/ip_conntrack (kernels before nf_conntrack only)"),
     "conntrack-L.txt": ("Linux", "conntrack -L"),
     "conntrack-stat.txt": ("Linux", "cat /proc/net/stat/nf_conntrack or conntrack -S"),
     "slabinfo.txt": ("Linux", "cat /proc/slabinfo or grep conn /proc/slabinfo"),
@@ -46,7 +47,18 @@ CAPTURE_FILES = {
     "ndd-tcp_keepalive_abort_interval.txt": ("SunOS", "ndd -get /dev/tcp tcp_keepalive_abort_interval"),
 }
 PROC_NET_FILES = {"proc-net-" + path.rsplit("/", 1)[1] + ".txt": path for path in linux.PROC_NET_TABLES}
-CONNTRACK_TABLE_FILES = ("nf_conntrack.txt", "ip_conntrack.txt", "conntrack-L.txt")
+CONNTRACK_TABLE_FILES = ("conntrack.txt", "nf_conntrack.txt", "ip_conntrack.txt", "conntrack-L.txt")
+# Why a capture file can be empty, for the warning that names it.
+EMPTY_FILE_HINTS = {
+    "ip_conntrack.txt": (
+        "/proc/net/ip_conntrack exists only on old kernels; capture with "
+        "'cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack > conntrack.txt' or "
+        "'conntrack -L > conntrack-L.txt'"
+    ),
+    "nf_conntrack.txt": "an empty table needs root, or conntrack is not loaded; 'conntrack -L' reads it too",
+    "conntrack.txt": "an empty table needs root, or conntrack is not loaded; 'conntrack -L' reads it too",
+    "slabinfo.txt": "/proc/slabinfo needs root (sudo grep conn /proc/slabinfo)",
+}
 
 
 def read_capture_dir(capture_dir, selection=None, max_connections=1000, top=10):
@@ -121,6 +133,13 @@ def read_host(folder, selection, max_connections, top):
     if declared is not None and declared not in PLATFORMS:
         errors.append("%s: platform %r is not one of %s" % (HOST_FILE, declared, ", ".join(PLATFORMS)))
         declared = None
+    for name in files:
+        if not texts[name].strip():
+            # Not an empty table: the command printed nothing (a file that does not exist, no permission...).
+            hint = EMPTY_FILE_HINTS.get(name, "the command printed nothing: capture it again")
+            errors.append("%s: empty file, not analysed (%s)" % (name, hint))
+            texts.pop(name)
+    files = [name for name in files if name in texts]
     platform = platform_of(files, texts, declared)
     facts = {}
     if platform is None:
@@ -134,7 +153,18 @@ def read_host(folder, selection, max_connections, top):
             if owner is not None and owner != platform:
                 errors.append("%s: a %s file in a %s host folder, not analysed" % (name, owner, platform))
                 texts.pop(name)
-        READERS[platform](texts, facts, errors, selection, max_connections, top)
+        facts, found = _analyse(platform, texts, selection, max_connections, top)
+        cut = _cut_off(texts, found)
+        if cut:
+            # Read again without the cut lines, so one truncated copy costs its last line, not the whole file.
+            for name in cut:
+                texts[name] = texts[name][: texts[name].rfind("\n") + 1]
+            facts, found = _analyse(platform, texts, selection, max_connections, top)
+            errors.extend(
+                "%s line %d: cut off (the file ends inside this line: a truncated copy?); the lines before it are "
+                "analysed" % (name, line) for name, line in sorted(cut.items())
+            )
+        errors.extend(found)
         if "netstat" in facts:
             facts["netstat"]["sources"] = sorted(
                 name for name in texts if name.startswith(("proc-net-", "netstat-", "ss."))
@@ -150,6 +180,23 @@ def read_host(folder, selection, max_connections, top):
         "addresses": addresses,
         "netdiag_addresses": variables.get("netdiag_addresses"),
     }
+
+
+def _analyse(platform, texts, selection, max_connections, top):
+    facts, errors = {}, []
+    READERS[platform](texts, facts, errors, selection, max_connections, top)
+    return facts, errors
+
+
+def _cut_off(texts, errors):
+    """{file: last line number} for the files that end without a line end in a line a parser could not read."""
+    cut = {}
+    for name, text in texts.items():
+        if text and not text.endswith("\n"):
+            last = text.count("\n") + 1
+            if any(error.startswith("%s line %d:" % (name, last)) for error in errors) and last > 1:
+                cut[name] = last
+    return cut
 
 
 def _parsed(name, errors, function, *arguments, **options):
@@ -201,7 +248,7 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
             "conntrack-stat.txt",
             top,
             Selection(**selection),
-            key_style_hint="ip_conntrack" if table_name == "ip_conntrack.txt" else "nf_conntrack",
+            key_style_hint=_key_style(table_name, texts.get(table_name)),
             nat_tuples=True,  # as the audit asks conntrack_facts: pairs through a captured NAT too
         )
         if facts["conntrack"] is None:
@@ -210,6 +257,15 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
         slabinfo = _parsed("slabinfo.txt", errors, linux.slabinfo_section, texts["slabinfo.txt"])
         if slabinfo is not None:
             facts["slabinfo"] = slabinfo
+
+
+def _key_style(name, text):
+    """ip_conntrack for the legacy table (its lines start with the protocol, not with ipv4/ipv6), else nf_conntrack."""
+    if name == "ip_conntrack.txt":
+        return "ip_conntrack"
+    if name == "conntrack.txt" and text and not text.lstrip().startswith(("ipv4", "ipv6")):
+        return "ip_conntrack"
+    return "nf_conntrack"
 
 
 def _check_proc_table(text):
