@@ -162,7 +162,8 @@ def read_host(folder, selection, max_connections, top):
             facts, found = _analyse(platform, texts, selection, max_connections, top)
             errors.extend(
                 "%s line %d: cut off (the file ends inside this line: a truncated copy?); the lines before it are "
-                "analysed" % (name, line) for name, line in sorted(cut.items())
+                "analysed" % (name, line)
+                for name, line in sorted(cut.items())
             )
         errors.extend(found)
         if "netstat" in facts:
