@@ -32,6 +32,7 @@ CAPTURE_FILES = {
     "proc-net-udp6.txt": ("Linux", "cat /proc/net/udp6"),
     "netstat-an.txt": (None, "netstat -an (Linux net-tools: also -tan, -tanp, -tanpo; SunOS: also -anu)"),
     "ss.txt": ("Linux", "ss -tan, ss -tanp or ss -tanpo"),
+    "ss-established.txt": ("Linux", "ss -tnpo state established (no State column: every row is ESTABLISHED)"),
     "sysctl.txt": ("Linux", "sysctl -a (or sysctl net.netfilter net.ipv4)"),
     "conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack"),
     "nf_conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack"),
@@ -168,7 +169,7 @@ def read_host(folder, selection, max_connections, top):
         errors.extend(found)
         if "netstat" in facts:
             facts["netstat"]["sources"] = sorted(
-                name for name in texts if name.startswith(("proc-net-", "netstat-", "ss."))
+                name for name in texts if name.startswith(("proc-net-", "netstat-", "ss.", "ss-"))
             )
     addresses = [str(variables["ansible_host"])] if variables.get("ansible_host") else []
     return {
@@ -226,10 +227,15 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
         if good:
             collector = linux.TextLinuxCollector(good, sysctl_values)
             netstat, _keepalive = collector.collect(Selection(**selection), max_connections, owners=False, tuples=True)
-    for name, parser in (("netstat-an.txt", linux_netstat.parse), ("ss.txt", linux_ss.parse)):
+    readers = (
+        ("netstat-an.txt", linux_netstat.parse, {}),
+        ("ss.txt", linux_ss.parse, {}),
+        ("ss-established.txt", linux_ss.parse, {"state": "established"}),
+    )
+    for name, parser, options in readers:
         if netstat is None and name in texts:
             netstat = _parsed(
-                name, errors, parser, texts[name], max_connections=max_connections, tuples=True, **selection
+                name, errors, parser, texts[name], max_connections=max_connections, tuples=True, **selection, **options
             )
     if netstat is not None:
         netstat["platform"] = "Linux"

@@ -202,3 +202,11 @@ def test_a_cut_off_last_line_is_named_and_the_lines_before_it_are_analysed(tmp_p
 def test_a_file_without_a_final_line_end_that_reads_well_is_not_a_warning(tmp_path, fixture_text):
     make_host(tmp_path, "app", {"netstat-Aan.txt": fixture_text("aix/netstat-Aan-1.txt").rstrip("\n")})
     assert read_capture_dir(str(tmp_path))["app"]["errors"] == []
+
+
+def test_ss_with_a_state_filter(tmp_path, fixture_text):
+    make_host(tmp_path, "web", {"ss-established.txt": fixture_text("linux/ss-tnpeo-state-established-1.txt")})
+    host = read_capture_dir(str(tmp_path))["web"]
+    assert host["errors"] == [] and host["platform"] == "Linux"
+    netstat = host["facts"]["netstat"]
+    assert netstat["state_counts"]["ESTABLISHED"] == 12 and netstat["sources"] == ["ss-established.txt"]
