@@ -229,7 +229,7 @@ def make_report():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report from the captures")
     arguments = parser.parse_args()
     if not arguments.report_only:
