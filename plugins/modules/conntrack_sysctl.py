@@ -26,6 +26,10 @@ description:
     next boot, so the module fails naming the file and line, or, with O(overrides=comment_out), comments the line
     out after saving a backup. The boot order comes from the collection's C(linux_sysctl_persisted) module utility,
     which M(netdiag.tcp.conntrack_facts) uses too.
+  - Records, in the managed file's header, the live value each parameter had before the module first set it
+    (C(# previous <key> = <value>)). With O(state=absent) the module removes the managed file and writes those
+    recorded values back to C(/proc/sys), which undoes the tuning without C(sysctl --system) (that re-applies every
+    file in C(/etc/sysctl.d), not only this one).
   - Supports check mode and diff mode; the diff shows the file and the live values before and after.
   - Does not load the conntrack kernel module and does not make it load at boot; the role
     C(netdiag.tcp.conntrack_tuning) does both (with M(community.general.modprobe) and C(modules-load.d)). Without
@@ -49,8 +53,19 @@ options:
         in the initial network namespace on recent kernels and is not reliably applied from sysctl.d at boot; set
         the C(nf_conntrack) module option C(hashsize) instead (C(options nf_conntrack hashsize=N) in
         C(/etc/modprobe.d)).
+      - Required with O(state=present); not used with O(state=absent).
     type: dict
-    required: true
+  state:
+    description:
+      - V(present) sets O(settings) (and records the values they replace, the first time).
+      - V(absent) undoes it. It removes the managed file and, with O(apply_live=true), writes back the live values
+        recorded in it. A parameter the file sets without a recorded value (a file written by an older version of
+        the collection) keeps its live value and is listed in RV(not_recorded). At the next boot the other sysctl
+        files decide the values, or the kernel defaults when none sets them. Does not unload the kernel module.
+    type: str
+    choices: [present, absent]
+    default: present
+    version_added: 0.2.0
   file_name:
     description:
       - Base name of the one file under C(/etc/sysctl.d) that holds the settings. The module owns this file and
@@ -63,6 +78,7 @@ options:
     description:
       - Also write the values to C(/proc/sys) and verify them. With V(false) only the file is written and checked,
         and the new values apply at the next boot (or C(sysctl --system)).
+      - With O(state=absent), whether the recorded values are written back to C(/proc/sys).
     type: bool
     default: true
   overrides:
@@ -141,6 +157,10 @@ EXAMPLES = r"""
       max: 262144
     overrides: comment_out
   register: conntrack_sysctl_result
+
+- name: Undo the tuning, removing the file and putting back the values the host had before
+  netdiag.tcp.conntrack_sysctl:
+    state: absent
 
 - name: Only check names and ranges (changes nothing, also when nf_conntrack is not loaded)
   netdiag.tcp.conntrack_sysctl:
@@ -274,6 +294,42 @@ backup_files:
   elements: str
   returned: when RV(available) is true and O(validate_only) is false
   sample: ["/etc/sysctl.conf.2301.2024-05-01@10:00:00~"]
+previous:
+  description: The live values recorded in the managed file before the module first changed them (full sysctl
+    name to value); with O(state=absent), the values it read from the file.
+  type: dict
+  returned: when O(validate_only) is false and the module got past its checks
+  sample: {"net.netfilter.nf_conntrack_tcp_timeout_established": 432000}
+removed:
+  description: With O(state=absent), whether the managed file existed and was (or, in check mode, would be) removed.
+  type: bool
+  returned: when O(state=absent)
+  sample: true
+restored:
+  description: With O(state=absent), per full sysctl name, the live value before and after (in check mode, the
+    value it would write back).
+  type: dict
+  returned: when O(state=absent)
+  sample: {"net.netfilter.nf_conntrack_tcp_timeout_established": {"before": 1200, "after": 432000}}
+check_mode:
+  description: With O(state=absent), whether the module ran in check mode (nothing was removed or written).
+  type: bool
+  returned: when O(state=absent)
+  sample: false
+not_recorded:
+  description: With O(state=absent), parameters the removed file set without a recorded previous value; their live
+    value was left as it was.
+  type: list
+  elements: str
+  returned: when O(state=absent)
+  sample: []
+undo:
+  description: With O(state=present), how to undo the change.
+  type: str
+  returned: when O(state=present) and O(validate_only) is false
+  sample: >-
+    conntrack_sysctl state=absent (role: conntrack_tuning_state: absent) removes
+    /etc/sysctl.d/90-netdiag-conntrack.conf and writes back net.netfilter.nf_conntrack_tcp_timeout_established = 432000
 """
 
 import glob
@@ -321,6 +377,9 @@ FILE_HEADER = (
     "# These apply at boot only if the conntrack module is loaded before systemd-sysctl (see modules-load.d).\n"
 )
 COMMENT_PREFIX = "# netdiag.tcp commented out, it overrode %s: "
+# The live value of each parameter before the module first set it, kept in the managed file for state=absent.
+PREVIOUS_HEADER = "# Live values before netdiag.tcp first set them (state=absent writes them back):\n"
+PREVIOUS_LINE = re.compile(r"# previous ([A-Za-z0-9_./-]+) = (-?[0-9]+)\Z")
 
 
 class SettingsError(ValueError):
@@ -413,11 +472,32 @@ def parse_sysctl_lines(text):
         yield line_number, line, key, value.strip()
 
 
-def render_file(keys, values):
+def render_file(keys, values, previous=None):
     lines = [FILE_HEADER]
+    if previous:
+        lines.append(PREVIOUS_HEADER)
+        lines.extend("# previous %s = %d\n" % (key, previous[key]) for key in sorted(previous))
     for short_name in sorted(values):
         lines.append("%s = %d\n" % (keys[short_name], values[short_name]))
     return "".join(lines)
+
+
+def parse_previous(text):
+    """{full sysctl name: int} recorded in a managed file's header (pure)."""
+    previous = {}
+    for line in (text or "").splitlines():
+        match = PREVIOUS_LINE.match(line.strip())
+        if match:
+            previous[match.group(1)] = int(match.group(2))
+    return previous
+
+
+def undo_text(sysctl_file, previous):
+    restored = ", ".join("%s = %d" % (key, previous[key]) for key in sorted(previous)) or "no recorded value"
+    return "conntrack_sysctl state=absent (role: conntrack_tuning_state: absent) removes %s and writes back %s" % (
+        sysctl_file,
+        restored,
+    )
 
 
 def read_text(path):
@@ -621,7 +701,17 @@ class LinuxConntrackSysctl:
         live_before = self.read_live(keys)
         file_before = read_text(self.sysctl_file)
         file_values_before = self.file_values(file_before, keys)
-        file_after = render_file(keys, settings)
+        # The value the host had, recorded once: when this file first sets a parameter. A parameter the file
+        # already sets without a record (an older version wrote it) stays unrecorded rather than get our value.
+        previous = parse_previous(file_before)
+        for short_name, key in keys.items():
+            if (
+                key not in previous
+                and short_name not in file_values_before
+                and isinstance(live_before[short_name], int)
+            ):
+                previous[key] = live_before[short_name]
+        file_after = render_file(keys, settings, previous)
         boot_before, boot_predicted, overrides = self.boot_state(keys, settings, file_after)
         conflicts = [entry for entry in overrides if entry["conflict"]]
         to_comment_out = self.plan_comment_out(conflicts, settings) if conflicts else []
@@ -706,8 +796,75 @@ class LinuxConntrackSysctl:
             "overrides": overrides,
             "commented_out": [{"path": p, "line_number": n, "line": line} for p, n, line in to_comment_out],
             "backup_files": backup_files,
+            "previous": previous,
+            "undo": undo_text(self.sysctl_file, previous),
             "diff": diff,
         }
+
+    def remove(self):
+        """state=absent: remove the managed file and write back the recorded live values."""
+        if os.path.islink(self.sysctl_file):
+            self.module.fail_json(
+                msg="Nothing was changed: %s is a symbolic link, not the file this module writes; remove it by hand"
+                % self.sysctl_file,
+                changed=False,
+            )
+        file_before = read_text(self.sysctl_file)
+        result = {"changed": False, "sysctl_file": self.sysctl_file, "removed": False, "previous": {}}
+        # Said here because a task-level check_mode does not show in the play's ansible_check_mode.
+        result.update(restored={}, not_recorded=[], check_mode=self.module.check_mode)
+        if file_before is None:
+            return result
+        previous = parse_previous(file_before)
+        set_keys = sorted({key for _number, _line, key, _value in parse_sysctl_lines(file_before)})
+        restore = {}
+        live_before = {}
+        if self.params["apply_live"]:
+            for key, value in sorted(previous.items()):
+                if os.path.exists(self.proc_path(key)):
+                    live_before[key] = to_int_or_text(read_text(self.proc_path(key)))
+                    if live_before[key] != value:
+                        restore[key] = value
+        result.update(changed=True, removed=True, previous=previous)
+        result["not_recorded"] = [key for key in set_keys if key not in previous]
+        result["restored"] = {key: {"before": live_before[key], "after": previous[key]} for key in sorted(live_before)}
+        names = {key: key for key in live_before}
+        result["diff"] = [
+            {"before_header": self.sysctl_file, "after_header": self.sysctl_file, "before": file_before, "after": ""},
+            {
+                "before_header": "live values (/proc/sys)",
+                "after_header": "live values (/proc/sys)",
+                "before": self.live_text(names, live_before),
+                "after": self.live_text(names, dict(live_before, **restore)),
+            },
+        ]
+        for key in result["not_recorded"]:
+            self.module.warn(
+                "%s sets %s but holds no value from before (written by an older netdiag.tcp): its live value is left "
+                "as it is" % (self.sysctl_file, key)
+            )
+        if self.module.check_mode:
+            return result
+        try:
+            os.unlink(self.sysctl_file)
+        except OSError as error:
+            self.module.fail_json(msg="Removing %s failed: %s; nothing was changed" % (self.sysctl_file, error))
+        problem = self.apply_live(names, live_before, restore)
+        if problem:
+            self.module.fail_json(
+                msg="%s Values written before it were put back. %s."
+                % (problem, self.restore_files([(self.sysctl_file, file_before)])),
+                changed=False,
+            )
+        after = self.read_live(names)
+        wrong = [
+            "%s reads back %s, not %d" % (key, after[key], previous[key])
+            for key in sorted(after)
+            if after[key] != previous[key]
+        ]
+        if wrong:
+            self.module.fail_json(msg="Verification failed after restoring: " + "; ".join(wrong), changed=True)
+        return result
 
     def file_values(self, text, keys):
         by_path = {key_to_path(key): short_name for short_name, key in keys.items()}
@@ -880,7 +1037,8 @@ PLATFORMS = {"Linux": LinuxConntrackSysctl}
 def main():
     module = AnsibleModule(
         argument_spec={
-            "settings": {"type": "dict", "required": True},
+            "settings": {"type": "dict"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "file_name": {"type": "str", "default": "90-netdiag-conntrack.conf"},
             "apply_live": {"type": "bool", "default": True},
             "overrides": {"type": "str", "choices": ["fail", "comment_out"], "default": "fail"},
@@ -888,11 +1046,14 @@ def main():
             "config_root": {"type": "path", "default": "/"},
             "kernel_root": {"type": "path", "default": "/"},
         },
+        required_if=[("state", "present", ["settings"])],
         supports_check_mode=True,
     )
     system = platform.system()
     if system not in PLATFORMS:
         module.fail_json(msg="conntrack_sysctl: %s is not supported yet (conntrack is Linux only)" % system)
+    if module.params["state"] == "absent":
+        module.exit_json(**PLATFORMS[system](module).remove())
     try:
         settings = validate_settings(module.params["settings"])
     except SettingsError as error:

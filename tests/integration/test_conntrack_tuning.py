@@ -24,6 +24,7 @@ HEADER = (
     "# Managed by netdiag.tcp (conntrack_tuning role / conntrack_sysctl module); local edits are overwritten.\n"
     "# These apply at boot only if the conntrack module is loaded before systemd-sysctl (see modules-load.d).\n"
 )
+PREVIOUS = "# Live values before netdiag.tcp first set them (state=absent writes them back):\n"
 
 pytestmark = [
     needs_root,
@@ -90,8 +91,18 @@ def test_check_apply_again(netns, tmp_path):
     assert read_in(netns, CLOSE_WAIT) == "30"
     assert managed_file(tmp_path).read_text() == (
         HEADER
+        + PREVIOUS
+        + "# previous net.netfilter.nf_conntrack_tcp_timeout_close_wait = 60\n"
+        + "# previous net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n"
         + "net.netfilter.nf_conntrack_tcp_timeout_close_wait = 30\n"
         + "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
+    )
+    assert tasks["Say how to undo the tuning"]["msg"] == (
+        "To undo on localhost: ansible-playbook playbooks/tune_conntrack.yml -e target=localhost "
+        "-e conntrack_tuning_state=absent (with your -i and -b). It removes %s and writes back "
+        "net.netfilter.nf_conntrack_tcp_timeout_close_wait = 60, "
+        "net.netfilter.nf_conntrack_tcp_timeout_established = 432000. Not sysctl --system: that re-applies every "
+        "file in /etc/sysctl.d and /etc/sysctl.conf, not only this one." % managed_file(tmp_path)
     )
     applied = tasks["Set the parameters live and in sysctl.d, and verify both"]
     assert applied["changed"] is True
@@ -115,6 +126,47 @@ def test_check_apply_again(netns, tmp_path):
         "1200 -> 1200, at boot 1200 -> 1200",
     ]
     assert read_root(ESTABLISHED) == root_before
+
+
+def test_absent_undoes_the_tuning(netns, tmp_path):
+    """apply -> changed, again -> not changed, absent in check mode writes nothing, absent puts back the value the
+    namespace had, absent again -> not changed."""
+    assert read_in(netns, ESTABLISHED) == "432000"
+    rc, _tasks, stats = tune(netns, tmp_path)
+    assert (rc, stats["changed"]) == (0, 1)
+    rc, _tasks, stats = tune(netns, tmp_path)
+    assert (rc, stats["changed"]) == (0, 0)
+    assert read_in(netns, ESTABLISHED) == "1200"
+    content = managed_file(tmp_path).read_text()
+
+    rc, tasks, stats = tune(netns, tmp_path, "-e", "conntrack_tuning_state=absent", check=True)
+    assert (rc, stats["changed"]) == (0, 1)
+    assert managed_file(tmp_path).read_text() == content
+    assert read_in(netns, ESTABLISHED) == "1200"
+    assert tasks["Show the values before and after on each host"]["msg"] == [
+        "removed %s (check mode, not changed)" % managed_file(tmp_path),
+        "net.netfilter.nf_conntrack_tcp_timeout_established: live 1200 -> 432000 (the value before the tuning) "
+        "(check mode, not changed)",
+    ]
+    removal = tasks["Remove the sysctl.d file and put back the values recorded in it"]
+    assert removal["diff"][0]["before"] == content and removal["diff"][0]["after"] == ""
+
+    rc, tasks, stats = tune(netns, tmp_path, "-e", "conntrack_tuning_state=absent")
+    assert (rc, stats["changed"]) == (0, 1)
+    assert not managed_file(tmp_path).exists()
+    assert read_in(netns, ESTABLISHED) == "432000"
+    assert tasks["Show the values before and after on each host"]["msg"] == [
+        "removed %s" % managed_file(tmp_path),
+        "net.netfilter.nf_conntrack_tcp_timeout_established: live 1200 -> 432000 (the value before the tuning)",
+    ]
+    assert "Say how to undo the tuning" not in tasks or tasks["Say how to undo the tuning"].get("skipped")
+
+    rc, tasks, stats = tune(netns, tmp_path, "-e", "conntrack_tuning_state=absent")
+    assert (rc, stats["changed"]) == (0, 0)
+    assert tasks["Show the values before and after on each host"]["msg"] == [
+        "nothing to undo: %s does not exist" % managed_file(tmp_path)
+    ]
+    assert read_in(netns, ESTABLISHED) == "432000"
 
 
 @pytest.mark.parametrize(

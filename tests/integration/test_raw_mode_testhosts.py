@@ -4,6 +4,11 @@ SunOS hosts (tests/emulation/aix and sunos: EMULATION, their commands print the 
 platform's format) whose Python interpreter is removed. The audit falls back to raw mode by itself, and the facts
 (counts, pairs, findings) equal those module mode read from the same sockets just before Python was removed.
 
+In between, the same hosts are captured the way a colleague would (the commands of docs/offline_analysis.md, run
+on each host) and analysed with playbooks/analyze.yml: the facts those commands carry (keepalive settings, socket
+tables, counts, pairs) equal module mode's and raw mode's field by field, apart from the fields that say how they
+were read (mode, source, reader).
+
 rawaix1 (198.51.100.162) and rawsol1 (198.51.100.164) listen on 5555; rawlnx1 (198.51.100.163) holds 12
 connections to rawaix1 and 5 to rawsol1, no keepalive.
 """
@@ -119,6 +124,86 @@ def audit(directory, key, name, interpreters):
     return completed, json.loads((reports / "audit-latest.json").read_text())
 
 
+# Files of a capture folder per host (docs/offline_analysis.md) and the command that fills each, run on the host.
+CAPTURE_COMMANDS = {
+    AIX[0]: {
+        "uname.txt": "uname -s",
+        "netstat-Aan.txt": "netstat -Aan",
+        "no-a.txt": "no -a",
+    },
+    SUNOS[0]: {
+        "uname.txt": "uname -s",
+        "netstat-an.txt": "netstat -anu",
+        "ndd-tcp_keepalive_interval.txt": "ndd -get /dev/tcp tcp_keepalive_interval",
+        "ndd-tcp_keepalive_abort_interval.txt": "ndd -get /dev/tcp tcp_keepalive_abort_interval",
+    },
+    LINUX[0]: {
+        "proc-net-tcp.txt": "cat /proc/net/tcp",
+        "proc-net-tcp6.txt": "cat /proc/net/tcp6",
+        "proc-net-udp.txt": "cat /proc/net/udp",
+        "proc-net-udp6.txt": "cat /proc/net/udp6",
+        "sysctl.txt": "sysctl net.ipv4 net.netfilter",
+    },
+}
+# Where each mode read a value, not the value: the keepalive section's source, the socket table's reader.
+MODE_FIELDS = ("source",)
+
+
+def capture(directory):
+    """A capture folder of the three hosts, each file the output of its command run on the host."""
+    folder = directory / "captures"
+    for host, files in CAPTURE_COMMANDS.items():
+        (folder / host).mkdir(parents=True)
+        for name, command in files.items():
+            (folder / host / name).write_text(run_testhosts("shell", host, "/bin/sh", "-c", command))
+    return folder
+
+
+def analyze(directory, folder):
+    reports = directory / "reports-capture"
+    completed = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "playbooks/analyze.yml",
+            "-e",
+            "capture_dir=%s" % folder,
+            "-e",
+            "netdiag_report_dir=%s" % reports,
+            "-e",
+            "netdiag_audit_ports=[5555]",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    return json.loads((reports / "audit-latest.json").read_text())
+
+
+def without(section, fields):
+    return {key: value for key, value in section.items() if key not in fields}
+
+
+def sockets(netstat):
+    """What a socket table says about the sockets themselves, whoever read it: the counts, the peers and each
+    connection's addresses, ports and state (owners and per-socket keepalive come from other commands - kdb,
+    /proc/<pid>/fd - than the captured ones, and are compared between module and raw mode below)."""
+    return {
+        "state_counts": netstat["state_counts"],
+        "protocol_counts": netstat.get("protocol_counts"),
+        "established_by_peer": [
+            (p["direction"], p["service_port"], p["peer"], p["count"]) for p in netstat["established_by_peer"]
+        ],
+        "connections": sorted(
+            (c["protocol"], c["local_address"], c["local_port"], c["remote_address"], c["remote_port"], c["state"])
+            for c in netstat["connections"]
+        ),
+        "tuples": netstat["established_tuples"]["count"],
+    }
+
+
 def stable(netstat):
     return {key: value for key, value in netstat.items() if key not in VOLATILE}
 
@@ -126,6 +211,22 @@ def stable(netstat):
 def test_raw_fallback_equals_module_mode(hosts):
     directory, key = hosts
     _completed, before = audit(directory, key, "module", INTERPRETERS)
+    captured = analyze(directory, capture(directory))
+    assert {name: (host["status"], host["mode"], host["errors"]) for name, host in captured["hosts"].items()} == {
+        AIX[0]: ("ok", "capture", []),
+        SUNOS[0]: ("ok", "capture", []),
+        LINUX[0]: ("ok", "capture", []),
+    }
+    for name in (AIX[0], SUNOS[0], LINUX[0]):
+        module_host, captured_host = before["hosts"][name], captured["hosts"][name]
+        assert captured_host["platform"] == module_host["platform"]
+        # One converter per platform: the same keepalive section, key by key, apart from where it was read.
+        assert without(captured_host["keepalive"], MODE_FIELDS) == without(module_host["keepalive"], MODE_FIELDS)
+        assert sockets(captured_host["netstat"]) == sockets(module_host["netstat"]), name
+    assert captured["hosts"][LINUX[0]]["conntrack"]["timeouts"] == before["hosts"][LINUX[0]]["conntrack"]["timeouts"]
+    assert [(p["client"], p["server"], p["client_count"], p["server_count"]) for p in captured["pairs"]] == [
+        (p["client"], p["server"], p["client_count"], p["server_count"]) for p in before["pairs"]
+    ]
     in_host(LINUX[0], "rm -f /usr/bin/python3 /usr/bin/python3.*")
     in_host(AIX[0], "rm -f /usr/local/bin/python-aix")
     in_host(SUNOS[0], "rm -f /usr/local/bin/python-sunos")
@@ -158,6 +259,7 @@ def test_raw_fallback_equals_module_mode(hosts):
     ]
     assert stable(aix_after["netstat"]) == stable(aix_before["netstat"])
     assert aix_after["keepalive"] == aix_before["keepalive"]
+    assert (aix_after["keepalive"]["time"], aix_after["keepalive"]["tcp_keepidle"]) == (7200, 14400)
     sunos_before, sunos_after = before["hosts"][SUNOS[0]], after["hosts"][SUNOS[0]]
     assert sunos_after["platform"] == "SunOS"
     assert stable(sunos_after["netstat"]) == stable(sunos_before["netstat"])

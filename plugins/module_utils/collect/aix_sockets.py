@@ -39,7 +39,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.core.parse_error impor
 
 NETSTAT_ARGS = ("-Aan",)
 LSOF_ARGS = ("-nP", "-iTCP", "-FpcLnT")
-KEEPALIVE_TUNABLES = ("tcp_keepidle", "tcp_keepintvl", "tcp_keepcnt")
+KEEPALIVE_TUNABLES = aix_no.KEEPALIVE_TUNABLES
 # States in which no process holds a socket any more: kdb has no owner to show.
 UNHELD_STATES = frozenset(("TIME_WAIT", "CLOSED"))
 # IBM technote isg3T1019570: FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT and CLOSING are rmsock's candidates; CLOSED is not
@@ -267,7 +267,7 @@ class AixNetstatCollector(NetstatCollector):
 
     def read_keepalive(self):
         """netdiag.keepalive in seconds from AIX tunables (tcp_keepidle/tcp_keepintvl count half-seconds)."""
-        keepalive = {"time": None, "intvl": None, "probes": None, "source": None}
+        keepalive = aix_no.keepalive_from_tunables({}, None)
         try:
             no = self.binary("no")
         except CommandError as error:
@@ -288,16 +288,4 @@ class AixNetstatCollector(NetstatCollector):
         if tunables is None:
             keepalive["error"] = "; ".join(errors)
             return keepalive
-        raw = {name: tunables.get(name) for name in KEEPALIVE_TUNABLES}
-        keepalive.update(raw)
-        keepalive["time"] = half_seconds(raw["tcp_keepidle"])
-        keepalive["intvl"] = half_seconds(raw["tcp_keepintvl"])
-        keepalive["probes"] = raw["tcp_keepcnt"] if isinstance(raw["tcp_keepcnt"], int) else None
-        return keepalive
-
-
-def half_seconds(value):
-    """AIX tcp_keepidle/tcp_keepintvl are in half-seconds: 14400 -> 7200 seconds (None when not a number)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return None
-    return value // 2 if value % 2 == 0 else value / 2.0
+        return aix_no.keepalive_from_tunables(tunables, keepalive["source"])

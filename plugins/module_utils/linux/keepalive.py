@@ -13,16 +13,26 @@ def parse_sysctl_integer(text):
     return int(text.strip())
 
 
+def keepalive_from_values(values, source):
+    """``netdiag.keepalive`` of a Linux host from ``{time, intvl, probes}`` (seconds, seconds, count; a missing or
+    non-integer value is null). The one converter: the module, raw mode and offline analysis all call it."""
+    result = {}
+    for name in KEEPALIVE_SETTINGS:
+        value = values.get(name)
+        result[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
+    result["source"] = source
+    return result
+
+
 def read_keepalive_settings(proc_root="/proc"):
     """{time, intvl, probes, source} from <proc_root>/sys/net/ipv4/tcp_keepalive_*; a value that cannot be read is
     None. These sysctls belong to the network namespace of the reading process."""
     directory = os.path.join(proc_root, "sys", "net", "ipv4")
-    result = {}
+    values = {}
     for name in KEEPALIVE_SETTINGS:
         try:
             with open(os.path.join(directory, "tcp_keepalive_" + name), encoding="ascii") as handle:
-                result[name] = parse_sysctl_integer(handle.read())
+                values[name] = parse_sysctl_integer(handle.read())
         except (OSError, ValueError):
-            result[name] = None
-    result["source"] = directory
-    return result
+            continue
+    return keepalive_from_values(values, directory)

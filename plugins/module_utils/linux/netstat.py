@@ -56,6 +56,13 @@ _KEEPALIVE_STATES = frozenset(("ESTABLISHED", "CLOSE_WAIT"))
 _KEEPALIVE_BY_TIMER = {"keepalive": True, "off": False}
 _TIMER = re.compile(r"\s(off|on|keepalive|timewait|probe|unkn-\d+) \([^)]*\)\s*$")
 _TRUNCATED_ADDRESS = re.compile(r"^[0-9a-fA-F:.]+$")
+# With -p and without root, net-tools netstat writes a note to stderr before the table (prg_cache_load in
+# netstat.c), and pasted output has it at the top, over one or two lines:
+#   (Not all processes could be identified, non-owned process info
+#    will not be shown, you would have to be root to see it all.)
+# or "(No info could be read for "-p": geteuid()=1000 but you should be root.)". The PID/Program column then
+# shows "-" for other users' sockets: their owners stay unknown.
+_NOTE_START = "("
 
 
 class _Columns:
@@ -70,12 +77,13 @@ class _Columns:
 class _Context:
     """What a line leaves for the lines after it: the section it is in and the columns of the last header."""
 
-    __slots__ = ("columns", "header_seen", "internet_section")
+    __slots__ = ("columns", "header_seen", "internet_section", "in_note")
 
     def __init__(self):
         self.columns = _Columns()
         self.internet_section = True
         self.header_seen = False
+        self.in_note = False  # inside a parenthesised note of netstat's (see _NOTE_START)
 
 
 _PROGRAM = re.compile(r"^(?:\d+/\S|-$)")
@@ -153,6 +161,12 @@ def iter_records(lines, first_line_number=1, context=None, cache=None):
         if not tokens:
             continue
         first = tokens[0]
+        if context.in_note:  # the note's second line
+            context.in_note = False
+            continue
+        if first.startswith(_NOTE_START):
+            context.in_note = not line.rstrip().endswith(")")
+            continue
         if first == "Active":
             internet_section = context.internet_section = line.startswith("Active Internet")
             continue

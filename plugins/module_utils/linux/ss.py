@@ -15,6 +15,14 @@ Owners: ``users:(("name",pid=N,fd=M),...)`` gives pid and process of the first o
 and ``ino:``. With ``-o``, ``timer:(keepalive,...)`` on an ESTABLISHED or CLOSE_WAIT socket means keepalive on;
 ss prints no timer field when no timer is pending, which cannot be told apart from output without -o, so
 keepalive is otherwise null.
+
+When its output is not a terminal (piped to a file or ``| grep``), ss moves what does not fit its width
+(``users:(...) timer:(...) uid:... ino:... sk:...``) to the next line, which starts with white space; such a line
+belongs to the row above it. A line that starts with one of those fields (a paste that lost its indent) does too.
+
+With a state filter (``ss -to state established``, ``ss -t state time-wait``) ss prints no State column: every
+row is in the filtered state, which the text does not say. Give it as ``state`` (``established``, ``time-wait``
+as ss spells it, or a state name of the facts); rows without a State column and no ``state`` are an error.
 """
 
 from __future__ import annotations
@@ -77,6 +85,57 @@ _OWNER = re.compile(r'\(\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=\d+\)')
 _UID = re.compile(r"\buid:(\d+)")
 _INODE = re.compile(r"\bino:(\d+)")
 _TIMER = re.compile(r"\btimer:\((\w+),")
+# Fields ss prints after the addresses; a line starting with one continues the row above it.
+_CONTINUATION_FIELDS = ("users:(", "timer:(", "uid:", "ino:", "sk:", "skmem:(", "cgroup:", "v6only:", "<->")
+# ss state-filter words (ss(8) STATE-FILTER) -> the state name of the facts.
+FILTER_STATES = {
+    "established": "ESTABLISHED",
+    "syn-sent": "SYN_SENT",
+    "syn-recv": "SYN_RECEIVED",
+    "fin-wait-1": "FIN_WAIT_1",
+    "fin-wait-2": "FIN_WAIT_2",
+    "time-wait": "TIME_WAIT",
+    "closed": "CLOSED",
+    "close-wait": "CLOSE_WAIT",
+    "last-ack": "LAST_ACK",
+    "listening": "LISTEN",
+    "listen": "LISTEN",
+    "closing": "CLOSING",
+}
+
+
+def filter_state(state):
+    """The state name of the facts for an ss state-filter word or a state name (None stays None)."""
+    if state is None:
+        return None
+    text = str(state)
+    found = FILTER_STATES.get(text.lower()) or STATE_NAMES.get(text.upper())
+    if found is None and text.upper().replace("-", "_") in STATE_NAMES.values():
+        found = text.upper().replace("-", "_")
+    if found is None:
+        raise ValueError("state %r is not an ss state: one of %s" % (state, ", ".join(sorted(FILTER_STATES))))
+    return found
+
+
+def _is_continuation(line):
+    return line[0] in " \t" or line.startswith(_CONTINUATION_FIELDS)
+
+
+def _rows(lines, first_line_number):
+    """(line number, row line, row line plus its continuation lines) for each line that is not a continuation."""
+    pending = None
+    for number, line in enumerate(lines, first_line_number):
+        if not line.strip():
+            continue
+        if _is_continuation(line):
+            if pending is not None:
+                pending[2] += " " + line.strip()
+            continue
+        if pending is not None:
+            yield pending
+        pending = [number, line, line]
+    if pending is not None:
+        yield pending
 
 
 def _port(text, protocol):
@@ -99,17 +158,17 @@ def _endpoint(text, protocol):
     return canonical_address(address_only), _port(port_text, protocol), interface, address_only == WILDCARD
 
 
-def iter_records(lines, protocol="tcp", first_line_number=1):
-    """Yield a SocketRecord per tcp/udp row of ss output; protocol is that of rows without a Netid column.
+def iter_records(lines, protocol="tcp", first_line_number=1, state=None):
+    """Yield a SocketRecord per tcp/udp row of ss output; protocol is that of rows without a Netid column, state
+    (see filter_state) that of rows without a State column (an ``ss ... state FILTER`` listing).
 
     Raises ParseError naming the line on anything else than headers, blank or continuation lines and rows of
     other socket kinds.
     """
     if protocol not in PROTOCOLS:
         raise ValueError("protocol must be tcp or udp, not %r" % (protocol,))
-    for number, line in enumerate(lines, first_line_number):
-        if not line.strip() or line[0] in " \t":
-            continue
+    filtered_state = filter_state(state)
+    for number, line, extras in _rows(lines, first_line_number):
         tokens = line.split()
         first = tokens[0]
         if first in ("Netid", "State", "Recv-Q"):
@@ -120,9 +179,21 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
         if first in PROTOCOLS:
             row_protocol = first
             tokens = tokens[1:]
-        if len(tokens) < 5 or tokens[0] not in STATE_NAMES:
+        if len(tokens) >= 4 and tokens[0].isdigit() and filtered_state is not None:
+            tokens = [None] + tokens  # no State column: the state of the filter
+            row_state = filtered_state
+        elif len(tokens) >= 4 and tokens[0].isdigit():
+            raise ParseError(
+                FORMAT_NAME,
+                number,
+                line.rstrip("\n"),
+                "a row without a State column (ss ... state FILTER): give the filter's state, e.g. state=established",
+            )
+        elif len(tokens) < 5 or tokens[0] not in STATE_NAMES:
             raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), "not an ss socket row")
-        state = STATE_NAMES[tokens[0]]
+        else:
+            row_state = STATE_NAMES[tokens[0]]
+        state_name = row_state
         try:
             receive_queue = int(tokens[1])
             send_queue = int(tokens[2])
@@ -130,11 +201,11 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
             remote_address, remote_port = _endpoint(tokens[4], row_protocol)[:2]
         except ValueError as error:
             raise ParseError(FORMAT_NAME, number, line.rstrip("\n"), str(error)) from error
-        if row_protocol == "udp" and state != "ESTABLISHED":
-            state = None  # UNCONN: a UDP socket has no state
+        if row_protocol == "udp" and state_name != "ESTABLISHED":
+            state_name = None  # UNCONN: a UDP socket has no state
         pid = process = uid = inode = keepalive = None
-        if len(tokens) > 5:
-            extras = line  # owner, uid, inode and timer fields cannot be mistaken for addresses
+        if len(tokens) > 5 or extras is not line:
+            # owner, uid, inode and timer fields cannot be mistaken for addresses
             owner = _OWNER.search(extras)
             if owner:
                 process, pid = owner.group(1), int(owner.group(2))
@@ -145,7 +216,7 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
             if found:
                 inode = int(found.group(1))
             found = _TIMER.search(extras)
-            if found and row_protocol == "tcp" and state in _KEEPALIVE_STATES and found.group(1) == "keepalive":
+            if found and row_protocol == "tcp" and state_name in _KEEPALIVE_STATES and found.group(1) == "keepalive":
                 keepalive = True
         family = socket_family(local_address, remote_address) or (
             "inet6" if local_star or tokens[3].startswith("[") or tokens[3].startswith("::") else "inet"
@@ -157,7 +228,7 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
             local_port,
             remote_address,
             remote_port,
-            state,
+            state_name,
             keepalive,
             pid,
             process,
@@ -170,15 +241,16 @@ def iter_records(lines, protocol="tcp", first_line_number=1):
         )
 
 
-def parse(text, ports=None, states=None, peers=None, max_connections=None, protocol="tcp", tuples=False):
+def parse(text, ports=None, states=None, peers=None, max_connections=None, protocol="tcp", tuples=False, state=None):
     """The ``netdiag.netstat`` dictionary of ss text. ports/states/peers select sockets as the netstat_facts options
     do; max_connections caps ``connections`` (None = no cap); protocol is that of rows without a Netid column;
-    tuples adds ``established_tuples``."""
+    state that of rows without a State column (``ss -to state established``: ``state="established"``); tuples
+    adds ``established_tuples``."""
     selection = Selection(ports, states, peers)
     lines = text.splitlines()
-    listening = {record.local_port for record in iter_records(lines, protocol) if record.state == "LISTEN"}
+    listening = {record.local_port for record in iter_records(lines, protocol, state=state) if record.state == "LISTEN"}
     return summarize(
-        iter_records(lines, protocol),
+        iter_records(lines, protocol, state=state),
         selection=selection,
         max_connections=max_connections,
         listening_ports=listening,

@@ -9,6 +9,8 @@ probe interval or probe count, so ``intvl`` and ``probes`` are null and ``abort_
 (Oracle, Solaris Tunable Parameters Reference Manual, tcp_keepalive_interval / tcp_keepalive_abort_interval).
 
 ipadm is tried first and ndd second; the raw millisecond values are kept beside the seconds.
+``keepalive_from_milliseconds`` is the one converter to ``netdiag.keepalive``: the module, raw mode and offline
+analysis all call it, so a Solaris host's keepalive facts do not depend on how they were read.
 """
 
 from __future__ import annotations
@@ -30,6 +32,20 @@ def seconds(milliseconds):
         return None
     whole, rest = divmod(milliseconds, 1000)
     return whole if not rest else milliseconds / 1000.0
+
+
+def keepalive_from_milliseconds(milliseconds, source):
+    """``netdiag.keepalive`` of a Solaris/illumos host from ``{time, abort_interval}`` in milliseconds (a missing
+    or non-integer value is null): ``{time, intvl, probes, abort_interval, source, time_ms, abort_interval_ms}``.
+    ``intvl`` and ``probes`` are always null: Solaris has no such settings (see above)."""
+    keepalive = {"time": None, "intvl": None, "probes": None, "abort_interval": None, "source": source}
+    for key in ("time", "abort_interval"):
+        value = milliseconds.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            value = None
+        keepalive[key] = seconds(value)
+        keepalive[key + "_ms"] = value
+    return keepalive
 
 
 def _ipadm_value(run_command, ipadm, name):
@@ -54,7 +70,6 @@ def _ndd_value(run_command, ndd, name):
 def read_keepalive_settings(run_command, get_bin_path):
     """``{time, intvl, probes, abort_interval, source, time_ms, abort_interval_ms}`` (seconds, raw milliseconds);
     with ``reason`` and null values when neither ipadm nor ndd could be read."""
-    result = {"time": None, "intvl": None, "probes": None, "abort_interval": None, "source": None}
     reasons = []
     tools = (("ipadm", _ipadm_value, 0, "ipadm show-prop tcp"), ("ndd", _ndd_value, 1, "ndd /dev/tcp"))
     for tool, read, name_index, source in tools:
@@ -69,11 +84,8 @@ def read_keepalive_settings(run_command, get_bin_path):
         except (OSError, ParseError) as error:
             reasons.append(str(error))
             continue
-        for key, milliseconds in values.items():
-            result[key] = seconds(milliseconds) if isinstance(milliseconds, int) else None
-            result[key + "_ms"] = milliseconds
-        result["source"] = source
-        return result
+        return keepalive_from_milliseconds(values, source)
+    result = keepalive_from_milliseconds({}, None)
     result["reason"] = "; ".join(reasons)
     return result
 

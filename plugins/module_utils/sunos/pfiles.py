@@ -16,7 +16,8 @@ keepalive is true when SO_KEEPALIVE is among the options, false when the options
 printed no options line. pfiles shows no TCP state: state is LISTEN for a socket with SO_ACCEPTCONN, otherwise
 null; ``connected`` says whether it has a peer. AF_UNIX and other sockets go to ``other_sockets``.
 
-The result is ``{pid, process, command, sockets, other_sockets, processes}``. pid/process/command are those of
+The result is ``{pid, process, command, sockets, other_sockets, processes}``. ``process`` is the first word of the
+arguments as printed (``./main``, ``/usr/bin/java``), ``command`` the whole line. pid/process/command are those of
 the process when the text holds exactly one (null for a ``grep`` excerpt without the ``<pid>:`` line);
 ``processes`` lists every process with its socket count, and each socket carries its own pid/process.
 """
@@ -97,8 +98,10 @@ class _Descriptor:
 
 
 def _process_name(arguments):
-    first = arguments.split()[0] if arguments.split() else ""
-    return first.rsplit("/", 1)[-1] or None
+    """The process as it was started: the first word of its arguments as pfiles printed it (``./main``,
+    ``/usr/bin/java``). Cutting it to a base name would hide which of two same-named programs holds a socket."""
+    words = arguments.split()
+    return words[0] if words else None
 
 
 def parse(text):

@@ -2,8 +2,7 @@
 """AIX facts from text (raw mode and offline analysis): ``netstat -Aan``, ``no -a``, rmsock lines, kdb sockinfo.
 
 The socket table goes through aix_netstat (the parser the AIX collector runs); the keepalive defaults come from the
-``no`` tunables, which AIX keeps in half-seconds (IBM, "no command": tcp_keepidle default 14400 = 2 hours,
-tcp_keepintvl 150 = 75 s; tcp_keepcnt is a count).
+``no`` tunables through aix_no.keepalive_from_tunables, the converter the module runs too.
 """
 
 from __future__ import annotations
@@ -23,23 +22,8 @@ def netstat_section(text, selection=None, max_connections=None):
 
 
 def keepalive_from_no(tunables, source="no -a"):
-    """``netdiag.keepalive`` in seconds from ``no`` tunables (half-seconds converted), raw values beside them."""
-
-    def seconds(name):
-        value = tunables.get(name)
-        return value / 2 if isinstance(value, int) else None
-
-    def whole(value):
-        return int(value) if isinstance(value, float) and value.is_integer() else value
-
-    probes = tunables.get("tcp_keepcnt")
-    return {
-        "time": whole(seconds("tcp_keepidle")),
-        "intvl": whole(seconds("tcp_keepintvl")),
-        "probes": probes if isinstance(probes, int) else None,
-        "source": source,
-        "raw": {name: tunables.get(name) for name in ("tcp_keepidle", "tcp_keepintvl", "tcp_keepcnt")},
-    }
+    """``netdiag.keepalive`` from ``no`` tunables: aix_no's converter, the one the module runs."""
+    return aix_no.keepalive_from_tunables(tunables, source)
 
 
 def no_section(text):

@@ -35,9 +35,11 @@ CAPTURE_FILES = {
     "proc-net-udp6.txt": ("Linux", "cat /proc/net/udp6"),
     "netstat-an.txt": (None, "netstat -an (Linux net-tools: also -tan, -tanp, -tanpo; SunOS: also -anu)"),
     "ss.txt": ("Linux", "ss -tan, ss -tanp or ss -tanpo"),
+    "ss-established.txt": ("Linux", "ss -tnpo state established (no State column: every row is ESTABLISHED)"),
     "sysctl.txt": ("Linux", "sysctl -a (or sysctl net.netfilter net.ipv4)"),
+    "conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack"),
     "nf_conntrack.txt": ("Linux", "cat /proc/net/nf_conntrack"),
-    "ip_conntrack.txt": ("Linux", "cat /proc/net/ip_conntrack"),
+    "ip_conntrack.txt": ("Linux", "cat /proc/net/ip_conntrack (kernels before nf_conntrack only)"),
     "conntrack-L.txt": ("Linux", "conntrack -L"),
     "conntrack-stat.txt": ("Linux", "cat /proc/net/stat/nf_conntrack or conntrack -S"),
     "slabinfo.txt": ("Linux", "cat /proc/slabinfo or grep conn /proc/slabinfo"),
@@ -46,9 +48,21 @@ CAPTURE_FILES = {
     "rmsock.txt": ("AIX", "rmsock <PCB> tcpcb, one line per socket (the incident's a.log)"),
     "kdb-sockinfo.txt": ("AIX", "kdb: sockinfo <PCB> tcpcb"),
     "ndd-tcp_keepalive_interval.txt": ("SunOS", "ndd -get /dev/tcp tcp_keepalive_interval"),
+    "ndd-tcp_keepalive_abort_interval.txt": ("SunOS", "ndd -get /dev/tcp tcp_keepalive_abort_interval"),
 }
 PROC_NET_FILES = {"proc-net-" + path.rsplit("/", 1)[1] + ".txt": path for path in linux.PROC_NET_TABLES}
-CONNTRACK_TABLE_FILES = ("nf_conntrack.txt", "ip_conntrack.txt", "conntrack-L.txt")
+CONNTRACK_TABLE_FILES = ("conntrack.txt", "nf_conntrack.txt", "ip_conntrack.txt", "conntrack-L.txt")
+# Why a capture file can be empty, for the warning that names it.
+EMPTY_FILE_HINTS = {
+    "ip_conntrack.txt": (
+        "/proc/net/ip_conntrack exists only on old kernels; capture with "
+        "'cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack > conntrack.txt' or "
+        "'conntrack -L > conntrack-L.txt'"
+    ),
+    "nf_conntrack.txt": "an empty table needs root, or conntrack is not loaded; 'conntrack -L' reads it too",
+    "conntrack.txt": "an empty table needs root, or conntrack is not loaded; 'conntrack -L' reads it too",
+    "slabinfo.txt": "/proc/slabinfo needs root (sudo grep conn /proc/slabinfo)",
+}
 
 
 def read_capture_dir(capture_dir, selection=None, max_connections=1000, top=10):
@@ -123,6 +137,13 @@ def read_host(folder, selection, max_connections, top):
     if declared is not None and declared not in PLATFORMS:
         errors.append("%s: platform %r is not one of %s" % (HOST_FILE, declared, ", ".join(PLATFORMS)))
         declared = None
+    for name in files:
+        if not texts[name].strip():
+            # Not an empty table: the command printed nothing (a file that does not exist, no permission...).
+            hint = EMPTY_FILE_HINTS.get(name, "the command printed nothing: capture it again")
+            errors.append("%s: empty file, not analysed (%s)" % (name, hint))
+            texts.pop(name)
+    files = [name for name in files if name in texts]
     platform = platform_of(files, texts, declared)
     facts = {}
     if platform is None:
@@ -136,10 +157,22 @@ def read_host(folder, selection, max_connections, top):
             if owner is not None and owner != platform:
                 errors.append("%s: a %s file in a %s host folder, not analysed" % (name, owner, platform))
                 texts.pop(name)
-        READERS[platform](texts, facts, errors, selection, max_connections, top)
+        facts, found = _analyse(platform, texts, selection, max_connections, top)
+        cut = _cut_off(texts, found)
+        if cut:
+            # Read again without the cut lines, so one truncated copy costs its last line, not the whole file.
+            for name in cut:
+                texts[name] = texts[name][: texts[name].rfind("\n") + 1]
+            facts, found = _analyse(platform, texts, selection, max_connections, top)
+            errors.extend(
+                "%s line %d: cut off (the file ends inside this line: a truncated copy?); the lines before it are "
+                "analysed" % (name, line)
+                for name, line in sorted(cut.items())
+            )
+        errors.extend(found)
         if "netstat" in facts:
             facts["netstat"]["sources"] = sorted(
-                name for name in texts if name.startswith(("proc-net-", "netstat-", "ss."))
+                name for name in texts if name.startswith(("proc-net-", "netstat-", "ss.", "ss-"))
             )
     addresses = [str(variables["ansible_host"])] if variables.get("ansible_host") else []
     return {
@@ -152,6 +185,23 @@ def read_host(folder, selection, max_connections, top):
         "addresses": addresses,
         "netdiag_addresses": variables.get("netdiag_addresses"),
     }
+
+
+def _analyse(platform, texts, selection, max_connections, top):
+    facts, errors = {}, []
+    READERS[platform](texts, facts, errors, selection, max_connections, top)
+    return facts, errors
+
+
+def _cut_off(texts, errors):
+    """{file: last line number} for the files that end without a line end in a line a parser could not read."""
+    cut = {}
+    for name, text in texts.items():
+        if text and not text.endswith("\n"):
+            last = text.count("\n") + 1
+            if any(error.startswith("%s line %d:" % (name, last)) for error in errors) and last > 1:
+                cut[name] = last
+    return cut
 
 
 def _parsed(name, errors, function, *arguments, **options):
@@ -180,10 +230,15 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
         if good:
             collector = linux.TextLinuxCollector(good, sysctl_values)
             netstat, _keepalive = collector.collect(Selection(**selection), max_connections, owners=False, tuples=True)
-    for name, parser in (("netstat-an.txt", linux_netstat.parse), ("ss.txt", linux_ss.parse)):
+    readers = (
+        ("netstat-an.txt", linux_netstat.parse, {}),
+        ("ss.txt", linux_ss.parse, {}),
+        ("ss-established.txt", linux_ss.parse, {"state": "established"}),
+    )
+    for name, parser, options in readers:
         if netstat is None and name in texts:
             netstat = _parsed(
-                name, errors, parser, texts[name], max_connections=max_connections, tuples=True, **selection
+                name, errors, parser, texts[name], max_connections=max_connections, tuples=True, **selection, **options
             )
     if netstat is not None:
         netstat["platform"] = "Linux"
@@ -203,7 +258,7 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
             "conntrack-stat.txt",
             top,
             Selection(**selection),
-            key_style_hint="ip_conntrack" if table_name == "ip_conntrack.txt" else "nf_conntrack",
+            key_style_hint=_key_style(table_name, texts.get(table_name)),
             nat_tuples=True,  # as the audit asks conntrack_facts: pairs through a captured NAT too
         )
         if facts["conntrack"] is None:
@@ -212,6 +267,15 @@ def read_linux(texts, facts, errors, selection, max_connections, top):
         slabinfo = _parsed("slabinfo.txt", errors, linux.slabinfo_section, texts["slabinfo.txt"])
         if slabinfo is not None:
             facts["slabinfo"] = slabinfo
+
+
+def _key_style(name, text):
+    """ip_conntrack for the legacy table (its lines start with the protocol, not with ipv4/ipv6), else nf_conntrack."""
+    if name == "ip_conntrack.txt":
+        return "ip_conntrack"
+    if name == "conntrack.txt" and text and not text.lstrip().startswith(("ipv4", "ipv6")):
+        return "ip_conntrack"
+    return "nf_conntrack"
 
 
 def _check_proc_table(text):
@@ -245,7 +309,18 @@ def _rmsock_lines(errors, text):
 def read_sunos(texts, facts, errors, selection, max_connections, top):
     _read_into(facts, "netstat", texts, "netstat-an.txt", errors, sunos.netstat_section, selection, max_connections)
     name = "ndd-tcp_keepalive_interval.txt"
-    _read_into(facts, "keepalive", texts, name, errors, sunos.keepalive_from_ndd)
+    abort_name = "ndd-tcp_keepalive_abort_interval.txt"
+    if name in texts:
+        keepalive = _parsed(
+            "%s, %s" % (name, abort_name) if abort_name in texts else name,
+            errors,
+            sunos.keepalive_from_ndd,
+            texts[name],
+            texts.get(abort_name),
+            source=name,
+        )
+        if keepalive is not None:
+            facts["keepalive"] = keepalive
 
 
 def _read_into(facts, key, texts, name, errors, function, *arguments):

@@ -2,7 +2,7 @@
 """Linux facts from text: command output read in raw mode, or files captured by someone else (offline analysis).
 
 The sections come out of the code the fact modules run on the host: the socket tables go through
-``collect/linux_sockets.LinuxNetstatCollector`` (the same TableReader and socket_records.Summary), whose data hooks are
+``netstat_linux.LinuxNetstatCollector`` (the same TableReader and socket_records.Summary), whose data hooks are
 pointed at the text here instead of files under /proc; conntrack through ``linux_conntrack.TableSummary`` and
 ``linux_conntrack_stat``; slab caches through ``linux_slabinfo``. So raw mode and module mode give the same facts for
 the same sockets. Pure functions and classes, no I/O (controller side).
@@ -19,6 +19,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import 
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack as linux_conntrack
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack_nat as linux_conntrack_nat
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import conntrack_stat as linux_conntrack_stat
+from ansible_collections.netdiag.tcp.plugins.module_utils.linux import keepalive as linux_keepalive
 from ansible_collections.netdiag.tcp.plugins.module_utils.linux import slabinfo as linux_slabinfo
 
 SYSCTL_FORMAT = "linux_sysctl"
@@ -57,13 +58,9 @@ def parse_sysctl(text):
 
 
 def keepalive_from_sysctl(values, source=KEEPALIVE_DIRECTORY):
-    """The ``netdiag.keepalive`` section (as linux_keepalive reads it) from sysctl values."""
-    result = {}
-    for name in ("time", "intvl", "probes"):
-        value = values.get("net.ipv4.tcp_keepalive_" + name)
-        result[name] = value if isinstance(value, int) else None
-    result["source"] = source
-    return result
+    """The ``netdiag.keepalive`` section from sysctl values, through linux_keepalive's converter (the module's)."""
+    settings = {name: values.get("net.ipv4.tcp_keepalive_" + name) for name in linux_keepalive.KEEPALIVE_SETTINGS}
+    return linux_keepalive.keepalive_from_values(settings, source)
 
 
 def conntrack_section(

@@ -245,8 +245,10 @@ def sunos_from_text(run, selection, max_connections):
     sections, errors = netstat_from_text(run, "netstat -an", sunos.netstat_section, selection, max_connections)
     interval = run.text("ndd -get /dev/tcp tcp_keepalive_interval")
     if interval is not None:
+        # The abort interval is extra (as in the module): null when this release cannot print it.
+        abort = run.text("ndd -get /dev/tcp tcp_keepalive_abort_interval")
         try:
-            sections["keepalive"] = sunos.keepalive_from_ndd(interval)
+            sections["keepalive"] = sunos.keepalive_from_ndd(interval, abort, source="ndd /dev/tcp")
         except ParseError as error:
             errors.append("ndd: %s" % error)
     return sections, errors

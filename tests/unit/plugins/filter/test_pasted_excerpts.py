@@ -50,3 +50,19 @@ def test_conntrack_stat_rows_need_their_header(fixture_text):
         parse(excerpt, "linux_conntrack_stat")
     assert "netdiag.tcp.parse(linux_conntrack_stat): line 1 not recognised" in str(raised.value)
     assert excerpt.splitlines()[0][:20] in str(raised.value)
+
+
+def test_ss_state_filter_through_the_filter(fixture_text):
+    # `ss -to state established` pasted into a ticket: the state comes from the filter's option.
+    text = fixture_text("linux/ss-to-state-established-1.txt")
+    result = parse(text, "linux_ss", state="established", ports=[5555])
+    assert result["state_counts"]["ESTABLISHED"] == 8
+    with pytest.raises(AnsibleFilterError, match=r"linux_ss.*line 2.*state=established"):
+        parse(text, "linux_ss")
+    with pytest.raises(AnsibleFilterError, match="bad option: state 'bogus' is not an ss state"):
+        parse(text, "linux_ss", state="bogus")
+
+
+def test_netstat_as_a_user_through_the_filter(fixture_text):
+    result = parse(fixture_text("linux/netstat-nlpt-nonroot-1.txt").splitlines(), "linux_netstat")
+    assert result["state_counts"]["LISTEN"] == 6

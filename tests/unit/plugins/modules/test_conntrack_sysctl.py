@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.netdiag.tcp.plugins.modules import conntrack_sysctl
 
 HEADER = conntrack_sysctl.FILE_HEADER
+PREVIOUS = conntrack_sysctl.PREVIOUS_HEADER
 NF_VALUES = {
     "tcp_timeout_established": 432000,
     "tcp_timeout_close_wait": 60,
@@ -174,6 +175,9 @@ def test_first_run_writes_file_and_live_values_and_returns_diff(roots, run):
     result = outcome.result
     expected_file = (
         HEADER
+        + PREVIOUS
+        + "# previous net.netfilter.nf_conntrack_tcp_timeout_close_wait = 60\n"
+        + "# previous net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n"
         + "net.netfilter.nf_conntrack_tcp_timeout_close_wait = 30\n"
         + "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
     )
@@ -247,7 +251,12 @@ def test_check_mode_writes_nothing_and_predicts(roots, run):
     assert live(kernel, "net.netfilter.nf_conntrack_tcp_timeout_established") == "432000\n"
     assert result["before"] == {"tcp_timeout_established": {"live": 432000, "file": None, "boot": None}}
     assert result["after"] == {"tcp_timeout_established": {"live": 1200, "file": 1200, "boot": 1200}}
-    assert result["diff"][0]["after"] == HEADER + "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
+    assert result["diff"][0]["after"] == (
+        HEADER
+        + PREVIOUS
+        + "# previous net.netfilter.nf_conntrack_tcp_timeout_established = 432000\n"
+        + "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
+    )
     assert result["diff"][1]["after"] == "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n"
 
 
@@ -287,7 +296,10 @@ def test_legacy_ip_conntrack_names(tmp_path, run):
     }
     assert live(kernel, "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established") == "1200\n"
     assert managed_file(config).read_text() == (
-        HEADER + "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established = 1200\n"
+        HEADER
+        + PREVIOUS
+        + "# previous net.ipv4.netfilter.ip_conntrack_tcp_timeout_established = 432000\n"
+        + "net.ipv4.netfilter.ip_conntrack_tcp_timeout_established = 1200\n"
     )
 
 
@@ -695,3 +707,72 @@ def test_live_write_error_restores_an_existing_file_and_edited_lines(roots, monk
     assert [name for name in os.listdir(config / "etc") if name.startswith(".netdiag-")] == []
     assert [name for name in os.listdir(config / "etc/sysctl.d") if name != "90-netdiag-conntrack.conf"] == []
     assert len(outcome.result["backup_files"]) == 1
+
+
+# ---- state=absent: undo -----------------------------------------------------------------------------------------
+ESTABLISHED_KEY = "net.netfilter.nf_conntrack_tcp_timeout_established"
+
+
+def test_apply_records_previous_values_once_and_absent_restores_them(roots, run):
+    kernel, config = roots
+    first = run(kernel, config, settings={"tcp_timeout_established": 1200}).result
+    assert first["previous"] == {ESTABLISHED_KEY: 432000}
+    assert first["undo"] == (
+        "conntrack_sysctl state=absent (role: conntrack_tuning_state: absent) removes %s and writes back "
+        "%s = 432000" % (managed_file(config), ESTABLISHED_KEY)
+    )
+    # A second run with another value keeps the value from before the first change, not 1200.
+    second = run(kernel, config, settings={"tcp_timeout_established": 1800}).result
+    assert second["changed"] is True and second["previous"] == {ESTABLISHED_KEY: 432000}
+    assert "# previous %s = 432000\n" % ESTABLISHED_KEY in managed_file(config).read_text()
+    assert live(kernel, ESTABLISHED_KEY) == "1800\n"
+
+    checked = run(kernel, config, check_mode=True, state="absent").result
+    assert checked["changed"] is True and checked["removed"] is True
+    assert managed_file(config).exists() and live(kernel, ESTABLISHED_KEY) == "1800\n"
+    assert checked["restored"] == {ESTABLISHED_KEY: {"before": 1800, "after": 432000}}
+    assert checked["diff"][0]["after"] == "" and checked["diff"][1] == {
+        "before_header": "live values (/proc/sys)",
+        "after_header": "live values (/proc/sys)",
+        "before": "%s = 1800\n" % ESTABLISHED_KEY,
+        "after": "%s = 432000\n" % ESTABLISHED_KEY,
+    }
+
+    removed = run(kernel, config, state="absent").result
+    assert removed["changed"] is True and removed["not_recorded"] == []
+    assert not managed_file(config).exists()
+    assert live(kernel, ESTABLISHED_KEY) == "432000\n"
+
+    again = run(kernel, config, state="absent").result
+    assert (again["changed"], again["removed"], again["restored"]) == (False, False, {})
+
+
+def test_absent_leaves_an_unrecorded_value_and_says_so(roots, run, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(conntrack_sysctl.AnsibleModule, "warn", lambda self, text: warnings.append(text))
+    kernel, config = roots
+    # A file as an older netdiag.tcp wrote it: no record of the value from before.
+    managed_file(config).write_text(HEADER + "%s = 1200\n" % ESTABLISHED_KEY)
+    (kernel / "proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established").write_text("1200\n")
+    outcome = run(kernel, config, state="absent")
+    assert outcome.result["changed"] is True and outcome.result["not_recorded"] == [ESTABLISHED_KEY]
+    assert not managed_file(config).exists()
+    assert live(kernel, ESTABLISHED_KEY) == "1200\n"
+    assert warnings == [
+        "%s sets %s but holds no value from before (written by an older netdiag.tcp): its live value is left as it is"
+        % (managed_file(config), ESTABLISHED_KEY)
+    ]
+
+
+def test_absent_with_apply_live_false_only_removes_the_file(roots, run):
+    kernel, config = roots
+    run(kernel, config, settings={"tcp_timeout_established": 1200})
+    result = run(kernel, config, state="absent", apply_live=False).result
+    assert result["removed"] is True and result["restored"] == {}
+    assert live(kernel, ESTABLISHED_KEY) == "1200\n"
+
+
+def test_present_needs_settings(roots, run):
+    kernel, config = roots
+    outcome = run(kernel, config)
+    assert outcome.failed and "settings" in outcome.result["msg"]

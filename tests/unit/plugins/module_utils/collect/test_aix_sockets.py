@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.netdiag.tcp.plugins.module_utils.aix import no as aix_no
 from ansible_collections.netdiag.tcp.plugins.module_utils.collect import aix_sockets
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
 
@@ -245,7 +246,17 @@ def test_keepalive_falls_back_to_no_a_with_real_output(fixture_text):
 def test_keepalive_unreadable_says_why(fixture_text):
     host = FakeHost(fixture_text, missing=["no"])
     _netstat, keepalive = host.collector().collect(Selection())
-    assert keepalive == {"time": None, "intvl": None, "probes": None, "source": None, "error": "no: command not found"}
+    # The same keys as when no was read (one schema), every value unknown.
+    assert keepalive == {
+        "time": None,
+        "intvl": None,
+        "probes": None,
+        "source": None,
+        "tcp_keepidle": None,
+        "tcp_keepintvl": None,
+        "tcp_keepcnt": None,
+        "error": "no: command not found",
+    }
 
 
 def rmsock_answers(fixture_text):
@@ -328,7 +339,7 @@ def test_protocol_and_family_filters(fixture_text):
 
 @pytest.mark.parametrize(("value", "seconds"), [(14400, 7200), (150, 75), (15, 7.5), ("{}", None), (None, None)])
 def test_half_seconds(value, seconds):
-    assert aix_sockets.half_seconds(value) == seconds
+    assert aix_no.half_seconds(value) == seconds
 
 
 def test_ibm_technote_fin_wait_1_socket_is_removed(fixture_text):

@@ -214,7 +214,11 @@ def test_solaris_10_pfiles_inspects_processes_in_pid_order_within_the_cap(tmp_pa
     netstat, _keepalive = sunos.collect(Selection(), max_connections=2)
     assert host.ran("pfiles") == [["/usr/bin/pfiles", "1", "3"]]
     (listener,) = netstat["listeners"]
-    assert (listener["local_port"], listener["pid"], listener["process"]) == (1980, 12284, "main")
+    assert (listener["local_port"], listener["pid"], listener["process"]) == (
+        1980,
+        12284,
+        "./main",
+    )  # as pfiles printed it
     assert netstat["connections"][0]["keepalive"] is True
     report = sunos.sunos["pfiles"]
     assert report["errors"] == ["pfiles: cannot examine 3"]

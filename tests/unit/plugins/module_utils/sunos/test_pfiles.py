@@ -11,7 +11,7 @@ from ansible_collections.netdiag.tcp.plugins.module_utils.sunos import pfiles as
 
 def test_full_pfiles(fixture_text):
     result = sunos_pfiles.parse(fixture_text("sunos/pfiles-1.txt"))
-    assert (result["pid"], result["process"], result["command"]) == (12284, "main", "./main")
+    assert (result["pid"], result["process"], result["command"]) == (12284, "./main", "./main")
     assert result["sockets"] == [
         {
             "protocol": "tcp",
@@ -23,7 +23,7 @@ def test_full_pfiles(fixture_text):
             "state": None,
             "keepalive": True,
             "pid": 12284,
-            "process": "main",
+            "process": "./main",
             "fd": 3,
             "options": ["SO_REUSEADDR", "SO_KEEPALIVE", "SO_SNDBUF(49152)", "SO_RCVBUF(49152)"],
             "connected": False,
@@ -38,7 +38,7 @@ def test_full_pfiles(fixture_text):
             "pid": 12284,
         }
     ]
-    assert result["processes"] == [{"pid": 12284, "process": "main", "command": "./main", "socket_count": 1}]
+    assert result["processes"] == [{"pid": 12284, "process": "./main", "command": "./main", "socket_count": 1}]
 
 
 def test_grep_excerpt_with_peer(fixture_text):
@@ -85,7 +85,7 @@ def test_two_processes_ipv6_listener_and_no_keepalive():
     result = sunos_pfiles.parse(text)
     assert result["pid"] is None
     assert result["processes"] == [
-        {"pid": 101, "process": "sshd", "command": "/usr/lib/ssh/sshd", "socket_count": 1},
+        {"pid": 101, "process": "/usr/lib/ssh/sshd", "command": "/usr/lib/ssh/sshd", "socket_count": 1},
         {"pid": 202, "process": "java", "command": "java -jar app.jar", "socket_count": 2},
     ]
     summary = [

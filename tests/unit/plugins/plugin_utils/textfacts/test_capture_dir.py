@@ -72,7 +72,7 @@ def test_every_file_gives_what_its_parser_gives(captures, fixture_text):
     assert app["facts"]["aix"]["rmsock"] == aix_rmsock.parse(fixture_text("aix/rmsock-1.txt"))
     tunables = aix_no.parse(fixture_text("aix/no-a-1.txt"))["tunables"]
     assert app["facts"]["keepalive"]["time"] == tunables["tcp_keepidle"] / 2
-    assert app["facts"]["keepalive"]["raw"]["tcp_keepidle"] == tunables["tcp_keepidle"]
+    assert app["facts"]["keepalive"]["tcp_keepidle"] == tunables["tcp_keepidle"]
 
     expected = sunos_netstat.parse(fixture_text("sunos/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sol["facts"]["netstat"].items() if k not in ("platform", "sources")} == expected
@@ -140,3 +140,71 @@ def test_not_a_capture_dir(tmp_path):
         read_capture_dir(str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="has no host folder"):
         read_capture_dir(str(tmp_path))
+
+
+def test_an_empty_capture_is_a_named_warning_not_an_empty_table(tmp_path, fixture_text):
+    # What `cat /proc/net/ip_conntrack > ip_conntrack.txt` leaves on any recent kernel: nothing.
+    make_host(
+        tmp_path,
+        "nat",
+        {
+            "netstat-an.txt": fixture_text("linux/netstat-na-1.txt"),
+            "ip_conntrack.txt": "",
+            "sysctl.txt": "net.netfilter.nf_conntrack_max = 262144\nnet.netfilter.nf_conntrack_count = 3\n",
+        },
+    )
+    host = read_capture_dir(str(tmp_path))["nat"]
+    assert host["errors"] == [
+        "ip_conntrack.txt: empty file, not analysed (/proc/net/ip_conntrack exists only on old kernels; capture with "
+        "'cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack > conntrack.txt' or "
+        "'conntrack -L > conntrack-L.txt')"
+    ]
+    conntrack = host["facts"]["conntrack"]
+    # The limits from sysctl.txt are there; no table was read, so no entry counts pretend to be zero.
+    assert (conntrack["count"], conntrack["table"], conntrack["source"]) == (3, False, "none")
+    assert "entries_parsed" not in conntrack
+    report = build_report({"nat": host}, "2026-12-04T00:00:00Z")
+    assert report["hosts"]["nat"]["status"] == "partial"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key_style"),
+    [("linux/proc-net-nf_conntrack-2.txt", "nf_conntrack"), ("linux/proc-net-ip_conntrack-1.txt", "ip_conntrack")],
+)
+def test_conntrack_txt_takes_either_kernel_table(tmp_path, fixture_text, fixture, key_style):
+    # `cat /proc/net/nf_conntrack 2>/dev/null || cat /proc/net/ip_conntrack > conntrack.txt` on any kernel.
+    text = fixture_text(fixture)
+    make_host(tmp_path, "nat", {"netstat-an.txt": fixture_text("linux/netstat-na-1.txt"), "conntrack.txt": text})
+    host = read_capture_dir(str(tmp_path))["nat"]
+    assert host["errors"] == []
+    conntrack = host["facts"]["conntrack"]
+    assert (conntrack["key_style"], conntrack["source"]) == (key_style, "conntrack.txt")
+    assert conntrack["entries_parsed"] == linux_conntrack.parse(text)["entries_parsed"]
+
+
+def test_a_cut_off_last_line_is_named_and_the_lines_before_it_are_analysed(tmp_path, fixture_text):
+    netstat = fixture_text("aix/netstat-Aan-1.txt")
+    lines = netstat.splitlines()
+    cut = "\n".join(lines[:6]) + "\n" + lines[6][:30]  # a copy that stopped inside line 7
+    make_host(tmp_path, "app", {"netstat-Aan.txt": cut})
+    host = read_capture_dir(str(tmp_path))["app"]
+    assert host["errors"] == [
+        "netstat-Aan.txt line 7: cut off (the file ends inside this line: a truncated copy?); the lines before it are "
+        "analysed"
+    ]
+    expected = aix_netstat.parse("\n".join(lines[:6]) + "\n", max_connections=1000, tuples=True)
+    assert host["facts"]["netstat"]["state_counts"] == expected["state_counts"]
+    assert host["facts"]["netstat"]["connections"] == expected["connections"]
+
+
+def test_a_file_without_a_final_line_end_that_reads_well_is_not_a_warning(tmp_path, fixture_text):
+    make_host(tmp_path, "app", {"netstat-Aan.txt": fixture_text("aix/netstat-Aan-1.txt").rstrip("\n")})
+    assert read_capture_dir(str(tmp_path))["app"]["errors"] == []
+
+
+def test_ss_with_a_state_filter(tmp_path, fixture_text):
+    make_host(tmp_path, "web", {"ss-established.txt": fixture_text("linux/ss-tnpeo-state-established-1.txt")})
+    host = read_capture_dir(str(tmp_path))["web"]
+    assert host["errors"] == [] and host["platform"] == "Linux"
+    netstat = host["facts"]["netstat"]
+    assert netstat["state_counts"]["ESTABLISHED"] == 12 and netstat["sources"] == ["ss-established.txt"]

@@ -62,7 +62,7 @@ def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
     assert errors == []
     expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
-    assert sections["keepalive"]["time"] == sections["keepalive"]["raw"]["tcp_keepidle"] / 2
+    assert sections["keepalive"]["time"] == sections["keepalive"]["tcp_keepidle"] / 2
     assert sections["conntrack"]["available"] is False
 
 
@@ -75,11 +75,24 @@ def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
         }
     )
     sections, errors = GATHERERS["SunOS"](Runner(host), NO_SELECTION, 1000)
-    assert host.seen == ["netstat -an", "ndd -get /dev/tcp tcp_keepalive_interval"]
+    assert host.seen == [
+        "netstat -an",
+        "ndd -get /dev/tcp tcp_keepalive_interval",
+        "ndd -get /dev/tcp tcp_keepalive_abort_interval",
+    ]
     assert errors == []
     expected = sunos_netstat.parse(fixture_text("sunos/netstat-an-2.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
-    assert sections["keepalive"]["time"] == 7200
+    # The abort interval was not answered: null, as the module has it on a release without it.
+    assert sections["keepalive"] == {
+        "time": 7200,
+        "intvl": None,
+        "probes": None,
+        "abort_interval": None,
+        "source": "ndd /dev/tcp",
+        "time_ms": 7200000,
+        "abort_interval_ms": None,
+    }
 
 
 def test_linux_tables_owners_and_sysctls(fixture_text):
