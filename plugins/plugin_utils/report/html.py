@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_html import series_svg
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -31,6 +32,7 @@ table.evidence { margin-left: 1.5em; font-size: 0.9em; }
 table.evidence table { margin: 0; }
 figure.pair { margin: 0.5em 0 1em; }
 figure.pair figcaption { font-size: 0.9em; color: #444; }
+figure.series { margin: 0.5em 0 1em; } figure.series figcaption { font-size: 0.9em; color: #444; }
 """
 
 # Colours of the pair picture: matched connections, half-open sockets, sockets compared by counts only.
@@ -186,6 +188,8 @@ def render_block(block):
         return summary_html(block[1], block[2])
     if kind == "pair":
         return pair_svg(block[1])
+    if kind == "series":
+        return series_svg(block[1])
     raise ValueError("unknown report block %r" % (kind,))
 
 
