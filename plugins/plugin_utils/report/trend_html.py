@@ -12,7 +12,7 @@ import datetime
 from html import escape
 
 WIDTH, HEIGHT = 640, 200
-LEFT, RIGHT, TOP, BOTTOM = 60, 20, 24, 50
+LEFT, RIGHT, TOP, BOTTOM = 60, 50, 24, 50  # room for the last time label, centred on its point
 X_LABELS = 4
 
 
