@@ -100,7 +100,8 @@ def _load_set(directory, stamp, kinds):
     except ValueError as error:
         summary, problem = None, str(error)
     if summary is None:
-        return None, False, "; ".join([*notes, "%s: %s" % (name, problem)])
+        # The skipped entry names the report; its reason names the summary only when that was the problem too.
+        return None, False, "; ".join([*notes, problem])
     return summary, True, None
 
 

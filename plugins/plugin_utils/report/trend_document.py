@@ -32,7 +32,7 @@ def host_chart(name, points):
         "id": "host " + name,
         "title": "host %s: conntrack table fill" % name,
         "y_label": "conntrack fill %",
-        "y_max": 100,
+        "y_cap": 100,
         "lines": [
             {
                 "name": "fill %",

@@ -20,9 +20,10 @@ def _time(text):
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
 
 
-def _short(text):
-    """'2026-12-07T10:00:00Z' -> '12-07 10:00' (the axis has little room; the title of each point is exact)."""
-    return _time(text).strftime("%m-%d %H:%M")
+def _short(text, span_seconds):
+    """'2026-12-07T10:00:00Z' -> '12-07 10:00', or '10:00:05' when all times are within an hour (audits run by hand
+    minutes apart); the axis has little room, and the title of each point gives its exact time."""
+    return _time(text).strftime("%H:%M:%S" if span_seconds < 3600 else "%m-%d %H:%M")
 
 
 def _nice_top(value):
@@ -43,6 +44,8 @@ def series_svg(chart):
     times = sorted({at for line in chart["lines"] for at, _value in line["points"]})
     values = [value for line in chart["lines"] for _at, value in line["points"] if isinstance(value, (int, float))]
     top = chart.get("y_max") or _nice_top(max(values, default=0))
+    if chart.get("y_cap"):  # a percentage: scaled to its values (a fill going 1 -> 3 % must show), never past 100
+        top = min(top, chart["y_cap"])
     start, end = _time(times[0]), _time(times[-1])
     span = max((end - start).total_seconds(), 1.0)
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -75,7 +78,7 @@ def series_svg(chart):
     for at in labelled:
         parts.append(
             '<text class="x-tick" x="%.1f" y="%d" font-size="11" text-anchor="middle">%s</text>'
-            % (x_of(at), TOP + plot_height + 16, escape(_short(at)))
+            % (x_of(at), TOP + plot_height + 16, escape(_short(at, span)))
         )
     parts.append(
         '<text class="x-label" x="%d" y="%d" font-size="12" text-anchor="middle">audit time (UTC)</text>'
