@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.audit_options import AuditOptionError
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import prometheus
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.compare import add_history
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.history import (
@@ -28,7 +29,7 @@ SUMMARY_EXTENSION = "summary.json"
 PROMETHEUS_FILE = "audit-latest.prom"
 
 
-class TrendOptionError(ValueError):
+class TrendOptionError(AuditOptionError):
     """A bad history/trend option; the message names it."""
 
 
@@ -65,6 +66,20 @@ def trend_options(value, name="trend"):
     }
 
 
+def baseline_path(baseline, dest):
+    """The file netdiag_baseline names: as given, or a plain name inside the report directory."""
+    path = os.path.expanduser(baseline)
+    if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(os.path.join(dest, path)):
+        path = os.path.join(dest, path)
+    return path
+
+
+def baseline_problem(baseline, dest):
+    """Why netdiag_baseline cannot be used at all (it names no file), or None; checked before any host is read."""
+    path = baseline_path(baseline, dest)
+    return None if os.path.isfile(path) else "%s is not a file (give an audit-<stamp>.json report)" % path
+
+
 def read_earlier(dest, stamp, window=DEFAULT_WINDOW, baseline=None):
     """What the report is compared with, read before anything is written.
 
@@ -74,9 +89,7 @@ def read_earlier(dest, stamp, window=DEFAULT_WINDOW, baseline=None):
     """
     earlier = {"history": load_history(dest, stamp, window), "baseline": None, "baseline_problem": None}
     if baseline:
-        path = os.path.expanduser(baseline)
-        if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(os.path.join(dest, path)):
-            path = os.path.join(dest, path)
+        path = baseline_path(baseline, dest)
         summary, problem = load_baseline(path)
         if problem:
             earlier["baseline_problem"] = (path, problem)
