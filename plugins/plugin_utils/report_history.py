@@ -88,6 +88,7 @@ def read_earlier(dest, stamp, window=DEFAULT_WINDOW, baseline=None):
     corrupt or of another schema is skipped with the reason, and the newest earlier report is used instead.
     """
     earlier = {"history": load_history(dest, stamp, window), "baseline": None, "baseline_problem": None}
+    earlier["off"] = window == 0 and not baseline
     if baseline:
         path = baseline_path(baseline, dest)
         summary, problem = load_baseline(path)
@@ -102,6 +103,10 @@ def compare(report, earlier, limits):
     """Add changes, history and trend findings to the report; return its summary's text (audit-<stamp>.summary.json).
     Skipped files are named in report["history"]["skipped"]."""
     history = earlier["history"]
+    if earlier.get("off"):
+        summary = add_history(report, [], [], None, None, {key: limits[key] for key in limits if key != "max_series"})
+        report["changes"]["reason"] = "not compared with earlier reports (netdiag_report_history is 0)"
+        return json.dumps(summary, indent=1, sort_keys=True) + "\n"
     summary = add_history(
         report,
         history["summaries"],

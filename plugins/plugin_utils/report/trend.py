@@ -395,22 +395,26 @@ def check_close_wait_growing(points, limits):
         )
 
 
+def _half_open_then(point, key, pair):
+    """A pair's half-open count in a report; a pair no longer there while both its ends were audited has no
+    connections left (0); one whose hosts were not all read is unknown (None)."""
+    if key in point["pairs"]:
+        return point["pairs"][key].get("half_open")
+    hosts = set(pair.get("client_hosts") or []) | set(pair.get("server_hosts") or [])
+    read = all((point["hosts"].get(name) or {}).get("status") in ("ok", "partial") for name in hosts)
+    return 0 if hosts and read else None
+
+
 def check_conntrack_timeout_changed(points, limits):
     """A fix shows as a fix: the latest change of a host's conntrack timeout within the history, and the half-open
     counts of the pairs through that host followed from that change until they are back at zero."""
-    if len(points) < 2:
-        return
-    for name in sorted(points[-1]["hosts"]):
-        change_index = None
-        for index in range(len(points) - 1, 0, -1):
-            if any(item["host"] == name for item in timeout_changes(points[index - 1], points[index])):
-                change_index = index
-                break
-        if change_index is None:
-            continue
-        (change,) = [
-            item for item in timeout_changes(points[change_index - 1], points[change_index]) if item["host"] == name
-        ]
+    # The latest change per host, in one pass over consecutive reports: linear in hosts x reports.
+    latest = {}
+    for index in range(1, len(points)):
+        for item in timeout_changes(points[index - 1], points[index]):
+            latest[item["host"]] = (index, item)
+    for name in sorted(set(latest) & set(points[-1]["hosts"])):
+        change_index, change = latest[name]
         before = points[change_index - 1]
         followed = []
         for key, pair in sorted(before["pairs"].items()):
@@ -422,7 +426,7 @@ def check_conntrack_timeout_changed(points, limits):
             if name not in involved or not pair.get("half_open"):
                 continue
             trail = [
-                {"at": point["generated_at"], "half_open": (point["pairs"].get(key) or {}).get("half_open")}
+                {"at": point["generated_at"], "half_open": _half_open_then(point, key, pair)}
                 for point in points[change_index - 1 :]
             ]
             zero_at = next((item["at"] for item in trail[1:] if item["half_open"] == 0), None)

@@ -43,16 +43,33 @@ def host_chart(name, points):
     }
 
 
-def charts(series):
-    """The pictures over time: one per pair (when matched per connection), one per host with conntrack."""
-    found = []
-    for key, points in (series.get("pairs") or {}).items():
-        if any(item.get("half_open") is not None or item.get("matched") is not None for item in points):
-            found.append(pair_chart(key, points))
-    for name, points in (series.get("hosts") or {}).items():
-        if any(item.get("conntrack_usage_pct") is not None for item in points):
-            found.append(host_chart(name, points))
-    return found
+# Pictures per kind at most: a fleet has hundreds of pairs; the page shows those that matter, the JSON and
+# playbooks/trend.yml's CSV have them all.
+MAX_CHARTS = 20
+
+
+def _peak(points, key):
+    return max((item.get(key) or 0 for item in points), default=0)
+
+
+def charts(series, limit=MAX_CHARTS):
+    """(pictures, left out): one per pair matched per connection, the most half-open at any time first, then the
+    most ESTABLISHED; one per host with conntrack, the fullest first. At most `limit` of each kind."""
+    pairs = [
+        (key, points)
+        for key, points in (series.get("pairs") or {}).items()
+        if any(item.get("half_open") is not None or item.get("matched") is not None for item in points)
+    ]
+    pairs.sort(key=lambda item: (-_peak(item[1], "half_open"), -_peak(item[1], "server_count"), item[0]))
+    hosts = [
+        (name, points)
+        for name, points in (series.get("hosts") or {}).items()
+        if any(item.get("conntrack_usage_pct") is not None for item in points)
+    ]
+    hosts.sort(key=lambda item: (-_peak(item[1], "conntrack_usage_pct"), item[0]))
+    found = [pair_chart(key, points) for key, points in pairs[:limit]]
+    found += [host_chart(name, points) for name, points in hosts[:limit]]
+    return found, max(len(pairs) - limit, 0) + max(len(hosts) - limit, 0)
 
 
 def trend_blocks(report):
@@ -75,8 +92,18 @@ def trend_blocks(report):
     if history.get("skipped"):
         blocks.append(("heading", 3, "Earlier reports skipped"))
         blocks.append(("list", ["%s: %s" % (item["file"], item["reason"]) for item in history["skipped"]]))
-    pictures = charts(history.get("series") or {})
+    pictures, left_out = charts(history.get("series") or {})
     if pictures and len(history.get("reports") or []) > 1:
         blocks.append(("heading", 2, "Over time (%d reports)" % len(history["reports"])))
         blocks.extend(("series", chart) for chart in pictures)
+        if left_out:
+            blocks.append(("paragraph", over_time_left_out(left_out)))
     return blocks
+
+
+def over_time_left_out(count):
+    return (
+        "%d more pictures left out (the %d pairs with the most half-open sockets and the %d fullest conntrack tables "
+        "are drawn); every series is in the JSON report's history.series and in playbooks/trend.yml's CSV."
+        % (count, MAX_CHARTS, MAX_CHARTS)
+    )

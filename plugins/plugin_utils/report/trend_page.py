@@ -12,7 +12,7 @@ from html import escape
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend import series, trend_findings
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_document import charts
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_document import charts, over_time_left_out
 
 CSV_COLUMNS = (
     "generated_at",
@@ -63,8 +63,11 @@ def page_blocks(summaries, skipped, report_dir, limits=None):
             blocks.append(("paragraph", "Nothing grows across the kept reports."))
         for item in found:
             blocks.append(("finding", item))
+        pictures, left_out = charts(series(summaries))
         blocks.append(("heading", 2, "Over time"))
-        blocks.extend(("series", chart) for chart in charts(series(summaries)))
+        blocks.extend(("series", chart) for chart in pictures)
+        if left_out:
+            blocks.append(("paragraph", over_time_left_out(left_out)))
     return blocks
 
 

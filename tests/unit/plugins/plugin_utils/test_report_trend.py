@@ -15,7 +15,13 @@ from ansible.errors import AnsibleActionFail
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.netdiag.tcp.plugins.action.audit_report import ActionModule
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import history, markdown, prometheus, trend
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import (
+    history,
+    markdown,
+    prometheus,
+    trend,
+    trend_document,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_html import series_svg
 
 WEB, APP = "198.51.100.10", "198.51.100.20"
@@ -50,10 +56,10 @@ def netstat(rows, listen=None, holders=None, direction="inbound", close_wait=())
     }
 
 
-def hostvars(stale, conntrack_count=100, timeout=432000, close_wait=0, process="app_srv", web=True):
+def hostvars(stale, conntrack_count=100, timeout=432000, close_wait=0, process="app_srv", web=True, live=12):
     """The incident: web holds 12 live connections to app:5555; app holds those and `stale` whose client is gone."""
-    client_rows = [(WEB, 40000 + index, APP, 5555, 900, "0") for index in range(12)]
-    server_rows = [(APP, 5555, WEB, 40000 + index, HOLDER_PID, "0") for index in range(12 + stale)]
+    client_rows = [(WEB, 40000 + index, APP, 5555, 900, "0") for index in range(live)]
+    server_rows = [(APP, 5555, WEB, 40000 + index, HOLDER_PID, "0") for index in range(live + stale)]
     app = {
         "netstat": netstat(
             server_rows,
@@ -168,6 +174,33 @@ def test_growing_half_open_over_four_audits_names_the_holder_and_ends_after_the_
     # Once back at zero and reported, the change is history.
     later = audit(tmp_path, hourly(6), hostvars(stale=0, timeout=1200))[1]
     assert by_id(later, "conntrack-timeout-changed") == []
+
+
+def test_a_pair_gone_after_the_fix_is_back_at_zero(tmp_path):
+    for hour in range(2):
+        audit(tmp_path, hourly(hour), hostvars(stale=10 * (hour + 1)))
+    # Tuned, and the holder restarted with no client connected yet: the pair is gone, both ends were read.
+    report = audit(tmp_path, hourly(2), hostvars(stale=0, live=0, timeout=1200))[1]
+    assert report["pairs"] == [] and report["changes"]["gone_pairs"] == ["web -> app:5555"]
+    (changed,) = by_id(report, "conntrack-timeout-changed")
+    assert changed["evidence"]["followed"][0]["series"][-1] == {"at": hourly(2), "half_open": 0}
+    assert changed["evidence"]["followed"][0]["back_at_zero"] == hourly(2)
+
+
+def test_history_zero_compares_with_nothing(tmp_path):
+    audit(tmp_path, hourly(0), hostvars(stale=10))
+    report = audit(tmp_path, hourly(1), hostvars(stale=20), history=0)[1]
+    assert report["changes"]["baseline"] is None
+    assert report["changes"]["reason"] == "not compared with earlier reports (netdiag_report_history is 0)"
+    assert [item["generated_at"] for item in report["history"]["reports"]] == [hourly(1)]
+
+
+def test_pictures_are_capped_for_a_fleet():
+    points = [{"at": hourly(hour), "matched": 1, "half_open": 0, "server_count": 1} for hour in range(2)]
+    many = {"pairs": {"pair %02d" % index: [dict(item, half_open=index) for item in points] for index in range(25)}}
+    pictures, left_out = trend_document.charts(many)
+    assert len(pictures) == trend_document.MAX_CHARTS and left_out == 5
+    assert pictures[0]["id"] == "pair pair 24"  # the most half-open first
 
 
 def test_projected_conntrack_fill_within_a_day_is_critical(tmp_path):
