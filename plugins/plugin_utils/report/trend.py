@@ -9,6 +9,7 @@ the list of summaries oldest first ending with the current one; a new check is a
 from __future__ import annotations
 
 import datetime
+import functools
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import finding
 
@@ -37,6 +38,7 @@ PAIR_METRICS = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # the same few report times are compared for every host and pair
 def parse_time(text):
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
 
