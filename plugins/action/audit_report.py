@@ -264,7 +264,7 @@ class ActionModule(ActionBase):
         result.update(
             changed=True,
             report_files=files,
-            summary=summary_lines(report, files),
+            summary=summary_lines(report, files) + report_history.changes_lines(report),
             findings=report["findings"],
             changes=report["changes"],
             statuses={host: entry["status"] for host, entry in report["hosts"].items()},

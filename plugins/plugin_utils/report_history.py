@@ -118,6 +118,21 @@ def compare(report, earlier, limits):
     return json.dumps(summary, indent=1, sort_keys=True) + "\n"
 
 
+def changes_lines(report):
+    """The run's closing lines about the comparison: with what, what came and went, what changed in tuning."""
+    changes = report.get("changes") or {}
+    if not changes.get("baseline"):
+        return ["  not compared: %s" % changes.get("reason", "no earlier report")]
+    lines = [
+        "  compared with %s (%s h earlier): see 'Changes since %s' in the report"
+        % (changes["baseline"], changes.get("hours"), changes.get("since"))
+    ]
+    lines.extend(
+        "  " + line for line in changes.get("lines") or [] if not line.startswith("since %s (" % changes["since"])
+    )
+    return lines
+
+
 def skipped_warnings(report):
     return [
         "earlier report skipped: %s: %s" % (item["file"], item["reason"])

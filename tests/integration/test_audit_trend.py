@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 import uuid
 
 import chromium
 import pytest
 from conftest import (
     HOLDING_SERVER,
+    REPO,
+    VENV_BIN,
     ansible_environment,
     in_netns,
     needs_root,
@@ -322,3 +325,15 @@ def test_leak_grows_over_four_audits_then_the_fix_shows(tmp_path, incident):
     nat_rows = [row for row in rows if row["kind"] == "host" and row["name"] == "nat"]
     assert [row["conntrack_tcp_timeout_established"] for row in nat_rows] == ["432000"] * ROUNDS + ["1200"]
     chromium.check_series(tmp_path / "trend" / "trend.html", "trend-page")
+    # The same playbook by its collection name, as an installed collection runs it.
+    by_name = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "netdiag.tcp.trend", "-e", "netdiag_report_dir=%s" % report_dir],
+        cwd=REPO,
+        env=ansible_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert by_name.returncode == 0, by_name.stdout[-3000:]
+    assert (report_dir / "trend.csv").read_text() == (tmp_path / "trend" / "trend.csv").read_text()

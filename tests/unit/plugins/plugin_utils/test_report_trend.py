@@ -254,8 +254,16 @@ def test_new_gone_and_newly_unreachable_hosts(tmp_path):
     assert report["changes"]["new_hosts"] == ["db", "web"] and report["changes"]["gone_hosts"] == []
     variables = hostvars(stale=0)
     variables["web"] = {"netdiag_audit_result": {"status": "unreachable", "errors": ["ssh: timed out"]}}
-    report = audit(tmp_path, hourly(2), variables)[1]
+    result, report = audit(tmp_path, hourly(2), variables)
     assert report["changes"]["gone_hosts"] == ["db"]
+    # The run's closing lines: with what it was compared, and what came and went (the numbers are in the report).
+    assert result["summary"][-4:] == [
+        "  compared with %s (1.0 h earlier): see 'Changes since %s' in the report"
+        % (tmp_path / "audit-20261207T010000Z.json", hourly(1)),
+        "  since 2026-12-07T01:00:00Z: gone host (not in this audit) db",
+        "  since 2026-12-07T01:00:00Z: newly unreachable host web",
+        "  since 2026-12-07T01:00:00Z: gone pair web -> app:5555",
+    ]
     assert report["changes"]["newly_unreachable"] == ["web"]
     assert "since 2026-12-07T01:00:00Z: newly unreachable host web" in report["changes"]["lines"]
 
