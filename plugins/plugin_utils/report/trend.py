@@ -82,7 +82,15 @@ def _since_line(subject, since, hours, values, metrics):
             continue
         rate = "" if item["rate_per_hour"] is None else ", %+g/h" % item["rate_per_hour"]
         parts.append("%s %s -> %s (%+g%s)" % (label, _number(item["then"]), _number(item["now"]), item["delta"], rate))
-    return "since %s (%.1f h): %s: %s" % (since, hours, subject, "; ".join(parts) or "no numbers known")
+    return "since %s (%s): %s: %s" % (since, elapsed(hours), subject, "; ".join(parts) or "no numbers known")
+
+
+def elapsed(hours):
+    """'2.5 h', or minutes / seconds for audits run shortly after one another (after a fix, by hand)."""
+    if hours >= 0.1:
+        return "%.1f h" % hours
+    seconds = hours * 3600
+    return "%d min" % round(seconds / 60) if seconds >= 90 else "%d s" % round(seconds)
 
 
 def _number(value):

@@ -54,7 +54,8 @@ def _peak(points, key):
 
 def charts(series, limit=MAX_CHARTS):
     """(pictures, left out): one per pair matched per connection, the most half-open at any time first, then the
-    most ESTABLISHED; one per host with conntrack, the fullest first. At most `limit` of each kind."""
+    most ESTABLISHED; one per host whose conntrack table held entries, the fullest first. At most `limit` of each
+    kind."""
     pairs = [
         (key, points)
         for key, points in (series.get("pairs") or {}).items()
@@ -64,7 +65,9 @@ def charts(series, limit=MAX_CHARTS):
     hosts = [
         (name, points)
         for name, points in (series.get("hosts") or {}).items()
+        # A table that never held an entry (conntrack loaded, nothing tracked) has nothing to show.
         if any(item.get("conntrack_usage_pct") is not None for item in points)
+        and any(item.get("conntrack_count") for item in points)
     ]
     hosts.sort(key=lambda item: (-_peak(item[1], "conntrack_usage_pct"), item[0]))
     found = [pair_chart(key, points) for key, points in pairs[:limit]]

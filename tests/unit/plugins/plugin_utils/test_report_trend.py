@@ -326,6 +326,10 @@ def test_history_reads_summaries_not_whole_reports(tmp_path, monkeypatch):
     assert read == ["audit-20261207T%02d0000Z.summary.json" % hour for hour in range(4)]
 
 
+def test_elapsed_time_in_since_lines():
+    assert [trend.elapsed(hours) for hours in (2.0, 0.1, 0.05, 0.01)] == ["2.0 h", "0.1 h", "3 min", "36 s"]
+
+
 def test_growing_run_rules():
     assert trend.growing_run([5, 10, 20, 30], 3) == [5, 10, 20, 30]
     assert trend.growing_run([30, 10, 20, 30], 3) == [10, 20, 30]
