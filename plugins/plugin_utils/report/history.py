@@ -87,11 +87,12 @@ def _load_set(directory, stamp, kinds):
             data = _read_json(directory, name)
             problem = usable_summary(data)
         except ValueError as error:
-            problem = str(error)
+            data, problem = None, str(error)
         if problem is None:
             return data, False, None
         # The report of another schema is skipped; a broken summary beside a good report is summarised again.
-        if "report of schema" in problem or "json" not in kinds:
+        other_schema = isinstance(data, dict) and data.get("report_schema") not in (None, REPORT_SCHEMA)
+        if other_schema or "json" not in kinds:
             return None, False, "%s: %s" % (name, problem)
         notes.append("%s: %s" % (name, problem))
     name = "audit-%s.json" % stamp

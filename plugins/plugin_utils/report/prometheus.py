@@ -13,6 +13,8 @@ from __future__ import annotations
 import calendar
 import time
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.summary import half_open_by_host
+
 DEFAULT_MAX_SERIES = 50
 OTHER = "other"
 
@@ -141,12 +143,8 @@ def render(report, max_series=DEFAULT_MAX_SERIES):
         [((), epoch(report["generated_at"]))],
     )
     per_host = {name: host_values(hosts[name]) for name in sorted(hosts)}
-    half_open = {}
-    for group in (report.get("matching") or {}).get("groups") or []:
-        half_open[group["host"]] = half_open.get(group["host"], 0) + (group.get("half_open") or 0)
-    for name, values in per_host.items():
-        if "netdiag_host_established" in values and (hosts[name].get("netstat") or {}).get("established_tuples"):
-            values["netdiag_host_half_open"] = half_open.get(name, 0)
+    for name, count in half_open_by_host(report).items():
+        per_host[name]["netdiag_host_half_open"] = count
     for gauge, help_text in HOST_GAUGES:
         samples = [((("host", name),), values[gauge]) for name, values in per_host.items() if gauge in values]
         lines += _family(gauge, help_text, samples)

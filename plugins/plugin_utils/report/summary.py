@@ -37,6 +37,19 @@ def _close_wait_holders(netstat):
     return [{"pid": pid, "process": process, "count": count} for (pid, process), count in ranked[:HOLDERS_KEPT]]
 
 
+def half_open_by_host(report):
+    """{host: half-open sockets} for the hosts matched per connection (they listed every ESTABLISHED socket, in
+    ``established_tuples``); a host that did not list them has no count (None), not zero."""
+    counts = {}
+    for group in (report.get("matching") or {}).get("groups") or []:
+        counts[group["host"]] = counts.get(group["host"], 0) + (group.get("half_open") or 0)
+    return {
+        name: counts.get(name, 0)
+        for name, host in (report.get("hosts") or {}).items()
+        if (host.get("netstat") or {}).get("established_tuples")
+    }
+
+
 def host_summary(host, half_open):
     netstat = host.get("netstat") or {}
     states = netstat.get("state_counts") or {}
@@ -47,13 +60,13 @@ def host_summary(host, half_open):
         # Without a socket table the counts are unknown (None), not zero.
         "established": states.get("ESTABLISHED", 0) if netstat else None,
         "close_wait": states.get("CLOSE_WAIT", 0) if netstat else None,
-        "half_open": half_open if netstat else None,
+        "half_open": half_open,
         "keepalive_unknown": netstat.get("established_keepalive_unknown") if netstat else None,
         "close_wait_holders": _close_wait_holders(netstat),
     }
     if conntrack.get("available"):
         entry["conntrack"] = {
-            "count": conntrack.get("count", conntrack.get("entries_parsed")),
+            "count": conntrack.get("count"),
             "max": conntrack.get("max"),
             "usage_pct": conntrack.get("usage_pct"),
             "tcp_timeout_established": (conntrack.get("timeouts") or {}).get("tcp_timeout_established"),
@@ -64,9 +77,7 @@ def host_summary(host, half_open):
 def report_summary(report, report_file=None):
     """{summary_schema, report_schema, generated_at, report_file, hosts: {name: ...}, pairs: {key: ...}}."""
     groups = (report.get("matching") or {}).get("groups") or []
-    half_open_by_host = {}
-    for group in groups:
-        half_open_by_host[group["host"]] = half_open_by_host.get(group["host"], 0) + (group.get("half_open") or 0)
+    half_open = half_open_by_host(report)
     # The holders of half-open sockets, per host, service port and direction, from the half-open-sockets findings.
     through = {}
     for group in groups:
@@ -115,6 +126,6 @@ def report_summary(report, report_file=None):
         "report_schema": report.get("schema"),
         "generated_at": report.get("generated_at"),
         "report_file": report_file,
-        "hosts": {name: host_summary(hosts[name], half_open_by_host.get(name, 0)) for name in sorted(hosts)},
+        "hosts": {name: host_summary(hosts[name], half_open.get(name)) for name in sorted(hosts)},
         "pairs": dict(sorted(pairs.items())),
     }

@@ -283,6 +283,26 @@ def test_corrupt_and_other_schema_reports_are_named_and_skipped(tmp_path):
     assert "Earlier reports skipped" in (tmp_path / "audit-latest.md").read_text()
 
 
+def test_summary_files_of_another_schema_or_broken(tmp_path):
+    for hour in range(2):
+        audit(tmp_path, hourly(hour), hostvars(stale=10))
+    # A broken summary beside a good report: summarised from the report again, and the summary rewritten.
+    (tmp_path / "audit-20261207T000000Z.summary.json").write_text("{")
+    # A summary of a report of another schema: that set is skipped.
+    other = json.loads((tmp_path / "audit-20261207T010000Z.summary.json").read_text())
+    (tmp_path / "audit-20261207T010000Z.summary.json").write_text(json.dumps(dict(other, report_schema=3)))
+    report = audit(tmp_path, hourly(2), hostvars(stale=10))[1]
+    assert [item["generated_at"] for item in report["history"]["reports"]] == [hourly(0), hourly(2)]
+    assert report["history"]["skipped"] == [
+        {
+            "file": str(tmp_path / "audit-20261207T010000Z.json"),
+            "reason": "audit-20261207T010000Z.summary.json: summarises a report of schema 3; this collection reads "
+            "schema 1",
+        }
+    ]
+    assert json.loads((tmp_path / "audit-20261207T000000Z.summary.json").read_text())["generated_at"] == hourly(0)
+
+
 def test_baseline_of_another_schema_is_skipped_with_a_message(tmp_path):
     audit(tmp_path, hourly(0), hostvars(stale=10))
     baseline = tmp_path / "elsewhere.json"
