@@ -128,7 +128,7 @@ def fastest(function, *arguments, repeat=5):
     gc.collect()
     gc.disable()
     try:
-        for _ in range(repeat):
+        for _attempt in range(repeat):
             start = time.perf_counter()
             function(*arguments)
             times.append(time.perf_counter() - start)
