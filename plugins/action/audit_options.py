@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables
+from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables, report_history
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import directory_problem
 
 # option -> (variable it comes from, check); a check returns the typed value or raises AuditOptionError.
@@ -29,6 +29,8 @@ CHECKS = {
     "thresholds": ("netdiag_audit_thresholds", audit_variables.thresholds),
     "correlation": ("netdiag_audit_correlation", audit_variables.correlation),
     "report_keep": ("netdiag_report_keep", lambda value, name: audit_variables.count(value, name, minimum=0)),
+    "report_history": ("netdiag_report_history", lambda value, name: audit_variables.count(value, name, minimum=0)),
+    "trend": ("netdiag_audit_trend", report_history.trend_options),
 }
 
 
@@ -36,7 +38,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
-    _VALID_ARGS = frozenset(("target", "matched_hosts", "report_dir", *CHECKS))
+    _VALID_ARGS = frozenset(("target", "matched_hosts", "report_dir", "baseline", *CHECKS))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -63,6 +65,11 @@ class ActionModule(ActionBase):
         problem = directory_problem(report_dir)
         if problem:
             problems.append("netdiag_report_dir: " + problem)
+
+        if arguments.get("baseline"):
+            problem = report_history.baseline_problem(to_text(arguments["baseline"]), report_dir)
+            if problem:
+                problems.append("netdiag_baseline: " + problem)
 
         if problems:
             raise AnsibleActionFail("The audit was not started and no host was contacted: %s" % "; ".join(problems))

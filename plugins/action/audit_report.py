@@ -19,7 +19,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables
+from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables, report_history
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
@@ -148,6 +148,10 @@ class ActionModule(ActionBase):
             "fail_on",
             "gathered",
             "settings",
+            "history",
+            "baseline",
+            "trend",
+            "prometheus",
         )
     )
 
@@ -181,6 +185,17 @@ class ActionModule(ActionBase):
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         generated_at = checked_generated_at(arguments.get("generated_at")) or now.strftime(GENERATED_AT_FORMAT)
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
+        # Comparison with earlier reports (plugin_utils/report_history.py): read before anything is written.
+        try:
+            trend = report_history.trend_options(plain(arguments.get("trend")))
+            window = audit_variables.count(plain(arguments.get("history", 30)), name="history")
+            earlier = report_history.read_earlier(
+                dest, generated_at.replace("-", "").replace(":", ""), window, arguments.get("baseline") or None
+            )
+        except (report_history.TrendOptionError, report_history.HistoryError) as error:
+            raise AnsibleActionFail(str(error)) from None
+        except audit_variables.AuditOptionError as error:
+            raise AnsibleActionFail(str(error)) from None
 
         hostvars = task_vars.get("hostvars", {})
         # gathered: what netdiag.tcp.read_captures returns (playbooks/analyze.yml); else the audited hosts' vars.
@@ -228,10 +243,12 @@ class ActionModule(ActionBase):
                 entry["errors"].append("malformed facts, not reported: %s" % problem)
                 entry["facts"] = {}
         report = build_report(gathered, generated_at, thresholds, correlation, run)
+        summary_text = report_history.compare(report, earlier, trend)
 
         stamp = generated_at.replace("-", "").replace(":", "")
         try:
             texts = {name: RENDERERS[name](report) for name in formats}
+            texts[report_history.SUMMARY_EXTENSION] = summary_text
             warnings = []
             files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings)
         except ReportDirectoryError as error:
@@ -244,6 +261,11 @@ class ActionModule(ActionBase):
                 "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
             ) from error
 
+        written, problems = report_history.write_companions(
+            dest, report, earlier, mode, trend["max_series"], prometheus_file=arguments.get("prometheus", True)
+        )
+        files.extend(written)
+        warnings.extend(report_history.skipped_warnings(report) + problems)
         if warnings:
             result["warnings"] = warnings
         if query is not None:
@@ -257,8 +279,9 @@ class ActionModule(ActionBase):
         result.update(
             changed=True,
             report_files=files,
-            summary=summary_lines(report, files),
+            summary=summary_lines(report, files) + report_history.changes_lines(report),
             findings=report["findings"],
+            changes=report["changes"],
             statuses={host: entry["status"] for host, entry in report["hosts"].items()},
         )
         return result

@@ -59,6 +59,17 @@ options:
   report_keep:
     description: C(netdiag_report_keep), how many timestamped report sets to keep, a whole number >= 0 (0 keeps all).
     type: raw
+  report_history:
+    description: C(netdiag_report_history), how many earlier reports to compare with, a whole number >= 0.
+    type: raw
+  trend:
+    description:
+      - C(netdiag_audit_trend), the limits of the comparisons over time (C(min_reports), C(horizon_hours),
+        C(fd_limit), C(max_series)), a mapping or its JSON text; an unknown key fails.
+    type: raw
+  baseline:
+    description: C(netdiag_baseline), an earlier report to compare with; it must name a file.
+    type: str
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.controller
@@ -130,4 +141,13 @@ report_keep:
   description: How many report sets are kept, as an integer.
   returned: when O(report_keep) was given
   type: int
+report_history:
+  description: How many earlier reports are compared with, as an integer.
+  returned: when O(report_history) was given
+  type: int
+trend:
+  description: The trend limits with their defaults filled in.
+  returned: when O(trend) was given
+  type: dict
+  sample: {min_reports: 3, horizon_hours: 24, fd_limit: 1024, max_series: 50}
 """

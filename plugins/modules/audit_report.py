@@ -21,6 +21,14 @@ description:
     C(conntrack-near-full),
     C(conntrack-legacy-key-ignored), C(conntrack-timeout-lost-at-boot), C(conntrack-timeout-not-persisted),
     C(close-wait-buildup), C(no-keepalive) and C(keepalive-after-nat-timeout).
+  - Compares the report with the earlier reports in O(dest) (or O(baseline)) - a C(changes) section with the numbers
+    then and now, the delta and the rate per hour for every host and pair, new, gone and newly unreachable hosts;
+    the series over the kept reports (pictures in the HTML); and the findings C(growing-half-open),
+    C(close-wait-growing) and C(conntrack-timeout-changed). Earlier reports are read through their compact
+    C(audit-<timestamp>.summary.json); an older report without one is read whole once and gets one. Corrupt reports
+    and reports of another schema are named in the warnings and skipped.
+  - Writes C(audit-latest.prom), the report as Prometheus gauges for node_exporter's textfile collector or a
+    Pushgateway (C(docs/monitoring.md) of the collection).
   - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest). The
     C(audit-latest.*) files are replaced together or not at all (all new files are written first, then renamed).
     The JSON follows schema 1, described in C(docs/facts_schema.md) of the collection.
@@ -106,6 +114,33 @@ options:
       - With O(keep), the set just written is never removed, even when an older O(generated_at) sorts it before
         the sets already there.
     type: str
+  history:
+    description:
+      - How many earlier reports in O(dest) (the newest) the report is compared with for the series and the trend
+        findings. V(0) compares with none.
+    type: int
+    default: 30
+  baseline:
+    description:
+      - An earlier report (its JSON, or its C(.summary.json)) to compare the C(changes) section with, instead of the
+        newest earlier report in O(dest). A plain file name is looked up in O(dest) too. A path that names no file
+        fails before anything is written; a corrupt baseline or one of another schema is skipped with a message
+        and the newest earlier report is used.
+    type: str
+  trend:
+    description:
+      - Limits of the comparisons over time, as a mapping. C(min_reports) (default 3) - reports, this one included,
+        across which a count must grow for C(growing-half-open) and C(close-wait-growing).
+        C(horizon_hours) (default 24) - these become V(critical) when the growth, projected, fills the conntrack
+        table of a host of the pair or reaches C(fd_limit) (default 1024, the usual soft C(ulimit -n); the audit
+        does not read each process's own limit) sockets of one holder within that many hours.
+        C(max_series) (default 50) - pair and holder series per gauge in C(audit-latest.prom); the rest are summed.
+    type: dict
+    default: {}
+  prometheus:
+    description: Write C(audit-latest.prom) into O(dest).
+    type: bool
+    default: true
   gathered:
     description:
       - What to build the report from instead of the hosts' variables - per host name, the data
@@ -147,7 +182,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 report_files:
-  description: The timestamped report files written (the audit-latest.* copies are written beside them).
+  description:
+    - The timestamped report files written (the audit-latest.* copies are written beside them), with the report's
+      C(.summary.json), and C(audit-latest.prom) when written.
   returned: success
   type: list
   elements: str
@@ -198,6 +235,13 @@ failing_hosts:
   returned: success
   type: dict
   sample: {app01: unreachable}
+changes:
+  description:
+    - The report's C(changes) section (see C(docs/report.md)) - compared with which report, since when,
+      then/now/delta/rate per hour for each host and pair, new, gone and newly unreachable hosts, and conntrack
+      timeout changes.
+  returned: success
+  type: dict
 statuses:
   description: Each audited host's status (V(ok), V(partial), V(unreachable) or V(failed)).
   returned: success

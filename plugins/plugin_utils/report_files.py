@@ -24,7 +24,7 @@ import re
 import secrets
 import stat
 
-REPORT_NAME = re.compile(r"\Aaudit-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.(?P<extension>json|md|html)\Z")
+REPORT_NAME = re.compile(r"\Aaudit-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.(?P<extension>json|md|html|summary\.json)\Z")
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
 

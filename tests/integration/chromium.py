@@ -146,3 +146,22 @@ def check_report(html_path, name):
     # The summary is painted above the pair picture, and both on the first screen.
     assert max(painted[SUMMARY_WARNING]) < min(painted[MATCHED]) < 1600
     return dom, screenshot
+
+
+FILL = hex_colour("#68a")  # the conntrack fill line (plugins/plugin_utils/report/trend_document.py)
+
+
+def check_series(html_path, name):
+    """Render a page with time series (an audit report with history, or playbooks/trend.yml's page), keep the
+    screenshot, and assert that the pictures are there with their axis labels and times, and that the matched,
+    half-open and conntrack fill lines are painted. Returns (dom, screenshot path)."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    dom, screenshot = render(html_path, str(OUTPUT / (name + ".png")), size=(1200, 4000))
+    assert dom.count('<svg class="series-chart"') >= 2, "no pair and host series in %s" % html_path
+    for label in ('class="x-label"', "audit time (UTC)", 'class="y-label"', "sockets", "conntrack fill %"):
+        assert label in dom, label
+    assert dom.count('class="x-tick"') >= 4 and dom.count('class="y-tick"') >= 6
+    painted = colour_rows(screenshot, (MATCHED, HALF_OPEN, FILL))
+    for colour, rows in painted.items():
+        assert rows, "colour %r is not painted in %s" % (colour, screenshot)
+    return dom, screenshot

@@ -67,6 +67,17 @@ def previous_report(tmp_path):
             "netdiag_audit_thresholds.close_wait must be a number >= 0, got -1",
         ),
         (["-e", "netdiag_report_keep=some"], "netdiag_report_keep: 'some' is not a whole number >= 0"),
+        (["-e", "netdiag_report_history=-2"], "netdiag_report_history: '-2' is not a whole number >= 0"),
+        (
+            ["-e", 'netdiag_audit_trend={"min_report":3}'],
+            "netdiag_audit_trend: unknown min_report; known: fd_limit, horizon_hours, max_series, min_reports",
+        ),
+        (["-e", '{"netdiag_audit_trend": {"min_reports": 1}}'], "netdiag_audit_trend.min_reports: 1 is below 2"),
+        (
+            ["-e", "netdiag_baseline=/nonexistent/audit-20260101T000000Z.json"],
+            "netdiag_baseline: /nonexistent/audit-20260101T000000Z.json is not a file (give an audit-<stamp>.json "
+            "report)",
+        ),
         (
             ["-e", "netdiag_audit_target=nosuchgroup"],
             "netdiag_audit_target: 'nosuchgroup' matches no host in the inventory (check -i and the pattern)",

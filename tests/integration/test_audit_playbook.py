@@ -70,10 +70,13 @@ def test_default_inventory_audits_localhost(tmp_path):
     assert isinstance(localhost["netstat"]["state_counts"], dict)
     assert {"conntrack", "slabinfo", "keepalive"} <= set(localhost)
     stamped = sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith("audit-latest"))
-    assert len(stamped) == 3 and [name.rsplit(".", 1)[1] for name in stamped] == ["html", "json", "md"]
-    for suffix in ("json", "md", "html"):
+    assert [name.split(".", 1)[1] for name in stamped] == ["html", "json", "md", "summary.json"]
+    stamp = stamped[0].split(".", 1)[0]
+    for suffix in ("json", "md", "html", "summary.json"):
         latest = (tmp_path / ("audit-latest." + suffix)).read_bytes()
-        assert latest == next(tmp_path.glob("audit-2*." + suffix)).read_bytes()
+        assert latest == (tmp_path / ("%s.%s" % (stamp, suffix))).read_bytes()
+    # The Prometheus file is written only as audit-latest.prom (one file for node_exporter's textfile collector).
+    assert 'netdiag_host_up{host="localhost"} 1\n' in (tmp_path / "audit-latest.prom").read_text()
     assert "netdiag.tcp audit " in completed.stdout and "localhost: ok" in completed.stdout
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.owner_sections import owner_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_blocks, run_line
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_document import trend_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.unknowns import (
     UNKNOWN,
     PeerKeepalive,
@@ -142,6 +143,7 @@ def report_blocks(report):
             [host_overview_row(name, report["hosts"][name]) for name in sorted(report["hosts"])],
         ),
     ]
+    blocks.extend(trend_blocks(report))  # changes since earlier audits and the series over time (trend_document.py)
     if report["pairs"]:
         blocks.append(("heading", 2, "Connections seen from both ends"))
         blocks.extend(("pair", pair) for pair in report["pairs"])

@@ -12,6 +12,7 @@ from html import escape
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_html import series_svg
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.unknowns import UNKNOWN
 
 STYLE = """
@@ -35,6 +36,7 @@ table.evidence ul { margin: 0; padding-left: 1.2em; }
 details.sample summary { cursor: pointer; }
 figure.pair { margin: 0.5em 0 1em; }
 figure.pair figcaption { font-size: 0.9em; color: #444; }
+figure.series { margin: 0.5em 0 1em; } figure.series figcaption { font-size: 0.9em; color: #444; }
 """
 
 # Colours of the pair picture: matched connections, half-open sockets, sockets compared by counts only.
@@ -207,6 +209,8 @@ def render_block(block):
         return summary_html(block[1], block[2])
     if kind == "pair":
         return pair_svg(block[1])
+    if kind == "series":
+        return series_svg(block[1])
     raise ValueError("unknown report block %r" % (kind,))
 
 

@@ -14,6 +14,7 @@ import re
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items, socket_text
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_html import series_rows
 
 MARKUP = re.compile(r"[\\`*\[\]<>|~&!{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
@@ -66,6 +67,8 @@ def render_block(block):
         ]
     if kind == "pair":
         return ["- " + _cell(pair_text(block[1])), ""]
+    if kind == "series":  # a time series as a table (trend_html.py draws it in HTML)
+        return [escape(block[1]["title"]), "", *render_block(("table", *series_rows(block[1])))]
     if kind == "evidence":
         return [*evidence_lines(block[1], block[2] if len(block) > 2 else None), ""]
     raise ValueError("unknown report block %r" % (kind,))

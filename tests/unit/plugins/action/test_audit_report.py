@@ -161,13 +161,18 @@ def test_files_private_and_directory_created_0700(tmp_path):
     result = run_action({"hosts": ["web"], "dest": str(dest)}, {"web": host(WEB)})
     assert stat.S_IMODE(dest.stat().st_mode) == 0o700
     names = sorted(path.name for path in dest.iterdir())
-    assert names == sorted(["audit-%s.%s" % (STAMP, ext) for ext in ("json", "md", "html")]) + [
+    extensions = ("json", "md", "html", "summary.json")
+    assert names == sorted(["audit-%s.%s" % (STAMP, ext) for ext in extensions]) + [
         "audit-latest.html",
         "audit-latest.json",
         "audit-latest.md",
+        "audit-latest.prom",
+        "audit-latest.summary.json",
     ]
     assert {stat.S_IMODE(path.stat().st_mode) for path in dest.iterdir()} == {0o600}
-    assert result["report_files"] == [str(dest / ("audit-%s.%s" % (STAMP, ext))) for ext in ("json", "md", "html")]
+    assert result["report_files"] == [str(dest / ("audit-%s.%s" % (STAMP, ext))) for ext in extensions] + [
+        str(dest / "audit-latest.prom")
+    ]
 
 
 def test_mode_option(tmp_path):
@@ -230,7 +235,7 @@ def test_keep_removes_oldest_sets_only(tmp_path):
     )
     stamps = sorted({path.name.split(".")[0] for path in tmp_path.glob("audit-2*")})
     assert stamps == ["audit-20261125T210200Z", "audit-20261125T210300Z"]
-    assert len(list(tmp_path.glob("audit-2*"))) == 6
+    assert len(list(tmp_path.glob("audit-2*"))) == 8  # json, md, html and summary.json of each set kept
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert written(tmp_path)["generated_at"] == "2026-11-25T21:03:00Z"
 
@@ -271,6 +276,7 @@ def test_old_report_that_cannot_be_removed_is_a_warning(tmp_path, monkeypatch):
         "audit-20261125T210200Z.html",
         "audit-20261125T210200Z.json",
         "audit-20261125T210200Z.md",
+        "audit-20261125T210200Z.summary.json",
     ]
     assert written(tmp_path)["generated_at"] == "2026-11-25T21:02:00Z"
 
@@ -355,7 +361,8 @@ def test_rename_failing_on_second_call_leaves_no_temporary(tmp_path, monkeypatch
     # Only one stamped file was renamed: the message says no audit-latest file was replaced and names that file.
     assert (
         "Input/output error; audit-latest files replaced: none; not replaced (still the previous report): "
-        "audit-latest.json, audit-latest.md, audit-latest.html; timestamped files in place: audit-%s.json" % STAMP
+        "audit-latest.json, audit-latest.md, audit-latest.html, audit-latest.summary.json; timestamped files in place: "
+        "audit-%s.json" % STAMP
     ) in str(raised.value)
     assert [path.name for path in tmp_path.iterdir()] == ["audit-%s.json" % STAMP]
 
