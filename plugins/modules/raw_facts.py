@@ -66,6 +66,15 @@ options:
     description: Most entries listed in C(conntrack.nat_tuples) when O(nat_tuples=true).
     type: int
     default: 200000
+  max_bytes:
+    description:
+      - Most characters of one command's output that are parsed (C(netdiag_max_capture_bytes) in
+        C(playbooks/audit.yml)). Longer output is cut after the last whole line within the limit, and RV(errors)
+        names the command and its size. The default, 1 GiB, is several times a busy host's C(/proc/net/tcp) (about
+        150 MB at 1,000,000 sockets). The connection holds one command's whole output while it runs; the task's
+        C(timeout) (C(netdiag_audit_host_timeout)) bounds a host whose output never ends.
+    type: int
+    default: 1073741824
 extends_documentation_fragment:
   - netdiag.tcp.selection
   - netdiag.tcp.attributes.facts
@@ -110,7 +119,8 @@ commands:
   elements: str
   sample: ["uname -s", "netstat -Aan", "no -a"]
 errors:
-  description: What could not be read or parsed (the other sections are still returned).
+  description: What could not be read or parsed, and output cut at O(max_bytes); each section fails alone, the
+    other sections are still returned.
   returned: always
   type: list
   elements: str

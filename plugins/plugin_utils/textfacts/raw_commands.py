@@ -9,6 +9,7 @@ A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections,
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import inspect
 import re
@@ -20,10 +21,18 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts import aix, 
 
 C_LOCALE = "LC_ALL=C LANG=C; export LC_ALL LANG; "
 # Programs raw mode must never run: rmsock removes sockets no process holds, pfiles stops each process it inspects.
-REFUSED = re.compile(r"(^|[\s;|&/])(rmsock|pfiles)(\s|$)")
+REFUSED_PROGRAMS = frozenset(("rmsock", "pfiles"))
 # kdb can write kernel memory; it may only read sockets: its standard input must be nothing but these lines.
-KDB = re.compile(r"(^|[\s;|&/'])kdb'?(\s|$)")
+KDB_PROGRAM = "kdb"
 KDB_READ_ONLY = re.compile(r"^(?:sockinfo (?:0x)?[0-9A-Fa-f]+ tcpcb|q|quit)$")
+# Characters that make the shell read a word again as commands (sh -c '...', $(...), `...`, eval, a quoted path
+# with a space in it): such a word is split and checked again.
+_SHELL_SPECIAL = re.compile(r"[\s;|&()<>`$]")
+_PUNCTUATION = "();<>|&"  # tokens of these alone are the shell's operators, nothing to read again
+_NESTING_LIMIT = 8
+# Output of one command is cut at this many characters (netdiag_max_capture_bytes; 1 GiB: a busy host's
+# /proc/net/tcp at 1,000,000 sockets is about 150 MB).
+DEFAULT_MAX_BYTES = 1 << 30
 # Platform collectors that run commands through run_command(argv, data=None) and get_bin_path(name) (see
 # netstat_facts.new_collector): raw mode drives them over the connection, so their facts are module mode's.
 # Imported when present in this collection.
@@ -47,10 +56,41 @@ LINUX_OWNERS = {
 }
 
 
+def command_words(command, depth=0):
+    """Every word the shell would see in the command line, as the basename of what it names (so a quoted path,
+    '/opt/IBM tools/rmsock', gives 'rmsock'), with the words of any word the shell may read again (a sh -c
+    argument, $(...), backquotes, a word with a space). Raises ValueError on a line the shell would not split the
+    same way (an unbalanced quote) or nested too deep to check."""
+    if depth > _NESTING_LIMIT:
+        raise ValueError("raw mode refuses to run %r: nested too deep to check" % command)
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError as error:
+        raise ValueError("raw mode refuses to run %r: %s" % (command, error)) from None
+    words = set()
+    for token in tokens:
+        words.add(token.rstrip("/").rsplit("/", 1)[-1])
+        again = token.replace("$(", " ").replace("`", " ")
+        if _SHELL_SPECIAL.search(token) and again.strip(_PUNCTUATION) and again != command:
+            words |= command_words(again, depth + 1)
+    return words
+
+
+def _refused_by_glob(words):
+    """A word with a glob that the shell could expand to a refused program (/usr/sbin/rms?ck)."""
+    patterns = [word for word in words if any(character in word for character in "*?[")]
+    return any(fnmatch.fnmatchcase(program, word) for word in patterns for program in REFUSED_PROGRAMS)
+
+
 def checked(command, data=None):
-    if REFUSED.search(command):
+    """The command with the C locale, once it is known to only read; ValueError otherwise."""
+    words = command_words(command)
+    if words & REFUSED_PROGRAMS or _refused_by_glob(words):
         raise ValueError("raw mode refuses to run %r: it is not read-only" % command)
-    if KDB.search(command):
+    if KDB_PROGRAM in words:
         lines = [line.strip() for line in (data or "").splitlines() if line.strip()]
         if not lines or not all(KDB_READ_ONLY.match(line) for line in lines):
             raise ValueError("raw mode runs kdb only to read sockets (sockinfo ADDRESS tcpcb), not %r" % data)
@@ -60,9 +100,11 @@ def checked(command, data=None):
 class Runner:
     """Runs commands through a transport callable (command, data) and keeps the list of what ran."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, max_bytes=DEFAULT_MAX_BYTES):
         self.transport = transport
+        self.max_bytes = max_bytes
         self.commands = []
+        self.notes = []  # outputs cut at max_bytes, for the errors
 
     def argv(self, argv, data=None):
         """run_command for the platform collectors: an argv list quoted for the shell, optional standard input."""
@@ -82,6 +124,13 @@ class Runner:
     def __call__(self, command, data=None):
         self.commands.append(command if data is None else "%s < (%d lines)" % (command, len(data.splitlines())))
         rc, stdout, stderr = self.transport(checked(command, data), data)
+        if len(stdout) > self.max_bytes:
+            # Whole lines up to the limit: a parser never sees half a line; the table is reported as cut.
+            self.notes.append(
+                "%s: output of %d characters is over netdiag_max_capture_bytes (%d); read up to the limit"
+                % (command, len(stdout), self.max_bytes)
+            )
+            stdout = stdout[: stdout.rfind("\n", 0, self.max_bytes) + 1]
         # With a terminal (SSH -tt) lines end in CR LF; the parsers expect the host's own LF.
         return rc, stdout.replace("\r\n", "\n"), stderr.replace("\r\n", "\n")
 
@@ -118,16 +167,25 @@ def gather_linux(
         _rc, fds, fd_errors = run(LINUX_OWNERS["fds"])
         _rc, comm, _err = run(LINUX_OWNERS["comm"])
         _rc, passwd, _err = run(LINUX_OWNERS["passwd"])
-        owner_listing = linux.owners_from_listings(processes, fds, fd_errors, comm)
-        users = linux.parse_passwd(passwd)
+        owner_listing = part(errors, "socket owners", linux.owners_from_listings, processes, fds, fd_errors, comm)
+        users = part(errors, "socket owners (passwd)", linux.parse_passwd, passwd)
     sections = {}
     if not any(text is not None for text in tables.values()):
         errors.append("netstat: none of %s could be read" % ", ".join(linux.PROC_NET_TABLES))
     else:
         collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
-        sections["netstat"], sections["keepalive"] = collector.collect(
-            Selection(**selection), max_connections=max_connections, owners=owners, tuples=tuples, max_tuples=max_tuples
+        read = part(
+            errors,
+            "netstat",
+            collector.collect,
+            Selection(**selection),
+            max_connections=max_connections,
+            owners=owners,
+            tuples=tuples,
+            max_tuples=max_tuples,
         )
+        if read is not None:
+            sections["netstat"], sections["keepalive"] = read
     if conntrack:
         table_text = table_source = stats_text = None
         for path in ("/proc/net/nf_conntrack", "/proc/net/ip_conntrack"):
@@ -138,33 +196,48 @@ def gather_linux(
         style = "ip_conntrack" if "net.ipv4.netfilter.ip_conntrack_max" in sysctl_values else "nf_conntrack"
         stats_source = "/proc/net/stat/%s" % style
         stats_text = run.text("cat %s" % stats_source)
-        try:
-            sections["conntrack"] = linux.conntrack_section(
-                sysctl_values,
-                table_text,
-                table_source,
-                stats_text,
-                stats_source,
-                top,
-                Selection(**selection),
-                nat_tuples=nat_tuples,
-                max_nat_tuples=max_nat_tuples,
-            )
-        except ParseError as error:
-            errors.append("conntrack: %s" % error)
+        section = part(
+            errors,
+            "conntrack",
+            linux.conntrack_section,
+            sysctl_values,
+            table_text,
+            table_source,
+            stats_text,
+            stats_source,
+            top,
+            Selection(**selection),
+            nat_tuples=nat_tuples,
+            max_nat_tuples=max_nat_tuples,
+        )
+        if section is not None:
+            sections["conntrack"] = section
     if slabinfo:
         rc, text, stderr = run("cat /proc/slabinfo")
         if rc == 0:
-            page_size = run.text("getconf PAGESIZE")
-            try:
-                sections["slabinfo"] = linux.slabinfo_section(text, int(page_size) if page_size else 4096)
-            except ParseError as error:
-                errors.append("slabinfo: %s" % error)
+            page_size = (run.text("getconf PAGESIZE") or "").strip()
+            section = part(
+                errors, "slabinfo", linux.slabinfo_section, text, int(page_size) if page_size.isdigit() else 4096
+            )
+            if section is not None:
+                sections["slabinfo"] = section
         else:
             message = (stderr + text).strip()  # with a terminal, the error arrives in stdout
             reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in message else message
             sections["slabinfo"] = {"available": False, "reason": reason or "cannot read /proc/slabinfo"}
     return sections, errors
+
+
+def part(errors, name, function, *arguments, **options):
+    """function(...), or None with the reason in errors: each part of a host fails alone, as in module mode (a bad
+    line in /proc/net/tcp loses the socket table, not the conntrack and slab sections)."""
+    try:
+        return function(*arguments, **options)
+    except ParseError as error:
+        errors.append("%s: %s" % (name, error))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeError) as error:
+        errors.append("%s: %s: %s" % (name, type(error).__name__, error))
+    return None
 
 
 def command_collector(system):

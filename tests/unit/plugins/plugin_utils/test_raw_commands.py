@@ -192,3 +192,99 @@ def test_collector_driven_over_the_connection(monkeypatch):
     assert sections["keepalive"] == {"time": 7200}
     assert sections["sunos"] == {"root": True}
     assert host.seen == ["id -u", which, "/usr/bin/netstat -an -f 'inet; x'", "/usr/sbin/kdb"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "'/opt/IBM tools/rmsock' f1000f0076f3358 tcpcb",
+        '"/opt/IBM tools/rmsock" f1000f0076f3358 tcpcb',
+        "/opt/IBM\\ tools/rmsock f1000 tcpcb",
+        "env LC_ALL=C sudo -n -u root /usr/sbin/rmsock f1000 tcpcb",
+        "sh -c '/usr/sbin/rmsock f1000 tcpcb'",
+        "nohup sh -c \"exec '/opt/my tools/pfiles' 123\"",
+        'echo $("/usr/proc/bin/pfiles" 123)',
+        "echo `pfiles 123`",
+        "true&&pfiles 1",
+        "r''msock f1000 tcpcb",
+        "/usr/sbin/rms?ck f1000 tcpcb",
+        "/usr/sbin/rmsock/ f1000 tcpcb",
+    ],
+)
+def test_wrapped_and_quoted_side_effect_commands_are_refused(command):
+    with pytest.raises(ValueError, match="not read-only"):
+        checked(command)
+
+
+@pytest.mark.parametrize("command", ["echo 'unbalanced", 'cat "x'])
+def test_a_command_line_that_cannot_be_split_is_refused(command):
+    with pytest.raises(ValueError, match="raw mode refuses to run"):
+        checked(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [LINUX_SYSCTL, *raw_commands.LINUX_OWNERS.values(), "cat /proc/net/tcp", "netstat -Aan", "no -a", "uname -s"],
+)
+def test_the_commands_raw_mode_runs_pass_the_check(command):
+    assert checked(command) == C_LOCALE + command
+
+
+def test_kdb_behind_a_quoted_path_still_reads_only():
+    with pytest.raises(ValueError, match="kdb only to read sockets"):
+        checked("'/usr/sbin/kdb'", "mw f1000 0\n")
+    with pytest.raises(ValueError, match="kdb only to read sockets"):
+        checked("sh -c '/usr/sbin/kdb'", "mw f1000 0\n")
+
+
+def linux_host(tcp_text, conntrack_text="", slabinfo_text=None):
+    """A Linux host whose /proc/net/tcp is tcp_text, with a conntrack table and, when given, /proc/slabinfo."""
+    answers = {
+        "cat /proc/net/tcp": (0, tcp_text, ""),
+        LINUX_SYSCTL: (0, "/proc/sys/net/netfilter/nf_conntrack_max:262144\n", ""),
+        "cat /proc/net/nf_conntrack": (0, conntrack_text, ""),
+        "cat /proc/net/stat/nf_conntrack": (1, "", "No such file or directory"),
+        "getconf PAGESIZE": (0, "4096\n", ""),
+    }
+    if slabinfo_text is not None:
+        answers["cat /proc/slabinfo"] = (0, slabinfo_text, "")
+    return FakeHost(answers)
+
+
+def test_a_bad_line_in_proc_net_tcp_loses_the_socket_table_only(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    lines = tcp.splitlines(keepends=True)
+    bad = "".join(lines[:2]) + "   9: this is not a socket row\n" + "".join(lines[2:])
+    conntrack = (
+        "ipv4     2 tcp      6 431999 ESTABLISHED src=198.51.100.1 dst=198.51.100.2 sport=40000 dport=5555 "
+        "src=198.51.100.2 dst=198.51.100.1 sport=5555 dport=40000 [ASSURED] mark=0 zone=0 use=2\n"
+    )
+    slabinfo = fixture_text("linux/slabinfo-2.1-1.txt")
+    host = linux_host(bad, conntrack, slabinfo)
+    sections, errors = GATHERERS["Linux"](Runner(host), NO_SELECTION, 1000, owners=False)
+    assert "netstat" not in sections
+    assert errors == [
+        "netstat: linux_proc_net_tcp: line 3 not recognised (expected at least 10 fields starting with 'N:'): "
+        "'   9: this is not a socket row'"
+    ]
+    assert sections["conntrack"]["available"] is True
+    assert sections["conntrack"]["max"] == 262144
+    assert (sections["conntrack"]["entries_parsed"], sections["conntrack"]["assured"]) == (1, 1)
+    assert sections["slabinfo"] == linux.slabinfo_section(slabinfo, 4096)
+    healthy = linux_host(tcp, conntrack, slabinfo)
+    good, good_errors = GATHERERS["Linux"](Runner(healthy), NO_SELECTION, 1000, owners=False)
+    assert good_errors == [] and {"netstat", "keepalive", "conntrack", "slabinfo"} <= set(good)
+
+
+def test_output_over_the_limit_is_cut_at_a_whole_line_and_named(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    limit = len(tcp) // 2
+    run = Runner(linux_host(tcp), max_bytes=limit)
+    _rc, stdout, _stderr = run("cat /proc/net/tcp")
+    assert stdout == tcp[: tcp.rfind("\n", 0, limit) + 1]
+    assert stdout.endswith("\n") and len(stdout) <= limit
+    assert run.notes == [
+        "cat /proc/net/tcp: output of %d characters is over netdiag_max_capture_bytes (%d); read up to the limit"
+        % (len(tcp), limit)
+    ]
+    assert Runner(linux_host(tcp), max_bytes=len(tcp))("cat /proc/net/tcp")[1] == tcp
