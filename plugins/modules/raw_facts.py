@@ -120,7 +120,8 @@ commands:
   sample: ["uname -s", "netstat -Aan", "no -a"]
 errors:
   description: What could not be read or parsed, and output cut at O(max_bytes); each section fails alone, the
-    other sections are still returned.
+    other sections are still returned. The task fails only when no section could be read at all (a host without
+    a socket table but with its conntrack and slab sections is not failed, so those facts are kept).
   returned: always
   type: list
   elements: str
