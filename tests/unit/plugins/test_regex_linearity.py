@@ -4,9 +4,10 @@
 A raw-mode audit and an offline analysis parse whatever a host or a capture folder hands the controller: one
 pattern that backtracks polynomially (aix_kdb_sockinfo's section pattern was cubic on a line of dashes: 2,000 dashes
 took 14 s) stalls every healthy host's report with it. The patterns are found by walking the modules of
-plugins/module_utils and plugins/plugin_utils/textfacts (every compiled pattern in their globals) and by reading
-their source for re.compile calls inside functions (those must be listed in FACTORIES), so a new pattern is
-covered without editing this file, or the test says which one it cannot reach.
+plugins/module_utils and plugins/plugin_utils/textfacts (every compiled pattern in their globals), by reading their
+source for re.search/match/findall... calls with a literal pattern, and for re.compile calls inside functions
+(those must be listed in FACTORIES), so a new pattern is covered without editing this file, or the test says
+which one it cannot reach.
 
 The inputs are made from each pattern's own syntax tree, as ReDoS scanners do: for every repetition, the text that
 reaches it (a minimal match of what comes before), a long run of what the repetition accepts, then a character
@@ -115,12 +116,41 @@ def _module_level_compile_count(module):
     return count
 
 
+_MODULE_FUNCTIONS = ("search", "match", "fullmatch", "findall", "finditer", "sub", "subn", "split")
+
+
+def _literal_patterns(module):
+    """('<module>:<line>', compiled) for each re.search/match/findall... called with a literal pattern (re caches
+    those compiled patterns: they read host text as much as the module-level ones)."""
+    tree = ast.parse(pathlib.Path(module.__file__).read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _MODULE_FUNCTIONS
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "re"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            flags = [keyword.value for keyword in node.keywords if keyword.arg == "flags"]
+            if not flags and len(node.args) > 2 + (node.func.attr in ("sub", "subn")):
+                flags = [node.args[-1]]
+            # The flags expression of our own source (re.M ...), evaluated with nothing but re in scope.
+            value = eval(compile(ast.Expression(flags[0]), "<flags>", "eval"), {"re": re}) if flags else 0
+            short = module.__name__.rsplit(".", 1)[1]
+            found.append(("%s:%d" % (short, node.lineno), re.compile(node.args[0].value, value)))
+    return found
+
+
 def _patterns():
     found = []
     for module in _modules():
         short = module.__name__.rsplit(".", 1)[1]
         globals_found = [(name, value) for name, value in sorted(vars(module).items()) if isinstance(value, re.Pattern)]
         found.extend(("%s.%s" % (short, name), value) for name, value in globals_found)
+        found.extend(_literal_patterns(module))
     for name, factory in sorted(FACTORIES.items()):
         found.extend(("%s[%d]" % (name, index), pattern) for index, pattern in enumerate(factory()))
     return found
