@@ -3,8 +3,8 @@
 
 Hosts of one audit, all on this machine:
 - "hung_raw": raw mode over SSH, where SSH is a fake `ansible_ssh_executable` that runs the remote command here,
-  except that reading /proc/net/tcp never ends (it prints the header, then waits). netdiag_audit_host_timeout=10
-  ends it: "timed out after 10 s".
+  except that reading /proc/net/tcp (`head -c N /proc/net/tcp`) never ends (it prints the header, then waits).
+  netdiag_audit_host_timeout=10 ends it: "timed out after 10 s".
 - "hung_module": module mode, its interpreter hangs before answering (the same deadline).
 - "killed": the module is killed by SIGKILL (what the OOM killer does): reported as that, not switched to raw mode.
 - "garbage": the module prints something that is not a result: reported with that output, not switched to raw.
@@ -37,7 +37,7 @@ TIMEOUT = 10
 FAKE_SSH = r"""#!/bin/sh
 for last; do :; done
 case "$last" in
-  *"cat /proc/net/tcp && "*) ;;  # Ansible sends "/bin/sh -c '...; cat /proc/net/tcp && sleep 0'"
+  *" /proc/net/tcp && "*) ;;  # Ansible sends "/bin/sh -c '...; head -c N /proc/net/tcp && sleep 0'"
   *) exec /bin/sh -c "$last" ;;
 esac
 case "%(mode)s" in

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What raw mode runs on a host without Python, per platform, and how the output becomes facts.
 
-Every command only reads: ``cat`` of /proc files, ``ls``/``grep`` over /proc, ``netstat``, ``no -a``, ``ndd -get``,
+Every command only reads: ``head -c`` of /proc files (``cat`` within netdiag_max_capture_bytes), ``ls``/``grep``
+over /proc, ``netstat``, ``no -a``, ``ndd -get``,
 ``getconf``. Never rmsock, kdb, pfiles or anything that changes a socket or stops a process (REFUSED is checked
 before anything runs). Commands are constant strings (no user input reaches a shell); each runs with a C locale.
 A gatherer takes ``run(command) -> (rc, stdout, stderr)`` and returns (sections, commands run, errors).
@@ -122,17 +123,43 @@ class Runner:
         return found.strip() or None if found else None
 
     def __call__(self, command, data=None):
-        self.commands.append(command if data is None else "%s < (%d lines)" % (command, len(data.splitlines())))
-        rc, stdout, stderr = self.transport(checked(command, data), data)
+        rc, stdout, stderr = self._run(command, data)
         if len(stdout) > self.max_bytes:
-            # Whole lines up to the limit: a parser never sees half a line; the table is reported as cut.
             self.notes.append(
                 "%s: output of %d characters is over netdiag_max_capture_bytes (%d); read up to the limit"
                 % (command, len(stdout), self.max_bytes)
             )
-            stdout = stdout[: stdout.rfind("\n", 0, self.max_bytes) + 1]
+            stdout = self._cut(stdout)
+        return rc, stdout, stderr
+
+    def _run(self, command, data=None):
+        self.commands.append(command if data is None else "%s < (%d lines)" % (command, len(data.splitlines())))
+        rc, stdout, stderr = self.transport(checked(command, data), data)
         # With a terminal (SSH -tt) lines end in CR LF; the parsers expect the host's own LF.
         return rc, stdout.replace("\r\n", "\n"), stderr.replace("\r\n", "\n")
+
+    def _cut(self, text):
+        """Whole lines up to the limit: a parser never sees half a line; the table is reported as cut."""
+        return text[: text.rfind("\n", 0, self.max_bytes) + 1]
+
+    def file(self, path):
+        """(rc, text, stderr) of a Linux file, as cat gives it, but at most max_bytes + 1 bytes cross the connection
+        (head -c, GNU and busybox): a table that is huge or never ends costs the controller bounded memory. Over
+        the limit, the note names the file with its size (wc -c on the host)."""
+        rc, stdout, stderr = self._run("head -c %d %s" % (self.max_bytes + 1, path))
+        if rc == 0 and len(stdout) > self.max_bytes:
+            size = (self.text("wc -c < %s" % path) or "").strip()
+            self.notes.append(
+                "%s: %s bytes, over netdiag_max_capture_bytes (%d); read up to the limit"
+                % (path, size if size.isdigit() else "more than %d" % self.max_bytes, self.max_bytes)
+            )
+            stdout = self._cut(stdout)
+        return rc, stdout, stderr
+
+    def file_text(self, path):
+        """The file's text when it could be read, else None."""
+        rc, stdout, _stderr = self.file(path)
+        return stdout if rc == 0 else None
 
     def text(self, command):
         """stdout when the command succeeded, else None."""
@@ -154,7 +181,7 @@ def gather_linux(
     max_nat_tuples=None,
 ):
     errors = []
-    tables = {path: run.text("cat %s" % path) for path in linux.PROC_NET_TABLES}
+    tables = {path: run.file_text(path) for path in linux.PROC_NET_TABLES}
     sysctl_values = {}
     rc, stdout, _stderr = run(LINUX_SYSCTL)
     try:
@@ -189,13 +216,13 @@ def gather_linux(
     if conntrack:
         table_text = table_source = stats_text = None
         for path in ("/proc/net/nf_conntrack", "/proc/net/ip_conntrack"):
-            table_text = run.text("cat %s" % path)
+            table_text = run.file_text(path)
             if table_text is not None:
                 table_source = path
                 break
         style = "ip_conntrack" if "net.ipv4.netfilter.ip_conntrack_max" in sysctl_values else "nf_conntrack"
         stats_source = "/proc/net/stat/%s" % style
-        stats_text = run.text("cat %s" % stats_source)
+        stats_text = run.file_text(stats_source)
         section = part(
             errors,
             "conntrack",
@@ -213,7 +240,7 @@ def gather_linux(
         if section is not None:
             sections["conntrack"] = section
     if slabinfo:
-        rc, text, stderr = run("cat /proc/slabinfo")
+        rc, text, stderr = run.file("/proc/slabinfo")
         if rc == 0:
             page_size = (run.text("getconf PAGESIZE") or "").strip()
             section = part(

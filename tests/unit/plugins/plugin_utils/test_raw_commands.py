@@ -31,6 +31,13 @@ class FakeHost:
         assert command.startswith(C_LOCALE)
         command = command[len(C_LOCALE) :]
         self.seen.append(command)
+        words = command.split()
+        # head -c N FILE and wc -c < FILE answer from the table's "cat FILE", as the real tools would.
+        if words[:2] == ["head", "-c"] and len(words) == 4 and "cat " + words[3] in self.answers:
+            rc, stdout, stderr = self.answers["cat " + words[3]]
+            return rc, stdout[: int(words[2])], stderr
+        if words[:2] == ["wc", "-c"] and "cat " + words[-1] in self.answers:
+            return 0, "%d\n" % len(self.answers["cat " + words[-1]][1].encode()), ""
         return self.answers.get(command, (1, "", "No such file or directory"))
 
 
@@ -106,7 +113,13 @@ def test_linux_tables_owners_and_sysctls(fixture_text):
     )
     sections, errors = GATHERERS["Linux"](Runner(host), NO_SELECTION, 1000, slabinfo=False)
     assert errors == []
-    assert host.seen[:4] == ["cat /proc/net/tcp", "cat /proc/net/tcp6", "cat /proc/net/udp", "cat /proc/net/udp6"]
+    read = "head -c %d " % (raw_commands.DEFAULT_MAX_BYTES + 1)
+    assert host.seen[:4] == [
+        read + "/proc/net/tcp",
+        read + "/proc/net/tcp6",
+        read + "/proc/net/udp",
+        read + "/proc/net/udp6",
+    ]
     netstat = sections["netstat"]
     expected = linux_proc_net_tcp.parse(tcp)
     assert netstat["state_counts"] == expected["state_counts"]
@@ -224,7 +237,15 @@ def test_a_command_line_that_cannot_be_split_is_refused(command):
 
 @pytest.mark.parametrize(
     "command",
-    [LINUX_SYSCTL, *raw_commands.LINUX_OWNERS.values(), "cat /proc/net/tcp", "netstat -Aan", "no -a", "uname -s"],
+    [
+        LINUX_SYSCTL,
+        *raw_commands.LINUX_OWNERS.values(),
+        "head -c 1073741825 /proc/net/tcp",
+        "wc -c < /proc/net/tcp",
+        "netstat -Aan",
+        "no -a",
+        "uname -s",
+    ],
 )
 def test_the_commands_raw_mode_runs_pass_the_check(command):
     assert checked(command) == C_LOCALE + command
@@ -279,12 +300,28 @@ def test_a_bad_line_in_proc_net_tcp_loses_the_socket_table_only(fixture_text):
 def test_output_over_the_limit_is_cut_at_a_whole_line_and_named(fixture_text):
     tcp = fixture_text("linux/proc-net-tcp-2.txt")
     limit = len(tcp) // 2
-    run = Runner(linux_host(tcp), max_bytes=limit)
-    _rc, stdout, _stderr = run("cat /proc/net/tcp")
+    host = FakeHost({"netstat -an": (0, tcp, "")})
+    run = Runner(host, max_bytes=limit)
+    _rc, stdout, _stderr = run("netstat -an")
     assert stdout == tcp[: tcp.rfind("\n", 0, limit) + 1]
     assert stdout.endswith("\n") and len(stdout) <= limit
     assert run.notes == [
-        "cat /proc/net/tcp: output of %d characters is over netdiag_max_capture_bytes (%d); read up to the limit"
+        "netstat -an: output of %d characters is over netdiag_max_capture_bytes (%d); read up to the limit"
         % (len(tcp), limit)
     ]
-    assert Runner(linux_host(tcp), max_bytes=len(tcp))("cat /proc/net/tcp")[1] == tcp
+    assert Runner(host, max_bytes=len(tcp))("netstat -an")[1] == tcp
+
+
+def test_a_linux_file_over_the_limit_crosses_the_connection_only_up_to_it(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    limit = len(tcp) // 2
+    host = linux_host(tcp)
+    run = Runner(host, max_bytes=limit)
+    assert run.file_text("/proc/net/tcp") == tcp[: tcp.rfind("\n", 0, limit) + 1]
+    assert host.seen == ["head -c %d /proc/net/tcp" % (limit + 1), "wc -c < /proc/net/tcp"]
+    assert run.notes == [
+        "/proc/net/tcp: %d bytes, over netdiag_max_capture_bytes (%d); read up to the limit" % (len(tcp), limit)
+    ]
+    whole = Runner(linux_host(tcp), max_bytes=len(tcp))
+    assert whole.file_text("/proc/net/tcp") == tcp and whole.notes == []
+    assert whole.file_text("/proc/net/tcp6") is None  # a missing file, as cat reports it
