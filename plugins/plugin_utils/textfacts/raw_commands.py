@@ -42,6 +42,7 @@ COMMAND_COLLECTORS = {
     "SunOS": ("netstat_sunos", "SunosNetstatCollector"),
 }
 BIN_DIRECTORIES = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
+_WHICH = 'for d in %s; do [ -x "$d/%%s" ] && { echo "$d/%%s"; exit 0; }; done; exit 1' % " ".join(BIN_DIRECTORIES)
 
 LINUX_SYSCTL = (
     "grep -H '' /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl"
@@ -116,11 +117,14 @@ class Runner:
         """get_bin_path for the platform collectors: the first executable NAME in the usual directories."""
         if not re.match(r"^[A-Za-z0-9_.-]+$", name):
             return None
-        found = self.text(
-            'for d in %s; do [ -x "$d/%s" ] && { echo "$d/%s"; exit 0; }; done; exit 1'
-            % (" ".join(BIN_DIRECTORIES), name, name)
-        )
-        return found.strip() or None if found else None
+        # The name is only tested (-x) and printed, never run: the loop is checked with a neutral name, so looking
+        # up kdb (which has no standard input here) or rmsock is not refused; running them still is.
+        checked(_WHICH % ("x", "x"))
+        command = _WHICH % (name, name)
+        self.commands.append(command)
+        rc, stdout, _stderr = self.transport(C_LOCALE + command, None)
+        found = stdout.replace("\r\n", "\n").strip() if rc == 0 else ""
+        return found or None
 
     def __call__(self, command, data=None):
         rc, stdout, stderr = self._run(command, data)

@@ -325,3 +325,18 @@ def test_a_linux_file_over_the_limit_crosses_the_connection_only_up_to_it(fixtur
     whole = Runner(linux_host(tcp), max_bytes=len(tcp))
     assert whole.file_text("/proc/net/tcp") == tcp and whole.notes == []
     assert whole.file_text("/proc/net/tcp6") is None  # a missing file, as cat reports it
+
+
+def test_looking_up_kdb_or_rmsock_only_tests_the_path():
+    # The collectors locate kdb before running it with sockinfo lines; rmsock only when it is asked to remove.
+    lookup = 'for d in %s; do [ -x "$d/%%s" ] && { echo "$d/%%s"; exit 0; }; done; exit 1' % " ".join(
+        raw_commands.BIN_DIRECTORIES
+    )
+    host = FakeHost({lookup % ("kdb", "kdb"): (0, "/usr/sbin/kdb\r\n", ""), lookup % ("rmsock", "rmsock"): (1, "", "")})
+    run = Runner(host)
+    assert run.which("kdb") == "/usr/sbin/kdb"
+    assert run.which("rmsock") is None
+    assert run.which("kdb; rmsock") is None  # not a program name: nothing is sent
+    assert host.seen == [lookup % ("kdb", "kdb"), lookup % ("rmsock", "rmsock")]
+    with pytest.raises(ValueError, match="not read-only"):
+        run.argv(["/usr/sbin/rmsock", "f1000", "tcpcb"])
