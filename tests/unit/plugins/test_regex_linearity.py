@@ -245,7 +245,7 @@ def worst_cases(pattern):
 
 def _cpu_seconds(function, argument, repeat):
     start = time.process_time()
-    for _ in range(repeat):
+    for _repetition in range(repeat):
         function(argument)
     return time.process_time() - start
 
