@@ -25,6 +25,11 @@ CHECKS = {
         lambda value, name: audit_variables.count(value, name, minimum=0),
     ),
     "max_peers": ("netdiag_audit_max_peers", lambda value, name: audit_variables.count(value, name, minimum=0)),
+    "host_timeout": ("netdiag_audit_host_timeout", lambda value, name: audit_variables.count(value, name, minimum=1)),
+    "max_capture_bytes": (
+        "netdiag_max_capture_bytes",
+        lambda value, name: audit_variables.count(value, name, minimum=1),
+    ),
     "become": ("netdiag_audit_become", audit_variables.boolean),
     "thresholds": ("netdiag_audit_thresholds", audit_variables.thresholds),
     "correlation": ("netdiag_audit_correlation", audit_variables.correlation),

@@ -12,13 +12,16 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netdiag.tcp.plugins.module_utils.core.selection import Selection
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.capture_dir import read_capture_dir
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.textfacts.capture_dir import (
+    DEFAULT_MAX_BYTES,
+    read_capture_dir,
+)
 
 
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
-    _VALID_ARGS = frozenset(("capture_dir", "ports", "peers", "states", "max_connections", "top"))
+    _VALID_ARGS = frozenset(("capture_dir", "ports", "peers", "states", "max_connections", "top", "max_bytes"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -38,7 +41,10 @@ class ActionModule(ActionBase):
             Selection(**selection)
             max_connections = int(arguments.get("max_connections", 1000))
             top = int(arguments.get("top", 10))
-            gathered = read_capture_dir(capture_dir, selection, max_connections, top)
+            max_bytes = int(arguments.get("max_bytes", DEFAULT_MAX_BYTES))
+            if max_bytes < 1:
+                raise ValueError("max_bytes: %d; give a number of bytes >= 1" % max_bytes)
+            gathered = read_capture_dir(capture_dir, selection, max_connections, top, max_bytes)
         except (TypeError, ValueError) as error:
             raise AnsibleActionFail("read_captures: %s" % error) from None
         # Plain JSON data: Ansible 2.19 hands it on to the next task as it is.

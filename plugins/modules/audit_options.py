@@ -39,6 +39,12 @@ options:
   max_peers:
     description: C(netdiag_audit_max_peers), a whole number >= 0 (0 keeps every peer).
     type: raw
+  host_timeout:
+    description: C(netdiag_audit_host_timeout), whole seconds >= 1 that one host may take (module or raw mode).
+    type: raw
+  max_capture_bytes:
+    description: C(netdiag_max_capture_bytes), a whole number of bytes >= 1.
+    type: raw
   become:
     description: C(netdiag_audit_become), true or false.
     type: raw
@@ -124,6 +130,14 @@ max_connections:
 max_peers:
   description: The limit as an integer.
   returned: when O(max_peers) was given
+  type: int
+host_timeout:
+  description: The deadline in seconds.
+  returned: when O(host_timeout) was given
+  type: int
+max_capture_bytes:
+  description: The size limit in bytes.
+  returned: when O(max_capture_bytes) was given
   type: int
 become:
   description: The switch as a boolean.

@@ -11,8 +11,9 @@ short_description: Read the netdiag facts of a host without Python (raw commands
 version_added: 0.1.0
 description:
   - Runs C(uname -s) on the host, then only read-only commands of that platform through the connection, as
-    M(ansible.builtin.raw) does (become applies). Linux - C(cat) of C(/proc/net/tcp), C(tcp6), C(udp), C(udp6),
-    C(/proc/net/nf_conntrack), C(/proc/net/stat/nf_conntrack), C(/proc/slabinfo); C(grep -H) over the keepalive and
+    M(ansible.builtin.raw) does (become applies). Linux - C(head -c) (O(max_bytes) + 1) of C(/proc/net/tcp), C(tcp6),
+    C(udp), C(udp6), C(/proc/net/nf_conntrack), C(/proc/net/stat/nf_conntrack), C(/proc/slabinfo), and C(wc -c) of a
+    file over that limit; C(grep -H) over the keepalive and
     conntrack sysctls; C(ls -ln) and C(grep) over C(/proc/<pid>) for socket owners; C(getent passwd). AIX -
     the AIX collector's commands (C(netstat -Aan), as root C(kdb) with only C(sockinfo <PCB> tcpcb) lines on its
     input, C(no -o ...)), or C(netstat -Aan) and C(no -a) without that collector. SunOS - the SunOS collector's
@@ -66,6 +67,16 @@ options:
     description: Most entries listed in C(conntrack.nat_tuples) when O(nat_tuples=true).
     type: int
     default: 200000
+  max_bytes:
+    description:
+      - Most bytes of one command's output that are parsed (C(netdiag_max_capture_bytes) in
+        C(playbooks/audit.yml)). Longer output is cut after the last whole line within the limit, and RV(errors)
+        names the file or command and its size. The default, 1 GiB, is several times a busy host's C(/proc/net/tcp)
+        (about 150 MB at 1,000,000 sockets). Linux files are read with C(head -c), so no more than the limit crosses
+        the connection; other commands' output is cut on the controller, and the task's C(timeout)
+        (C(netdiag_audit_host_timeout)) bounds a host whose output never ends.
+    type: int
+    default: 1073741824
 extends_documentation_fragment:
   - netdiag.tcp.selection
   - netdiag.tcp.attributes.facts
@@ -110,7 +121,9 @@ commands:
   elements: str
   sample: ["uname -s", "netstat -Aan", "no -a"]
 errors:
-  description: What could not be read or parsed (the other sections are still returned).
+  description: What could not be read or parsed, and output cut at O(max_bytes); each section fails alone, the
+    other sections are still returned. The task fails only when no section could be read at all (a host without
+    a socket table but with its conntrack and slab sections is not failed, so those facts are kept).
   returned: always
   type: list
   elements: str

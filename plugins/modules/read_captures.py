@@ -31,6 +31,18 @@ options:
     description: How many conntrack top talkers to keep.
     type: int
     default: 10
+  max_bytes:
+    description:
+      - Most bytes read of one file (C(netdiag_max_capture_bytes) in C(playbooks/analyze.yml)). A longer file is
+        read in chunks up to its last whole line within the limit and named in the host's C(errors) with its size,
+        so memory stays bounded by the limit. The default, 1 GiB, is several times the largest real table
+        (C(/proc/net/tcp) with 1,000,000 sockets is about 150 MB, a full conntrack table at C(nf_conntrack_max)
+        2,097,152 about 600 MB).
+      - The folder is untrusted input - a symbolic link (file or host folder) is never followed and is named in
+        the errors, only regular files are read, names that are not UTF-8 are shown with U+FFFD, and a line that
+        does not parse is named by file and line number, never quoted.
+    type: int
+    default: 1073741824
 extends_documentation_fragment:
   - netdiag.tcp.selection
   - netdiag.tcp.attributes

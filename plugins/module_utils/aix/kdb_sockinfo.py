@@ -59,9 +59,13 @@ _STATE_SPELLINGS = {"SYN_RCVD": "SYN_RECEIVED"}
 SO_KEEPALIVE = 0x0008
 _ESTABLISHING = frozenset(("SYN_SENT", "SYN_RECEIVED"))
 
-# name....... [@]value [(decoded)]; several per line.
-_FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.{2,}\s*(@\s*)?([0-9A-Fa-f]+)\b(?:\s+\(([^)]*)\))?")
-_SECTION = re.compile(r"^-{2,}\s*(.*?)\s*-{2,}\s*\(@\s*([0-9A-Fa-f]+)\)\s*-*\s*$")
+# name....... [@]value [(decoded)]; several per line. The name starts only where no name character precedes it
+# and the decoded part stops at the next '(': every character is scanned a bounded number of times, so a long word
+# or a line of '(' in hostile text costs linear time (without the look-behind, findall on a 32 KB word took 4.8 s).
+_FIELD = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\.{2,}\s*(@\s*)?([0-9A-Fa-f]+)\b(?:\s+\(([^()]*)\))?")
+# The end of a section line, "--(@ F1000610003F0360)----"; the title before it is cut with str methods (see
+# _section): the single pattern with a lazy title between two runs of dashes was cubic on a line of dashes.
+_SECTION_END = re.compile(r"\(@\s*([0-9A-Fa-f]+)\)[-\s]*$")
 _PROMPT = re.compile(r"^\s*(?:KDB)?\(\d+\)>\s*")
 # A subcommand echoed after a prompt ("(0)> sockinfo f1000... tcpcb"): not output.
 _COMMAND = re.compile(r"^(?:sockinfo|si|sock|q|quit)\b")
@@ -70,6 +74,20 @@ _PROC_FD = re.compile(r"^\s*proc/fd:\s*(\d+)/(\d+)\s*$")
 _PROC_ROW = re.compile(r"^\s*pvproc\+[0-9A-Fa-f]+\s+(\d+)\*(\S+)\s+([A-Z]+)\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)\b")
 # The kdb start-up banner: the symbol table ("START END <name>", "<hex> <hex> symbol+offset") and driver notes.
 _BANNER = re.compile(r"^\s*(?:START\s+END\b|[0-9A-Fa-f]{8,16}\s+[0-9A-Fa-f]{8,16}\s|read \S+ OK\b)")
+
+
+def _section(line):
+    """(TITLE in upper case, address) of a section line "---- TCPCB ----(@ F1000610003F0360)----", else None: at
+    least two dashes, the title, at least two dashes, "(@ address)", dashes."""
+    if not line.startswith("--"):
+        return None
+    end = _SECTION_END.search(line)
+    if end is None:
+        return None
+    head = line[: end.start()].rstrip()
+    if len(head) < 4 or not head.endswith("--"):
+        return None
+    return head.strip("-").strip().upper(), end.group(1)
 
 
 def _new_socket():
@@ -138,19 +156,19 @@ def parse(text):
                 if current["pid"] is None:
                     current["pid"], current["process"] = owner["pid"], owner["process"]
                 continue
-        section = _SECTION.match(line.strip())
+        section = _section(line.strip())
         if section:
-            title = section.group(1).upper()
+            title, address = section
             if "TCPCB" in title:
                 if current is None or current["tcpcb"] is not None or current["state_code"] is not None:
                     current = _new_socket()
                     sockets.append(current)
-                current["tcpcb"] = "0x" + section.group(2).lower()
+                current["tcpcb"] = "0x" + address.lower()
             elif "SOCKET" in title:
                 if current is None or current["socket"] is not None or current["options_code"] is not None:
                     current = _new_socket()
                     sockets.append(current)
-                current["socket"] = "0x" + section.group(2).lower()
+                current["socket"] = "0x" + address.lower()
             continue
         recognised = False
         for name, _at, value, decoded in _FIELD.findall(line):

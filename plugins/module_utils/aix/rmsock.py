@@ -28,7 +28,8 @@ _ADDRESS = r"(?:0x)?([0-9a-fA-F]+)"
 _PROCESS = re.compile(r"^The socket %s is being held by proc+ess (\d+) \((.*)\)\.?$" % _ADDRESS)
 _KERNEL = re.compile(r"^The socket %s is being held by Kernel/Kernel Extension\.?$" % _ADDRESS)
 _REMOVED = re.compile(r"^(?:The )?socket %s is removed\.?$" % _ADDRESS, re.IGNORECASE)
-_ERROR = re.compile(r"^rmsock\s*:\s*(.+?)\s*$")
+# The message is stripped in code: "\s*(.+?)\s*$" was quadratic on a line of spaces.
+_ERROR = re.compile(r"^rmsock\s*:(.*)$")
 _ERROR_ADDRESS = re.compile(r"\baddress (?:0x)?([0-9a-fA-F]{6,16})\b")
 _ERRNO = re.compile(r"\berrno\s*=\s*(\d+)")
 
@@ -57,8 +58,8 @@ def parse_line(line, line_number=1):
     if match:
         return _result(_socket(match.group(1)), "removed")
     match = _ERROR.match(text)
-    if match:
-        message = match.group(1)
+    if match and match.group(1).strip():
+        message = match.group(1).strip()
         address = _ERROR_ADDRESS.search(message)
         errno = _ERRNO.search(message)
         return _result(

@@ -128,7 +128,7 @@ def _tuple_rest(direction):
 
 # <D> digits, <V> a value, <REPLY> the rest of the reply tuple, <SPORT> the sport group (see _entry_patterns).
 _ENTRY_SOURCE = (
-    r"\n *(?:"
+    r"\n *(?:(?:"
     # l3 name and number (nf_conntrack, conntrack -o extended), l4 name and number, timeout, state
     r"(?:[a-z][a-z0-9]* +<D> +)?([a-z][a-z0-9]*) +<D> +(?:<D> +)?(?:([A-Z][A-Z0-9_]*) +)?"
     # original tuple: src, dst, the sport group, dport (or ICMP type/code/id), zone, accounting; [UNREPLIED]
@@ -137,9 +137,10 @@ _ENTRY_SOURCE = (
     # reply tuple, then the flag add_line reads ([ASSURED]) or an offload flag, and the entry's own keys
     r" src=<V> dst=<V><REPLY>( \[ASSURED\]| \[(?:HW_)?OFFLOAD\])?"
     r"(?: mark=<D>)?(?: secctx=<V>)?(?: zone=<D>)?(?: delta-time=<D>)? use=<D>"
-    # or the conntrack -L summary line; or nothing (a blank line)
+    # or the conntrack -L summary line; or nothing (a blank line). The trailing spaces belong to the first two: two
+    # runs of spaces with nothing between them made a line of spaces quadratic (128 KB took a raw audit 70 s).
     r"|conntrack v[0-9][0-9A-Za-z_.\-]* \(conntrack-tools\): [0-9]+ (?:flow|expectation) entries have been shown\."
-    r")? *(?=\n)"
+    r") *)?(?=\n)"
 )
 _ENTRY_SOURCE = _ENTRY_SOURCE.replace("<REPLY>", _tuple_rest("reply")).replace("<V>", _VALUE).replace("<D>", _DIGITS)
 # Groups of a match, in order.

@@ -49,7 +49,8 @@ FORMAT_NAME = "sunos_netstat"
 TCP_STATE_NAMES = dict(STATE_NAMES, IDLE="IDLE", BOUND="BOUND")
 UDP_STATE_NAMES = {"Idle": "IDLE", "Unbound": "UNBOUND", "Connected": "CONNECTED"}
 
-_SECTION = re.compile(r"^(UDP|TCP|SCTP|RAWIP|ICMP)(?::\s*(IPv4|IPv6)?)?\s*$")
+# The spaces after the colon belong to the family: two runs of spaces in a row were quadratic on a line of spaces.
+_SECTION = re.compile(r"^(UDP|TCP|SCTP|RAWIP|ICMP)(?::(?:\s*(IPv4|IPv6))?)?\s*$")
 _ENDPOINT = re.compile(r"^(?:\*|[0-9A-Fa-f:.%]+)\.(?:\*|\d+)$")
 _DASHES = re.compile(r"^[-\s]+$")
 # A UNIX domain socket row (``60003e06018 stream-ord 30015330dc0 00000000 /tmp/...``).

@@ -10,7 +10,9 @@ name and line number in that host's errors; the host's other files are still ana
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 import yaml
 
@@ -65,39 +67,118 @@ EMPTY_FILE_HINTS = {
 }
 
 
-def read_capture_dir(capture_dir, selection=None, max_connections=1000, top=10):
+# Most bytes read of one file (netdiag_max_capture_bytes). 1 GiB is several times the largest real table: /proc/net/tcp
+# at 1,000,000 sockets is about 150 MB, a full conntrack table at nf_conntrack_max 2,097,152 about 600 MB.
+DEFAULT_MAX_BYTES = 1 << 30
+_CHUNK_BYTES = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def shown(name):
+    """A file or folder name as text any encoder takes: bytes that are not UTF-8 (web\\xff01) become U+FFFD."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def read_capture_dir(capture_dir, selection=None, max_connections=1000, top=10, max_bytes=DEFAULT_MAX_BYTES):
     """{host: gathered} for every folder under capture_dir, gathered as audit_report takes it: status, mode,
     errors, facts (the ansible_facts.netdiag sections), netdiag_addresses, addresses. Raises ValueError when
-    capture_dir is not a readable directory with at least one host folder."""
+    capture_dir is not a readable directory with at least one host folder.
+
+    The folder is untrusted input: a symbolic link (a host folder or a file) is not followed, only regular files
+    are read, each at most max_bytes, and a name that is not UTF-8 is shown with U+FFFD."""
     if not os.path.isdir(capture_dir):
-        raise ValueError("capture_dir: %s is not a directory" % capture_dir)
-    hosts = sorted(name for name in os.listdir(capture_dir) if os.path.isdir(os.path.join(capture_dir, name)))
-    if not hosts:
+        raise ValueError("capture_dir: %s is not a directory" % shown(capture_dir))
+    with os.scandir(capture_dir) as entries:
+        folders = sorted((entry for entry in entries if entry.is_dir(follow_symlinks=True)), key=lambda e: e.name)
+    if not folders:
         raise ValueError(
-            "capture_dir: %s has no host folder (one folder per host, see docs/offline_analysis.md)" % capture_dir
+            "capture_dir: %s has no host folder (one folder per host, see docs/offline_analysis.md)"
+            % shown(capture_dir)
         )
-    return {host: read_host(os.path.join(capture_dir, host), selection or {}, max_connections, top) for host in hosts}
+    hosts = {}
+    for entry in folders:
+        host = shown(entry.name)
+        while host in hosts:  # two names that differ only in their bytes that are not UTF-8
+            host += "_"
+        if entry.is_symlink():
+            hosts[host] = refused_host(
+                entry.path, "%s: a symbolic link, not followed (host folders must be folders in the capture)" % host
+            )
+            continue
+        try:
+            hosts[host] = read_host(entry.path, selection or {}, max_connections, top, max_bytes)
+        except OSError as error:  # replaced by a link since it was listed, or unreadable
+            hosts[host] = refused_host(entry.path, "%s: cannot be read: %s" % (host, error.strerror or error))
+        except MemoryError:
+            hosts[host] = refused_host(entry.path, "%s: out of memory; lower netdiag_max_capture_bytes" % host)
+    return hosts
 
 
-def _read(path):
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        return handle.read()
+def refused_host(folder, reason):
+    return {
+        "status": "reached",
+        "mode": "capture",
+        "mode_reason": "captured files in %s" % shown(folder),
+        "platform": None,
+        "errors": [reason],
+        "facts": {},
+        "addresses": [],
+        "netdiag_addresses": None,
+    }
 
 
-def _host_variables(path, errors):
-    if not os.path.exists(path):
+class CaptureFileError(Exception):
+    """A file of the capture that is not read: a symbolic link, not a regular file, or unreadable."""
+
+
+def read_capture_file(directory_fd, name, max_bytes):
+    """(text, note) of a regular file of the folder, opened without following a symbolic link and read in chunks up
+    to max_bytes (memory stays bounded by the limit). note is None, or says the file is over the limit and was
+    read up to its last whole line within it. Bytes that are not UTF-8 become U+FFFD. Raises CaptureFileError."""
+    try:
+        descriptor = os.open(name, _OPEN_FLAGS, dir_fd=directory_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise CaptureFileError("a symbolic link, not followed (copy the file into the folder)") from None
+        raise CaptureFileError("cannot be opened: %s" % (error.strerror or error)) from None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise CaptureFileError("not a regular file, not read")
+        chunks = []
+        kept = 0
+        while kept <= max_bytes:
+            chunk = handle.read(min(_CHUNK_BYTES, max_bytes + 1 - kept))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            kept += len(chunk)
+    data = b"".join(chunks)
+    note = None
+    if kept > max_bytes:
+        data = data[: data.rfind(b"\n", 0, max_bytes) + 1]
+        note = "%d bytes, over netdiag_max_capture_bytes (%d); read up to the limit" % (
+            max(status.st_size, kept),
+            max_bytes,
+        )
+    return data.decode("utf-8", "replace"), note
+
+
+def _host_variables(text, errors):
+    if text is None:
         return {}
     try:
-        variables = yaml.safe_load(_read(path)) or {}
+        variables = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = " line %d" % (mark.line + 1) if mark is not None else ""
-        errors.append("%s%s: not valid YAML: %s" % (HOST_FILE, where, getattr(error, "problem", error)))
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        errors.append("%s%s: not valid YAML: %s" % (HOST_FILE, where, problem))
         return {}
     if not isinstance(variables, dict):
         errors.append("%s: expected a mapping of %s" % (HOST_FILE, ", ".join(HOST_KEYS)))
         return {}
-    unknown = sorted(set(variables) - set(HOST_KEYS))
+    unknown = sorted(shown(str(key)) for key in set(variables) - set(HOST_KEYS))
     if unknown:
         errors.append("%s: unknown key(s) %s; known: %s" % (HOST_FILE, ", ".join(unknown), ", ".join(HOST_KEYS)))
     return variables
@@ -121,21 +202,40 @@ def platform_of(files, texts, declared):
     return None
 
 
-def read_host(folder, selection, max_connections, top):
+def read_host(folder, selection, max_connections, top, max_bytes=DEFAULT_MAX_BYTES):
     errors = []
-    variables = _host_variables(os.path.join(folder, HOST_FILE), errors)
-    names = sorted(name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name)))
-    files = [name for name in names if name in CAPTURE_FILES]
-    for name in names:
-        if name not in CAPTURE_FILES and name != HOST_FILE:
-            errors.append(
-                "%s: unknown file name, not analysed (known: %s, %s)"
-                % (name, HOST_FILE, ", ".join(sorted(CAPTURE_FILES)))
-            )
-    texts = {name: _read(os.path.join(folder, name)) for name in files}
+    texts = {}
+    host_text = None
+    directory_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        with os.scandir(directory_fd) as entries:
+            names = sorted(entry.name for entry in entries if not entry.is_dir(follow_symlinks=False))
+        for name in names:
+            if name not in CAPTURE_FILES and name != HOST_FILE:
+                errors.append(
+                    "%s: unknown file name, not analysed (known: %s, %s)"
+                    % (shown(name), HOST_FILE, ", ".join(sorted(CAPTURE_FILES)))
+                )
+                continue
+            try:
+                text, note = read_capture_file(directory_fd, name, max_bytes)
+            except CaptureFileError as error:
+                errors.append("%s: %s" % (name, error))
+                continue
+            if note:
+                errors.append("%s: %s" % (name, note))
+            if name == HOST_FILE:
+                host_text = text
+            else:
+                texts[name] = text
+    finally:
+        os.close(directory_fd)
+    variables = _host_variables(host_text, errors)
+    files = sorted(texts)
     declared = variables.get("platform")
     if declared is not None and declared not in PLATFORMS:
-        errors.append("%s: platform %r is not one of %s" % (HOST_FILE, declared, ", ".join(PLATFORMS)))
+        # Quoted: it is a YAML value, not raw file content.
+        errors.append("%s: platform %r is not one of %s" % (HOST_FILE, shown(str(declared)), ", ".join(PLATFORMS)))
         declared = None
     for name in files:
         if not texts[name].strip():
@@ -178,7 +278,7 @@ def read_host(folder, selection, max_connections, top):
     return {
         "status": "reached",
         "mode": "capture",
-        "mode_reason": "captured files in %s" % folder,
+        "mode_reason": "captured files in %s" % shown(folder),
         "platform": platform,
         "errors": errors,
         "facts": facts,
@@ -209,11 +309,11 @@ def _parsed(name, errors, function, *arguments, **options):
     try:
         return function(*arguments, **options)
     except ParseError as error:
-        errors.append(
-            "%s line %d: %s (%s): %r" % (name, error.line_number, error.reason, error.format_name, error.line[:200])
-        )
-    except ValueError as error:
-        errors.append("%s: %s" % (name, error))
+        # Not the line itself: a file that is not what its name says (a link to /etc/shadow, a copy of something
+        # else) must not put its content into the report; its line number is enough to find it.
+        errors.append("%s line %d: %s (%s)" % (name, error.line_number, error.reason, error.format_name))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+        errors.append("%s: not readable as %s (%s)" % (name, CAPTURE_FILES[name][1], type(error).__name__))
     return None
 
 

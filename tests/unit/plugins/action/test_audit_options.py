@@ -39,6 +39,10 @@ def run_action(args):
         ({"max_connections": True}, "netdiag_audit_max_connections: True is not a whole number >= 0"),
         ({"max_peers": "-5"}, "netdiag_audit_max_peers: '-5' is not a whole number >= 0"),
         ({"max_peers": "all"}, "netdiag_audit_max_peers: 'all' is not a whole number >= 0"),
+        ({"host_timeout": "0"}, "netdiag_audit_host_timeout: '0' is not a whole number >= 1"),
+        ({"host_timeout": "5m"}, "netdiag_audit_host_timeout: '5m' is not a whole number >= 1"),
+        ({"max_capture_bytes": "-1"}, "netdiag_max_capture_bytes: '-1' is not a whole number >= 1"),
+        ({"max_capture_bytes": "1G"}, "netdiag_max_capture_bytes: '1G' is not a whole number >= 1"),
         ({"become": "perhaps"}, "netdiag_audit_become: 'perhaps' is not true or false"),
         ({"report_keep": "-2"}, "netdiag_report_keep: '-2' is not a whole number >= 0"),
         (
@@ -118,6 +122,7 @@ def test_world_writable_report_dir(tmp_path):
         ({"peers": "[198.51.100.20, '2001:db8::/32']"}, {"peers": ["198.51.100.20", "2001:db8::/32"]}),
         ({"max_connections": "0"}, {"max_connections": 0}),
         ({"max_peers": "0"}, {"max_peers": 0}),
+        ({"host_timeout": "30", "max_capture_bytes": 1048576}, {"host_timeout": 30, "max_capture_bytes": 1048576}),
         ({"max_peers": 25}, {"max_peers": 25}),
         ({"become": "yes"}, {"become": True}),
         ({"thresholds": '{"close_wait":50}'}, {"thresholds": {"close_wait": 50}}),

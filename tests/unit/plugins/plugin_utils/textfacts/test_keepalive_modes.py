@@ -29,7 +29,13 @@ class TextHost:
         self.answers = answers
 
     def __call__(self, command, data=None):
-        return self.answers.get(command[len(C_LOCALE) :], (1, "", "not found"))
+        command = command[len(C_LOCALE) :]
+        words = command.split()
+        # head -c N FILE answers from the table's "cat FILE", as the real tool would (raw mode reads /proc that way).
+        if words[:2] == ["head", "-c"] and len(words) == 4 and "cat " + words[3] in self.answers:
+            rc, stdout, stderr = self.answers["cat " + words[3]]
+            return rc, stdout[: int(words[2])], stderr
+        return self.answers.get(command, (1, "", "not found"))
 
 
 def capture(tmp_path, host, files):

@@ -33,6 +33,13 @@ class FakeHost:
         assert command.startswith(C_LOCALE)
         command = command[len(C_LOCALE) :]
         self.seen.append(command)
+        words = command.split()
+        # head -c N FILE and wc -c < FILE answer from the table's "cat FILE", as the real tools would.
+        if words[:2] == ["head", "-c"] and len(words) == 4 and "cat " + words[3] in self.answers:
+            rc, stdout, stderr = self.answers["cat " + words[3]]
+            return rc, stdout[: int(words[2])], stderr
+        if words[:2] == ["wc", "-c"] and "cat " + words[-1] in self.answers:
+            return 0, "%d\n" % len(self.answers["cat " + words[-1]][1].encode()), ""
         return self.answers.get(command, (1, "", "No such file or directory"))
 
 
@@ -121,7 +128,13 @@ def test_linux_tables_owners_and_sysctls(fixture_text):
     )
     sections, errors = GATHERERS["Linux"](Runner(host), NO_SELECTION, 1000, slabinfo=False)
     assert errors == []
-    assert host.seen[:4] == ["cat /proc/net/tcp", "cat /proc/net/tcp6", "cat /proc/net/udp", "cat /proc/net/udp6"]
+    read = "head -c %d " % (raw_commands.DEFAULT_MAX_BYTES + 1)
+    assert host.seen[:4] == [
+        read + "/proc/net/tcp",
+        read + "/proc/net/tcp6",
+        read + "/proc/net/udp",
+        read + "/proc/net/udp6",
+    ]
     netstat = sections["netstat"]
     expected = linux_proc_net_tcp.parse(tcp)
     assert netstat["state_counts"] == expected["state_counts"]
@@ -217,3 +230,138 @@ def test_raw_mode_drives_the_platform_collectors_of_the_platform_table():
     assert raw_commands.command_collector("SunOS") is SunosNetstatCollector
     assert raw_commands.command_collector("Linux") is None  # Linux text goes through textfacts/linux.py
     assert raw_commands.command_collector("HP-UX") is None
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "'/opt/IBM tools/rmsock' f1000f0076f3358 tcpcb",
+        '"/opt/IBM tools/rmsock" f1000f0076f3358 tcpcb',
+        "/opt/IBM\\ tools/rmsock f1000 tcpcb",
+        "env LC_ALL=C sudo -n -u root /usr/sbin/rmsock f1000 tcpcb",
+        "sh -c '/usr/sbin/rmsock f1000 tcpcb'",
+        "nohup sh -c \"exec '/opt/my tools/pfiles' 123\"",
+        'echo $("/usr/proc/bin/pfiles" 123)',
+        "echo `pfiles 123`",
+        "true&&pfiles 1",
+        "r''msock f1000 tcpcb",
+        "/usr/sbin/rms?ck f1000 tcpcb",
+        "/usr/sbin/rmsock/ f1000 tcpcb",
+    ],
+)
+def test_wrapped_and_quoted_side_effect_commands_are_refused(command):
+    with pytest.raises(ValueError, match="not read-only"):
+        checked(command)
+
+
+@pytest.mark.parametrize("command", ["echo 'unbalanced", 'cat "x'])
+def test_a_command_line_that_cannot_be_split_is_refused(command):
+    with pytest.raises(ValueError, match="raw mode refuses to run"):
+        checked(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        LINUX_SYSCTL,
+        *raw_commands.LINUX_OWNERS.values(),
+        "head -c 1073741825 /proc/net/tcp",
+        "wc -c < /proc/net/tcp",
+        "netstat -Aan",
+        "no -a",
+        "uname -s",
+    ],
+)
+def test_the_commands_raw_mode_runs_pass_the_check(command):
+    assert checked(command) == C_LOCALE + command
+
+
+def test_kdb_behind_a_quoted_path_still_reads_only():
+    with pytest.raises(ValueError, match="kdb only to read sockets"):
+        checked("'/usr/sbin/kdb'", "mw f1000 0\n")
+    with pytest.raises(ValueError, match="kdb only to read sockets"):
+        checked("sh -c '/usr/sbin/kdb'", "mw f1000 0\n")
+
+
+def linux_host(tcp_text, conntrack_text="", slabinfo_text=None):
+    """A Linux host whose /proc/net/tcp is tcp_text, with a conntrack table and, when given, /proc/slabinfo."""
+    answers = {
+        "cat /proc/net/tcp": (0, tcp_text, ""),
+        LINUX_SYSCTL: (0, "/proc/sys/net/netfilter/nf_conntrack_max:262144\n", ""),
+        "cat /proc/net/nf_conntrack": (0, conntrack_text, ""),
+        "cat /proc/net/stat/nf_conntrack": (1, "", "No such file or directory"),
+        "getconf PAGESIZE": (0, "4096\n", ""),
+    }
+    if slabinfo_text is not None:
+        answers["cat /proc/slabinfo"] = (0, slabinfo_text, "")
+    return FakeHost(answers)
+
+
+def test_a_bad_line_in_proc_net_tcp_loses_the_socket_table_only(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    lines = tcp.splitlines(keepends=True)
+    bad = "".join(lines[:2]) + "   9: this is not a socket row\n" + "".join(lines[2:])
+    conntrack = (
+        "ipv4     2 tcp      6 431999 ESTABLISHED src=198.51.100.1 dst=198.51.100.2 sport=40000 dport=5555 "
+        "src=198.51.100.2 dst=198.51.100.1 sport=5555 dport=40000 [ASSURED] mark=0 zone=0 use=2\n"
+    )
+    slabinfo = fixture_text("linux/slabinfo-2.1-1.txt")
+    host = linux_host(bad, conntrack, slabinfo)
+    sections, errors = GATHERERS["Linux"](Runner(host), NO_SELECTION, 1000, owners=False)
+    assert "netstat" not in sections
+    assert errors == [
+        "netstat: linux_proc_net_tcp: line 3 not recognised (expected at least 10 fields starting with 'N:'): "
+        "'   9: this is not a socket row'"
+    ]
+    assert sections["conntrack"]["available"] is True
+    assert sections["conntrack"]["max"] == 262144
+    assert (sections["conntrack"]["entries_parsed"], sections["conntrack"]["assured"]) == (1, 1)
+    assert sections["slabinfo"] == linux.slabinfo_section(slabinfo, 4096)
+    healthy = linux_host(tcp, conntrack, slabinfo)
+    good, good_errors = GATHERERS["Linux"](Runner(healthy), NO_SELECTION, 1000, owners=False)
+    assert good_errors == [] and {"netstat", "keepalive", "conntrack", "slabinfo"} <= set(good)
+
+
+def test_output_over_the_limit_is_cut_at_a_whole_line_and_named(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    limit = len(tcp) // 2
+    host = FakeHost({"netstat -an": (0, tcp, "")})
+    run = Runner(host, max_bytes=limit)
+    _rc, stdout, _stderr = run("netstat -an")
+    assert stdout == tcp[: tcp.rfind("\n", 0, limit) + 1]
+    assert stdout.endswith("\n") and len(stdout) <= limit
+    assert run.notes == [
+        "netstat -an: output of %d characters is over netdiag_max_capture_bytes (%d); read up to the limit"
+        % (len(tcp), limit)
+    ]
+    assert Runner(host, max_bytes=len(tcp))("netstat -an")[1] == tcp
+
+
+def test_a_linux_file_over_the_limit_crosses_the_connection_only_up_to_it(fixture_text):
+    tcp = fixture_text("linux/proc-net-tcp-2.txt")
+    limit = len(tcp) // 2
+    host = linux_host(tcp)
+    run = Runner(host, max_bytes=limit)
+    assert run.file_text("/proc/net/tcp") == tcp[: tcp.rfind("\n", 0, limit) + 1]
+    assert host.seen == ["head -c %d /proc/net/tcp" % (limit + 1), "wc -c < /proc/net/tcp"]
+    assert run.notes == [
+        "/proc/net/tcp: %d bytes, over netdiag_max_capture_bytes (%d); read up to the limit" % (len(tcp), limit)
+    ]
+    whole = Runner(linux_host(tcp), max_bytes=len(tcp))
+    assert whole.file_text("/proc/net/tcp") == tcp and whole.notes == []
+    assert whole.file_text("/proc/net/tcp6") is None  # a missing file, as cat reports it
+
+
+def test_looking_up_kdb_or_rmsock_only_tests_the_path():
+    # The collectors locate kdb before running it with sockinfo lines; rmsock only when it is asked to remove.
+    lookup = 'for d in %s; do [ -x "$d/%%s" ] && { echo "$d/%%s"; exit 0; }; done; exit 1' % " ".join(
+        raw_commands.BIN_DIRECTORIES
+    )
+    host = FakeHost({lookup % ("kdb", "kdb"): (0, "/usr/sbin/kdb\r\n", ""), lookup % ("rmsock", "rmsock"): (1, "", "")})
+    run = Runner(host)
+    assert run.which("kdb") == "/usr/sbin/kdb"
+    assert run.which("rmsock") is None
+    assert run.which("kdb; rmsock") is None  # not a program name: nothing is sent
+    assert host.seen == [lookup % ("kdb", "kdb"), lookup % ("rmsock", "rmsock")]
+    with pytest.raises(ValueError, match="not read-only"):
+        run.argv(["/usr/sbin/rmsock", "f1000", "tcpcb"])
