@@ -80,6 +80,8 @@ def file_mode(value):
     return mode
 
 
+# A host with a socket table read: an audit where no host has one saw nothing and fails (see write_report_set).
+AUDITED_STATUSES = ("ok", "partial")
 GENERATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 GENERATED_AT = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
@@ -163,8 +165,9 @@ class ActionModule(ActionBase):
             fail_on = check_fail_on(arguments.get("fail_on"))
         except (QueryError, ValueError) as error:
             raise AnsibleActionFail(str(error)) from None
+        given_at = checked_generated_at(arguments.get("generated_at"))
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        generated_at = checked_generated_at(arguments.get("generated_at")) or now.strftime(GENERATED_AT_FORMAT)
+        generated_at = given_at or now.strftime(GENERATED_AT_FORMAT)
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
 
         hostvars = task_vars.get("hostvars", {})
@@ -214,11 +217,14 @@ class ActionModule(ActionBase):
                 entry["facts"] = {}
         report = build_report(gathered, generated_at, thresholds, correlation)
 
-        stamp = generated_at.replace("-", "").replace(":", "")
+        # A given generated_at names the files; else the writer stamps them with the time of the write (with
+        # microseconds, under the directory's lock), so two audits at once never share a name.
+        stamp = given_at.replace("-", "").replace(":", "") if given_at else None
+        audited = [host for host, entry in report["hosts"].items() if entry["status"] in AUDITED_STATUSES]
         try:
             texts = {name: RENDERERS[name](report) for name in formats}
             warnings = []
-            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings)
+            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings, audited=bool(audited))
         except ReportDirectoryError as error:
             raise AnsibleActionFail("cannot write the report: %s" % error) from None
         except ReportWriteError as error:
@@ -231,6 +237,26 @@ class ActionModule(ActionBase):
 
         if warnings:
             result["warnings"] = warnings
+        if not audited:
+            # Whatever fail_on says: a run that saw no host must not pass for a clean audit (cron, CI), and its
+            # report did not replace audit-latest.*, which still holds the last audit that saw a host.
+            result.update(
+                failed=True,
+                changed=True,
+                report_files=files,
+                summary=summary_lines(report, files),
+                statuses={host: entry["status"] for host, entry in report["hosts"].items()},
+                msg="no host was audited (%s); this run's report: %s; audit-latest.* was not replaced"
+                % (
+                    "; ".join(
+                        "%s %s: %s" % (host, entry["status"], " / ".join(entry["errors"]) or "no detail")
+                        for host, entry in sorted(report["hosts"].items())
+                    )
+                    or "no host was targeted",
+                    ", ".join(files),
+                ),
+            )
+            return result
         if query is not None:
             try:
                 # The report as written (JSON types), so the query sees exactly what the file holds.
