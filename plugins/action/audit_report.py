@@ -22,6 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_options
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
@@ -246,14 +247,16 @@ class ActionModule(ActionBase):
                 report_files=files,
                 summary=summary_lines(report, files),
                 statuses={host: entry["status"] for host, entry in report["hosts"].items()},
-                msg="no host was audited (%s); this run's report: %s; audit-latest.* was not replaced"
-                % (
-                    "; ".join(
-                        "%s %s: %s" % (host, entry["status"], " / ".join(entry["errors"]) or "no detail")
-                        for host, entry in sorted(report["hosts"].items())
+                msg=visible(
+                    "no host was audited (%s); this run's report: %s; audit-latest.* was not replaced"
+                    % (
+                        "; ".join(
+                            "%s %s: %s" % (host, entry["status"], " / ".join(entry["errors"]) or "no detail")
+                            for host, entry in sorted(report["hosts"].items())
+                        )
+                        or "no host was targeted",
+                        ", ".join(files),
                     )
-                    or "no host was targeted",
-                    ", ".join(files),
                 ),
             )
             return result

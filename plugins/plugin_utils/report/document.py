@@ -12,6 +12,7 @@ evidence, and the per-host tables.
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 
 TOP_PEERS = 10
 SEVERITIES = ("critical", "warning", "info")
@@ -103,7 +104,9 @@ def summary_lines(report, report_files=()):
         for item in report["findings"]
     )
     lines.extend("  report: %s" % path for path in report_files)
-    return lines
+    # Printed to the terminal of whoever runs the audit (controls.py); a host's line break must not start a line
+    # that looks like ours either.
+    return [visible(line.replace("\n", " ")) for line in lines]
 
 
 def report_blocks(report):

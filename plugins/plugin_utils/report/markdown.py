@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 
 MARKUP = re.compile(r"[\\`*\[\]<>|~&!{}]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
@@ -83,4 +84,5 @@ def render(report):
     lines = []
     for block in report_blocks(report):
         lines.extend(render_block(block))
-    return "\n".join(lines).rstrip("\n") + "\n"
+    # Last, over the whole page: no control character reaches a terminal that shows it, whatever block it is in.
+    return visible("\n".join(lines).rstrip("\n") + "\n")
