@@ -3,7 +3,7 @@
 
 The hostile name is the one of the issue, as prctl(PR_SET_NAME) sets it (15 bytes): ESC ] 0 ; PWN BEL (set the
 terminal's title) ESC [ 8 m (hide what follows) <b>. The live counterpart, with a real process of that name, is
-tests/integration/test_audit_controls.py.
+tests/integration/test_audit_reports_safe.py.
 """
 
 from __future__ import annotations
