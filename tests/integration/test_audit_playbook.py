@@ -25,6 +25,7 @@ import chromium
 import pytest
 from conftest import (
     HOLDING_SERVER,
+    ansible_environment,
     drop_output_to,
     in_netns,
     needs_root,
@@ -249,13 +250,28 @@ def test_fail_on_fails_when_no_host_was_audited(tmp_path):
     interpreter.chmod(0o755)
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[all]\nold ansible_connection=local ansible_python_interpreter=%s\n" % interpreter)
-    completed, report = run_audit(
-        tmp_path / "reports", inventory=inventory, extra=["-e", "netdiag_fail_on=warning", "-e", "netdiag_raw=false"]
+    reports = tmp_path / "reports"
+    completed = run_playbook(
+        "audit.yml",
+        "-i",
+        str(inventory),
+        "-e",
+        "netdiag_report_dir=%s" % reports,
+        "-e",
+        "netdiag_fail_on=warning",
+        "-e",
+        "netdiag_raw=false",
+        env=ansible_environment(),
     )
+    # No host was audited at all: the run fails at the report (docs/report.md), which is written as the
+    # -failed set and does not become audit-latest.
+    assert completed.returncode != 0, completed.stdout[-3000:]
+    assert "no host was audited (old failed: " in completed.stdout
+    assert not (reports / "audit-latest.json").exists()
+    [written] = reports.glob("audit-*-failed.json")
+    report = json.loads(written.read_text())
     assert report["hosts"]["old"]["status"] == "failed"
     assert report["findings"] == []
-    assert completed.returncode != 0, completed.stdout[-3000:]
-    assert "1 host(s) not audited: old" in completed.stdout
 
 
 def test_query_is_printed_and_fail_on_never_keeps_success(tmp_path):

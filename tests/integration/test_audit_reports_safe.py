@@ -110,32 +110,58 @@ def test_keep_1_after_an_audit_that_reached_no_host(tmp_path):
 
 
 def test_two_playbook_runs_into_one_directory_at_once(tmp_path):
+    # Two inventories, one host each (this machine under two names): each run's report names its own host, so a
+    # file of one run is told from the other's whatever second they started in.
     reports = tmp_path / "reports"
-    command = [str(VENV_BIN / "ansible-playbook"), "playbooks/audit.yml", "-e", "netdiag_report_dir=%s" % reports]
-    runs = [
-        subprocess.Popen(
-            [*command, "-e", "netdiag_audit_ports=[%d]" % port],
-            cwd=REPO,
-            env=ansible_environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+    runs = []
+    for name in ("first", "second"):
+        inventory = tmp_path / ("%s.yml" % name)
+        inventory.write_text(
+            json.dumps(
+                {
+                    "all": {
+                        "hosts": {
+                            name: {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": str(VENV_BIN / "python"),
+                            }
+                        }
+                    }
+                }
+            )
         )
-        for port in (11111, 22222)
-    ]
+        command = [
+            str(VENV_BIN / "ansible-playbook"),
+            "playbooks/audit.yml",
+            "-i",
+            str(inventory),
+            "-e",
+            "netdiag_report_dir=%s" % reports,
+        ]
+        runs.append(
+            subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=ansible_environment(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     for run in runs:
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 0, output[-4000:]
     stamped = sorted(path.name for path in reports.glob("audit-2*"))
-    assert len(stamped) == 6  # both reports kept, whatever second they started in
-    # audit-latest.* is one run's: the same selection in JSON, Markdown and HTML.
-    selection = json.loads((reports / "audit-latest.json").read_text())
-    latest_json = (reports / "audit-latest.json").read_bytes()
-    same = [name for name in stamped if name.endswith(".json") and (reports / name).read_bytes() == latest_json]
-    assert len(same) == 1
-    stamp = same[0][len("audit-") : -len(".json")]
-    for extension in ("md", "html"):
+    assert len(stamped) == 6  # both reports kept
+    by_host = {}
+    for name in stamped:
+        if name.endswith(".json"):
+            [host] = json.loads((reports / name).read_text())["hosts"]
+            by_host[host] = name[len("audit-") : -len(".json")]
+    assert sorted(by_host) == ["first", "second"]
+    # audit-latest.* is the three files of one run.
+    [latest_host] = json.loads((reports / "audit-latest.json").read_text())["hosts"]
+    for extension in ("json", "md", "html"):
         assert (reports / ("audit-latest." + extension)).read_bytes() == (
-            reports / ("audit-%s.%s" % (stamp, extension))
+            reports / ("audit-%s.%s" % (by_host[latest_host], extension))
         ).read_bytes()
-    assert selection["schema"] == 1
