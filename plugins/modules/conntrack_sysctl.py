@@ -19,7 +19,7 @@ description:
     live values to C(/proc/sys), and reads both back to verify them.
   - The writes run in a process of their own (forked, in a session of its own, ignoring SIGHUP, SIGINT and SIGTERM),
     so a module process killed in the middle (SIGKILL from the OOM killer or a timeout) does not leave a temporary
-    file or a new file beside the old live value: that process finishes the writes, or its own roll-back.
+    file or a new file beside the old live value; that process finishes the writes, or its own roll-back.
   - Looks through every sysctl configuration file applied after its own at boot, in the order C(systemd-sysctl)
     uses (all C(*.conf) in C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) and
     C(/lib/sysctl.d), merged and sorted by file name; C(/etc/sysctl.conf) always counts as later, since
