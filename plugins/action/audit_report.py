@@ -22,6 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables, report_history
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
@@ -81,6 +82,8 @@ def file_mode(value):
     return mode
 
 
+# A host with a socket table read: an audit where no host has one saw nothing and fails (see write_report_set).
+AUDITED_STATUSES = ("ok", "partial")
 GENERATED_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 GENERATED_AT = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
@@ -182,8 +185,9 @@ class ActionModule(ActionBase):
             fail_on = check_fail_on(arguments.get("fail_on"))
         except (QueryError, ValueError) as error:
             raise AnsibleActionFail(str(error)) from None
+        given_at = checked_generated_at(arguments.get("generated_at"))
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        generated_at = checked_generated_at(arguments.get("generated_at")) or now.strftime(GENERATED_AT_FORMAT)
+        generated_at = given_at or now.strftime(GENERATED_AT_FORMAT)
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
         # Comparison with earlier reports (plugin_utils/report_history.py): read before anything is written.
         try:
@@ -245,12 +249,15 @@ class ActionModule(ActionBase):
         report = build_report(gathered, generated_at, thresholds, correlation, run)
         summary_text = report_history.compare(report, earlier, trend)
 
-        stamp = generated_at.replace("-", "").replace(":", "")
+        # A given generated_at names the files; else the writer stamps them with the time of the write (with
+        # microseconds, under the directory's lock), so two audits at once never share a name.
+        stamp = given_at.replace("-", "").replace(":", "") if given_at else None
+        audited = [host for host, entry in report["hosts"].items() if entry["status"] in AUDITED_STATUSES]
         try:
             texts = {name: RENDERERS[name](report) for name in formats}
             texts[report_history.SUMMARY_EXTENSION] = summary_text
             warnings = []
-            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings)
+            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings, audited=bool(audited))
         except ReportDirectoryError as error:
             raise AnsibleActionFail("cannot write the report: %s" % error) from None
         except ReportWriteError as error:
@@ -261,13 +268,41 @@ class ActionModule(ActionBase):
                 "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
             ) from error
 
+        # audit-latest.prom is an audit-latest file too: a run that saw no host leaves it as it was.
         written, problems = report_history.write_companions(
-            dest, report, earlier, mode, trend["max_series"], prometheus_file=arguments.get("prometheus", True)
+            dest,
+            report,
+            earlier,
+            mode,
+            trend["max_series"],
+            prometheus_file=arguments.get("prometheus", True) and bool(audited),
         )
         files.extend(written)
         warnings.extend(report_history.skipped_warnings(report) + problems)
         if warnings:
             result["warnings"] = warnings
+        if not audited:
+            # Whatever fail_on says: a run that saw no host must not pass for a clean audit (cron, CI), and its
+            # report did not replace audit-latest.*, which still holds the last audit that saw a host.
+            result.update(
+                failed=True,
+                changed=True,
+                report_files=files,
+                summary=summary_lines(report, files),
+                statuses={host: entry["status"] for host, entry in report["hosts"].items()},
+                msg=visible(
+                    "no host was audited (%s); this run's report: %s; audit-latest.* was not replaced"
+                    % (
+                        "; ".join(
+                            "%s %s: %s" % (host, entry["status"], " / ".join(entry["errors"]) or "no detail")
+                            for host, entry in sorted(report["hosts"].items())
+                        )
+                        or "no host was targeted",
+                        ", ".join(files),
+                    )
+                ),
+            )
+            return result
         if query is not None:
             try:
                 # The report as written (JSON types), so the query sees exactly what the file holds.

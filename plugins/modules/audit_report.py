@@ -31,7 +31,15 @@ description:
     Pushgateway (C(docs/monitoring.md) of the collection).
   - Writes C(audit-<UTC timestamp>.json), C(.md) and C(.html) and C(audit-latest.*) copies into O(dest). The
     C(audit-latest.*) files are replaced together or not at all (all new files are written first, then renamed).
-    The JSON follows schema 1, described in C(docs/facts_schema.md) of the collection.
+    The timestamp is the time of the write with microseconds (C(audit-20261207T193250.123456Z.json)), taken under
+    an exclusive lock on O(dest) (C(.audit.lock)), so two audits writing into one directory at once take turns, both
+    reports are kept and C(audit-latest.*) is always one run's set. The JSON follows schema 1, described in
+    C(docs/facts_schema.md) of the collection.
+  - When no host was audited (every host V(unreachable) or V(failed)), the report is written as
+    C(audit-<timestamp>-failed.*), C(audit-latest.*) is left as it was, and the module fails whatever O(fail_on)
+    says.
+  - Control characters from hosts (C0 but line feed and tab, DEL, C1) are shown as C(\xNN) in the Markdown and
+    HTML reports and in RV(summary); the JSON keeps the text as it came.
   - A host whose facts cannot be reported (malformed) gets that as its error, with status V(failed); the other hosts
     are reported.
   - Runs on the controller only. It writes the report also in check mode (C(ansible-playbook playbooks/audit.yml
@@ -48,8 +56,10 @@ options:
     required: true
   dest:
     description:
-      - Directory for the report files, created with mode 0700 when missing. Relative paths are relative to the
-        directory C(ansible-playbook) was started in.
+      - Directory for the report files, created with mode 0700 when missing (every missing level 0700, whatever the
+        umask, never through a symbolic link, and only in a parent owned by you or root that others cannot write
+        to unless it has the sticky bit). Relative paths are relative to the directory C(ansible-playbook) was
+        started in.
       - An existing directory must belong to the user running Ansible and must not be writable by group or others;
         otherwise the module fails without writing anything.
     type: path
@@ -64,6 +74,8 @@ options:
     description:
       - After a successful write, keep only the newest O(keep) timestamped report sets in O(dest) and remove older
         C(audit-<timestamp>.*) files. V(0) keeps all. C(audit-latest.*) and other files are never removed.
+      - Sets of audits that audited no host (C(audit-<timestamp>-failed.*)) are counted apart; the newest O(keep)
+        of each kind are kept, so failed runs never remove the last good set.
     type: int
     default: 0
   formats:
@@ -188,7 +200,7 @@ report_files:
   returned: success
   type: list
   elements: str
-  sample: [reports/audit-20261125T213000Z.json, reports/audit-20261125T213000Z.md]
+  sample: [reports/audit-20261207T193250.123456Z.json, reports/audit-20261207T193250.123456Z.md]
 summary:
   description: Readable summary lines, one per host and one per finding.
   returned: success

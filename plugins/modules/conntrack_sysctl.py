@@ -17,6 +17,9 @@ description:
     (M(ansible.posix.sysctl) rewrites the file first and fails afterwards).
   - Writes all settings to one file under C(/etc/sysctl.d) (atomically, replacing that file's content), writes the
     live values to C(/proc/sys), and reads both back to verify them.
+  - The writes run in a process of their own (forked, in a session of its own, ignoring SIGHUP, SIGINT and SIGTERM),
+    so a module process killed in the middle (SIGKILL from the OOM killer or a timeout) does not leave a temporary
+    file or a new file beside the old live value; that process finishes the writes, or its own roll-back.
   - Looks through every sysctl configuration file applied after its own at boot, in the order C(systemd-sysctl)
     uses (all C(*.conf) in C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) and
     C(/lib/sysctl.d), merged and sorted by file name; C(/etc/sysctl.conf) always counts as later, since
@@ -333,9 +336,11 @@ undo:
 """
 
 import glob
+import json
 import os
 import platform
 import re
+import signal
 import stat
 import tempfile
 
@@ -736,33 +741,12 @@ class LinuxConntrackSysctl:
 
         backup_files = []
         if changed and not self.module.check_mode:
-            # Files first, live values second: a failed write (disk full) then leaves the live values untouched,
-            # and a failed live write puts back both the values and the files.
-            written = []  # (path, its text before), in the order written
-            writing = self.sysctl_file
-            try:
-                if file_after != file_before:
-                    self.write_atomically(self.sysctl_file, file_after, mode=MANAGED_FILE_MODE)
-                    written.append((self.sysctl_file, file_before))
-                for path, (before_text, after_text) in sorted(edits.items()):
-                    writing = path
-                    backup_files.append(self.module.backup_local(path))
-                    self.write_atomically(path, after_text)
-                    written.append((path, before_text))
-            except OSError as error:
-                self.module.fail_json(
-                    msg="Writing %s failed: %s. %s; no live value was changed."
-                    % (writing, error, self.restore_files(written)),
-                    changed=bool(backup_files),
-                    backup_files=backup_files,
-                )
-            problem = self.apply_live(keys, live_before, live_changes)
-            if problem:
-                self.module.fail_json(
-                    msg="%s Values written before it were put back. %s." % (problem, self.restore_files(written)),
-                    changed=bool(backup_files),
-                    backup_files=backup_files,
-                )
+            outcome = self.in_writer_process(
+                self.commit, keys, live_before, live_changes, file_before, file_after, edits
+            )
+            backup_files = outcome.get("backup_files") or []
+            if outcome.get("msg"):
+                self.module.fail_json(msg=outcome["msg"], changed=bool(backup_files), backup_files=backup_files)
 
         if self.module.check_mode:
             live_after = live_after_expected
@@ -865,6 +849,90 @@ class LinuxConntrackSysctl:
         if wrong:
             self.module.fail_json(msg="Verification failed after restoring: " + "; ".join(wrong), changed=True)
         return result
+
+    def commit(self, keys, live_before, live_changes, file_before, file_after, edits):
+        """Write the files, then the live values; on a failure put back what was written.
+
+        Returns {"backup_files": [...]} and, when it failed, "msg" (what failed and what was put back).
+        """
+        # Files first, live values second: a failed write (disk full) then leaves the live values untouched,
+        # and a failed live write puts back both the values and the files.
+        backup_files = []
+        written = []  # (path, its text before), in the order written
+        writing = self.sysctl_file
+        try:
+            if file_after != file_before:
+                self.write_atomically(self.sysctl_file, file_after, mode=MANAGED_FILE_MODE)
+                written.append((self.sysctl_file, file_before))
+            for path, (before_text, after_text) in sorted(edits.items()):
+                writing = path
+                backup_files.append(self.module.backup_local(path))
+                self.write_atomically(path, after_text)
+                written.append((path, before_text))
+        except OSError as error:
+            return {
+                "msg": "Writing %s failed: %s. %s; no live value was changed."
+                % (writing, error, self.restore_files(written)),
+                "backup_files": backup_files,
+            }
+        problem = self.apply_live(keys, live_before, live_changes)
+        if problem:
+            return {
+                "msg": "%s Values written before it were put back. %s." % (problem, self.restore_files(written)),
+                "backup_files": backup_files,
+            }
+        return {"backup_files": backup_files}
+
+    def in_writer_process(self, function, *arguments):
+        """function(*arguments) in a forked child of its own session; its result dict, through a pipe.
+
+        The writes are several steps (a temporary file renamed over the managed file, edited files, then each live
+        value), and no handler runs when this process is killed with SIGKILL (the OOM killer, a timeout that kills
+        the module): between two steps that left a temporary file in /etc/sysctl.d or a new file with the old live
+        value. The child is in a session of its own and ignores SIGHUP, SIGINT and SIGTERM, so the death of the
+        module process, or of its process group, does not stop the transaction halfway: the child finishes it,
+        including its own roll-back, and the file and the live values end up agreeing.
+        """
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: never returns into the caller
+            status = 1
+            try:
+                os.close(reader)
+                os.setsid()
+                for number in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+                    signal.signal(number, signal.SIG_IGN)
+                try:
+                    outcome = function(*arguments)
+                except Exception as error:  # reported, not lost with the child's stderr
+                    outcome = {"msg": "Writing %s failed: %s: %s" % (self.sysctl_file, type(error).__name__, error)}
+                status = 0
+                data = json.dumps(outcome).encode("utf-8")
+                try:
+                    while data:
+                        data = data[os.write(writer, data) :]
+                except OSError:
+                    pass  # the module process is gone: nobody to tell, the transaction is complete anyway
+            finally:
+                os._exit(status)
+        os.close(writer)
+        chunks = []
+        with os.fdopen(reader, "rb") as stream:
+            for chunk in iter(lambda: stream.read(65536), b""):
+                chunks.append(chunk)
+        _pid, status = os.waitpid(child, 0)
+        try:
+            return json.loads(b"".join(chunks).decode("utf-8"))
+        except ValueError:
+            how = (
+                "killed by signal %d" % os.WTERMSIG(status)
+                if os.WIFSIGNALED(status)
+                else "exit status %d" % os.WEXITSTATUS(status)
+            )
+            return {
+                "msg": "The process writing %s and the live values ended before it reported (%s): the files and "
+                "live values may be partly changed; run the module again to converge" % (self.sysctl_file, how)
+            }
 
     def file_values(self, text, keys):
         by_path = {key_to_path(key): short_name for short_name, key in keys.items()}

@@ -26,6 +26,7 @@ import chromium
 import pytest
 from conftest import (
     HOLDING_SERVER,
+    ansible_environment,
     drop_output_to,
     in_netns,
     needs_root,
@@ -69,9 +70,10 @@ def test_default_inventory_audits_localhost(tmp_path):
     assert localhost["platform"] == "Linux"
     assert isinstance(localhost["netstat"]["state_counts"], dict)
     assert {"conntrack", "slabinfo", "keepalive"} <= set(localhost)
-    stamped = sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith("audit-latest"))
-    assert [name.split(".", 1)[1] for name in stamped] == ["html", "json", "md", "summary.json"]
-    stamp = stamped[0].split(".", 1)[0]
+    stamped = sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("audit-2"))
+    # audit-<YYYYMMDDTHHMMSS.ffffffZ>.<extension>: one stamp, four files
+    assert [name.split("Z.", 1)[1] for name in stamped] == ["html", "json", "md", "summary.json"]
+    stamp = stamped[0].split("Z.", 1)[0] + "Z"
     for suffix in ("json", "md", "html", "summary.json"):
         latest = (tmp_path / ("audit-latest." + suffix)).read_bytes()
         assert latest == (tmp_path / ("%s.%s" % (stamp, suffix))).read_bytes()
@@ -272,13 +274,28 @@ def test_fail_on_fails_when_no_host_was_audited(tmp_path):
     interpreter.chmod(0o755)
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[all]\nold ansible_connection=local ansible_python_interpreter=%s\n" % interpreter)
-    completed, report = run_audit(
-        tmp_path / "reports", inventory=inventory, extra=["-e", "netdiag_fail_on=warning", "-e", "netdiag_raw=false"]
+    reports = tmp_path / "reports"
+    completed = run_playbook(
+        "audit.yml",
+        "-i",
+        str(inventory),
+        "-e",
+        "netdiag_report_dir=%s" % reports,
+        "-e",
+        "netdiag_fail_on=warning",
+        "-e",
+        "netdiag_raw=false",
+        env=ansible_environment(),
     )
+    # No host was audited at all: the run fails at the report (docs/report.md), which is written as the
+    # -failed set and does not become audit-latest.
+    assert completed.returncode != 0, completed.stdout[-3000:]
+    assert "no host was audited (old failed: " in completed.stdout
+    assert not (reports / "audit-latest.json").exists()
+    [written] = reports.glob("audit-*-failed.json")
+    report = json.loads(written.read_text())
     assert report["hosts"]["old"]["status"] == "failed"
     assert report["findings"] == []
-    assert completed.returncode != 0, completed.stdout[-3000:]
-    assert "1 host(s) not audited: old" in completed.stdout
 
 
 def test_query_is_printed_and_fail_on_never_keeps_success(tmp_path):

@@ -13,6 +13,7 @@ both ends, the findings by severity with their evidence, the per-host tables, an
 from __future__ import annotations
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.owner_sections import owner_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.run_settings import run_blocks, run_line
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_document import trend_blocks
@@ -125,7 +126,9 @@ def summary_lines(report, report_files=()):
         for item in report["findings"]
     )
     lines.extend("  report: %s" % path for path in report_files)
-    return lines
+    # Printed to the terminal of whoever runs the audit (controls.py); a host's line break must not start a line
+    # that looks like ours either.
+    return [visible(line.replace("\n", " ")) for line in lines]
 
 
 def report_blocks(report):

@@ -19,7 +19,16 @@ import re
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.summary import SUMMARY_SCHEMA, report_summary
 
 REPORT_SCHEMA = 1
-STAMPED = re.compile(r"\Aaudit-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.(?P<kind>summary\.json|json)\Z")
+# The stamp is to the second (a given generated_at) or to the microsecond (the time of the write); sets of an
+# audit that reached no host (audit-<stamp>-failed.*) are no audit and not compared with.
+STAMPED = re.compile(r"\Aaudit-(?P<stamp>[0-9]{8}T[0-9]{6}(?:\.[0-9]{6})?Z)\.(?P<kind>summary\.json|json)\Z")
+
+
+def _stamp_order(stamp):
+    """Sort key of a stamp: its time, whether or not it has microseconds (plain text order puts "." before "Z")."""
+    return stamp[:15], stamp[16:22] if stamp[15] == "." else "000000"
+
+
 # Earlier reports compared by default: enough for a day of hourly audits and more.
 DEFAULT_WINDOW = 30
 
@@ -127,9 +136,9 @@ def load_history(path, current_stamp=None, window=DEFAULT_WINDOW):
         kinds = {}
         for name in os.listdir(directory):
             match = STAMPED.match(name)
-            if match and (current_stamp is None or match.group("stamp") < current_stamp):
+            if match and (current_stamp is None or _stamp_order(match.group("stamp")) < _stamp_order(current_stamp)):
                 kinds.setdefault(match.group("stamp"), set()).add(match.group("kind"))
-        for stamp in sorted(kinds)[-window:]:
+        for stamp in sorted(kinds, key=_stamp_order)[-window:]:
             summary, backfill, problem = _load_set(directory, stamp, kinds[stamp])
             if problem:
                 history["skipped"].append({"file": os.path.join(path, "audit-%s.json" % stamp), "reason": problem})

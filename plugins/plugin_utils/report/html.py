@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_html import series_svg
@@ -216,7 +217,9 @@ def render_block(block):
 
 def render(report):
     body = "\n".join(render_block(block) for block in report_blocks(report))
-    return (
+    # Last, over the whole page (see controls.py): a control character is a parse error in HTML, and the file is
+    # as likely to be shown by cat or less as by a browser.
+    return visible(
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>netdiag.tcp audit %s</title>\n<style>%s</style>\n</head>\n<body>\n%s\n</body>\n</html>\n"
         % (escape(report["generated_at"]), STYLE, body)

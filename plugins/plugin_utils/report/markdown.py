@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import pair_text, report_blocks
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items, socket_text
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.trend_html import series_rows
@@ -111,4 +112,5 @@ def render(report):
     lines = []
     for block in report_blocks(report):
         lines.extend(render_block(block))
-    return "\n".join(lines).rstrip("\n") + "\n"
+    # Last, over the whole page: no control character reaches a terminal that shows it, whatever block it is in.
+    return visible("\n".join(lines).rstrip("\n") + "\n")

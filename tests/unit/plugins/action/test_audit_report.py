@@ -149,7 +149,7 @@ def test_step_named_once_in_errors(tmp_path):
             "failures": {"netstat_facts": "netstat_facts: ports: 'abc' is not a port", "slabinfo_facts": "no root"},
         }
     }
-    run_action({"hosts": ["web"], "dest": str(tmp_path)}, {"web": variables})
+    run_action({"hosts": ["web", "app"], "dest": str(tmp_path)}, {"web": variables, "app": host(APP)})
     assert written(tmp_path)["hosts"]["web"]["errors"] == [
         "netstat_facts: ports: 'abc' is not a port",
         "slabinfo_facts: no root",
@@ -162,7 +162,7 @@ def test_files_private_and_directory_created_0700(tmp_path):
     assert stat.S_IMODE(dest.stat().st_mode) == 0o700
     names = sorted(path.name for path in dest.iterdir())
     extensions = ("json", "md", "html", "summary.json")
-    assert names == sorted(["audit-%s.%s" % (STAMP, ext) for ext in extensions]) + [
+    assert names == [".audit.lock"] + sorted(["audit-%s.%s" % (STAMP, ext) for ext in extensions]) + [
         "audit-latest.html",
         "audit-latest.json",
         "audit-latest.md",
@@ -345,37 +345,37 @@ def test_rename_failing_halfway_names_what_was_replaced(tmp_path, monkeypatch):
     assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []
 
 
-def test_rename_failing_on_second_call_leaves_no_temporary(tmp_path, monkeypatch):
-    real_replace = os.replace
+def test_publishing_a_stamped_file_failing_leaves_nothing(tmp_path, monkeypatch):
+    real_link = os.link
     calls = []
 
-    def fail_on_second_call(*args, **kwargs):
+    def fail_on_second_link(*args, **kwargs):
         calls.append(args)
         if len(calls) == 2:
             raise OSError(5, "Input/output error")
-        return real_replace(*args, **kwargs)
+        return real_link(*args, **kwargs)
 
-    monkeypatch.setattr(report_files.os, "replace", fail_on_second_call)
+    monkeypatch.setattr(report_files.os, "link", fail_on_second_link)
     with pytest.raises(AnsibleActionFail) as raised:
         run_action({"hosts": ["web"], "dest": str(tmp_path)}, {"web": host(WEB)})
-    # Only one stamped file was renamed: the message says no audit-latest file was replaced and names that file.
-    assert (
-        "Input/output error; audit-latest files replaced: none; not replaced (still the previous report): "
-        "audit-latest.json, audit-latest.md, audit-latest.html, audit-latest.summary.json; timestamped files in place: "
-        "audit-%s.json" % STAMP
-    ) in str(raised.value)
-    assert [path.name for path in tmp_path.iterdir()] == ["audit-%s.json" % STAMP]
+    assert str(raised.value).startswith(
+        "cannot write the report under %s: [Errno 5] Input/output error; audit-latest.* was left as it was" % tmp_path
+    )
+    # The stamped JSON already published is taken back: no half set, no temporary, no audit-latest.
+    assert [path.name for path in tmp_path.iterdir()] == [".audit.lock"]
 
 
 def test_failed_and_unreachable_hosts_fail_the_gate(tmp_path):
     unreachable = {"netdiag_audit_result": {"status": "unreachable", "failures": {}}}
     result = run_action(
-        {"hosts": ["web", "app"], "dest": str(tmp_path), "fail_on": "warning"},
-        {"web": unreachable, "app": {}},
+        {"hosts": ["web", "app", "db"], "dest": str(tmp_path), "fail_on": "warning"},
+        {"web": unreachable, "app": {}, "db": host(APP)},
     )
     assert result["failing_findings"] == []
     assert result["failing_hosts"] == {"app": "failed", "web": "unreachable"}
-    quiet = run_action({"hosts": ["web"], "dest": str(tmp_path), "fail_on": "never"}, {"web": unreachable})
+    quiet = run_action(
+        {"hosts": ["web", "db"], "dest": str(tmp_path), "fail_on": "never"}, {"web": unreachable, "db": host(APP)}
+    )
     assert quiet["failing_hosts"] == {}
 
 
@@ -403,3 +403,46 @@ def test_unknown_setting_fails_before_writing(tmp_path):
     with pytest.raises(AnsibleActionFail, match="settings: unknown colour"):
         run_action({"hosts": [], "dest": str(tmp_path / "r"), "settings": {"colour": "red"}}, {})
     assert not (tmp_path / "r").exists()
+
+
+def test_audit_that_reached_no_host_fails_and_keeps_the_last_good_set(tmp_path):
+    # keep=1: a good audit, then one where every host was unreachable. Before, that run exited 0, replaced
+    # audit-latest.* with a report that saw nothing and deleted the last good set.
+    run_action(
+        {"hosts": ["web", "app"], "dest": str(tmp_path), "generated_at": "2026-11-25T21:00:00Z", "keep": 1},
+        {"web": host(WEB), "app": host(APP)},
+    )
+    good = {path.name: path.read_bytes() for path in tmp_path.glob("audit-*")}
+    unreachable = {"netdiag_audit_result": {"status": "unreachable", "errors": ["Connection refused"]}}
+    for fail_on in ("never", "warning"):
+        result = run_action(
+            {"hosts": ["web", "app"], "dest": str(tmp_path), "keep": 1, "fail_on": fail_on},
+            {"web": unreachable, "app": {}},
+        )
+        assert result["failed"] is True
+        extensions = ("json", "md", "html", "summary.json")
+        files = [str(tmp_path / ("audit-%s-failed.%s" % (STAMP, ext))) for ext in extensions]
+        if fail_on == "warning":  # the same generated_at a second time: moved on by a microsecond
+            files = [path.replace(STAMP, "20261125T213000.000001Z") for path in files]
+        assert result["report_files"] == files
+        assert result["msg"] == (
+            "no host was audited (app failed: the host did not run the audit; web unreachable: Connection refused); "
+            "this run's report: %s; audit-latest.* was not replaced" % ", ".join(files)
+        )
+        assert json.loads(pathlib.Path(files[0]).read_text())["hosts"]["web"]["status"] == "unreachable"
+    # The good set and audit-latest.* are untouched; keep=1 kept one failed set, the newest.
+    assert {path.name: path.read_bytes() for path in tmp_path.glob("audit-*") if "-failed" not in path.name} == good
+    assert sorted(path.name for path in tmp_path.glob("audit-*-failed.*")) == [
+        "audit-20261125T213000.000001Z-failed.html",
+        "audit-20261125T213000.000001Z-failed.json",
+        "audit-20261125T213000.000001Z-failed.md",
+        "audit-20261125T213000.000001Z-failed.summary.json",
+    ]
+    assert not (tmp_path / "audit-latest.prom").exists() or "audit-latest.prom" in good
+
+
+def test_one_host_reached_is_an_audit(tmp_path):
+    unreachable = {"netdiag_audit_result": {"status": "unreachable", "errors": ["Connection refused"]}}
+    result = run_action({"hosts": ["web", "app"], "dest": str(tmp_path)}, {"web": unreachable, "app": host(APP)})
+    assert "failed" not in result
+    assert written(tmp_path)["hosts"]["web"]["status"] == "unreachable"

@@ -199,3 +199,93 @@ def test_collector_same_as_per_line_path(tmp_path, monkeypatch, families, owners
         netstat.pop(key, None)
     expected = reference_collect(tmp_path, owner_map if owners else {}, selection, max_connections, families, owners)
     assert netstat == expected
+
+
+# ---- expected values written by hand from the captured tables (not from any parser of ours) ----------------------
+# Decoded from the fixture text: addresses are little-endian hex words (802AA8C0 -> C0.A8.2A.80), ports big-endian
+# hex (D450 -> 54352), st is the kernel's tcp_states.h code (08 CLOSE_WAIT, 0A LISTEN, 01 ESTABLISHED), and for
+# UDP 07 is an unconnected socket, 01 a connected one.
+HAND_DECODED = {
+    "proc-net-tcp-1.txt": (
+        # Two captures one after the other: rows 0-3 (3 x 0A, 1 x 08), then rows 0-22 (0A; 04 on rows 1, 6, 7, 9,
+        # 15 and 22; 01 on row 11; 06 on the other 15).
+        {"LISTEN": 4, "CLOSE_WAIT": 1, "FIN_WAIT_1": 6, "TIME_WAIT": 15, "ESTABLISHED": 1},
+        # row 3: 802AA8C0:D450 2104C798:01BB 08 00000000:00000052 ... uid 1000 inode 149098
+        {
+            "protocol": "tcp",
+            "family": "inet",
+            "local_address": "192.168.42.128",
+            "local_port": 54352,
+            "remote_address": "152.199.4.33",
+            "remote_port": 443,
+            "state": "CLOSE_WAIT",
+            "keepalive": True,  # tr 02: the keepalive timer is pending (tcp4_seq_show's timer_active 2)
+            "uid": 1000,
+            "inode": 149098,
+            "send_queue": 0,
+            "receive_queue": 0x52,
+        },
+    ),
+    "proc-net-tcp6-1.txt": (
+        {"LISTEN": 2, "ESTABLISHED": 8},
+        # row 4: IPv4-mapped ::ffff:127.0.0.1 port 1F90 -> D92E, timer 00 (no keepalive timer), inode 25013
+        {
+            "protocol": "tcp",
+            "family": "inet",
+            "local_address": "127.0.0.1",
+            "local_port": 8080,
+            "remote_address": "127.0.0.1",
+            "remote_port": 55598,
+            "state": "ESTABLISHED",
+            "keepalive": False,
+            "uid": 0,
+            "inode": 25013,
+            "send_queue": 0,
+            "receive_queue": 0,
+        },
+    ),
+    "proc-net-udp-1.txt": (
+        {},
+        # row 12573: 0100007F:E6B4 0100007F:14E9 01, a connected UDP socket, inode 25005
+        {
+            "protocol": "udp",
+            "family": "inet",
+            "local_address": "127.0.0.1",
+            "local_port": 59060,
+            "remote_address": "127.0.0.1",
+            "remote_port": 5353,
+            "state": "ESTABLISHED",
+            "uid": 0,
+            "inode": 25005,
+            "send_queue": 0,
+            "receive_queue": 0,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_DECODED))
+def test_captured_tables_through_column_path_against_hand_decoded_values(
+    fixture_text, column_path_for_small_tables, name
+):
+    states, connection = HAND_DECODED[name]
+    result = linux_proc_net_tcp.parse(fixture_text("linux/" + name))
+    assert {state: count for state, count in result["state_counts"].items() if count} == states
+    assert connection in result["connections"]
+
+
+def test_captured_listeners_through_column_path_against_hand_decoded_values(fixture_text, column_path_for_small_tables):
+    # proc-net-tcp-1 rows 0-2 of the first capture: 3500007F:0035, 0100007F:89E7, 0100007F:0277, and row 0 of the
+    # second: 00000000:0016, all 0A; tcp6-1 rows 0-1: ::, ::1.
+    tcp = linux_proc_net_tcp.parse(fixture_text("linux/proc-net-tcp-1.txt"))
+    assert sorted((item["local_address"], item["local_port"]) for item in tcp["listeners"]) == [
+        ("*", 22),
+        ("127.0.0.1", 631),
+        ("127.0.0.1", 35303),
+        ("127.0.0.53", 53),
+    ]
+    tcp6 = linux_proc_net_tcp.parse(fixture_text("linux/proc-net-tcp6-1.txt"))
+    assert sorted((item["family"], item["local_address"], item["local_port"]) for item in tcp6["listeners"]) == [
+        ("inet6", "*", 8080),
+        ("inet6", "::1", 6000),
+    ]

@@ -236,3 +236,31 @@ def test_parse_selection_options(captured):
     assert result["selected_sockets"] == 3
     assert result["truncated"] is True
     assert result["established_by_peer"] == CAPTURED_PEERS[-2:]
+
+
+@pytest.mark.parametrize(
+    ("local", "remote", "code", "expected"),
+    [
+        # A socket bound to an IPv4-mapped address, not connected (the peer is the wildcard ::): an IPv4 socket.
+        (
+            "0000000000000000FFFF00000100007F:1F90",
+            "00000000000000000000000000000000:0000",
+            "0A",
+            ("inet", "127.0.0.1", "*"),
+        ),
+        # Connected, both ends mapped.
+        (
+            "0000000000000000FFFF00000100007F:1F90",
+            "0000000000000000FFFF00000900007F:A028",
+            "01",
+            ("inet", "127.0.0.1", "127.0.0.9"),
+        ),
+        # A dual-stack listener: both wildcards, an IPv6 socket.
+        ("00000000000000000000000000000000:1F90", "00000000000000000000000000000000:0000", "0A", ("inet6", "*", "*")),
+    ],
+)
+def test_ipv4_mapped_socket_with_a_wildcard_peer_is_inet(local, remote, code, expected):
+    # Hand-written tcp6 rows (the layout of the kernel's tcp6_seq_show). Either end mapped makes the socket IPv4:
+    # a check that wanted both ends mapped turned the first row into inet6.
+    (record,) = linux_proc_net_tcp.iter_records((TCP_HEADER + row(0, local, remote, code)).splitlines())
+    assert (record.family, record.local_address, record.remote_address) == expected

@@ -269,3 +269,22 @@ def test_one_dump_of_both_families_gives_the_facts_of_one_dump_per_family(cap, m
         # AF_INET sockets first, then AF_INET6 ones (inodes from 700; v4-mapped ones are reported as inet).
         socket_families = [item["inode"] >= 700 for item in per_family["connections"]]
         assert socket_families == sorted(socket_families)
+
+
+@pytest.mark.parametrize(
+    ("state", "source", "destination", "expected"),
+    [
+        # Bound to an IPv4-mapped address, peer the wildcard :: (a listener of an AF_INET6 socket on ::ffff:127.0.0.1).
+        (10, "::ffff:127.0.0.1", "::", ("inet", "127.0.0.1", "*")),
+        (1, "::ffff:127.0.0.1", "::ffff:127.0.0.9", ("inet", "127.0.0.1", "127.0.0.9")),
+        (10, "::", "::", ("inet6", "*", "*")),
+    ],
+)
+def test_ipv4_mapped_socket_with_a_wildcard_peer_is_inet(state, source, destination, expected):
+    # The unit counterpart of the live test (tests/integration/test_sock_diag_live.py): the same rule as
+    # linux_proc_net_tcp, either end mapped makes the socket IPv4, checked here on hand-built netlink answers.
+    reader, _summary = reader_with(listening=(8080,))
+    item = reader.record(
+        record(state, source, 8080, destination, 0 if state == 10 else 41000, family=socket.AF_INET6), 0, "tcp"
+    )
+    assert (item.family, item.local_address, item.remote_address) == expected

@@ -463,3 +463,67 @@ def test_html_summary_colours_host_counts_by_status():
     assert '<tr class="status-failed"><td>failed</td><td class="count">1</td></tr>' in page
     assert '<tr class="status-unreachable"><td>unreachable</td><td class="count">1</td></tr>' in page
     assert "#summary-hosts tr.status-failed td.count { background: #f4c2c2; }" in html.STYLE
+
+
+def counted_pair(client_count, server_count):
+    """web (198.51.100.10) with client_count connections to app's port 5555, app with server_count from web."""
+    web = dict(WEB_NETSTAT, established_by_peer=[dict(WEB_NETSTAT["established_by_peer"][0], count=client_count)])
+    app = dict(APP_NETSTAT, established_by_peer=[dict(APP_NETSTAT["established_by_peer"][0], count=server_count)])
+    return {"web01": gathered(web), "app01": gathered(app)}
+
+
+@pytest.mark.parametrize(
+    ("client_count", "server_count", "ids"),
+    [
+        (20, 40, ["asymmetric-established"]),  # exactly ratio 2 (gap 20 > min_gap 10): a finding
+        (20, 39, []),  # just under the ratio
+        (1, 11, ["asymmetric-established"]),  # exactly min_gap 10 (ratio 11 > 2): a finding
+        (1, 10, []),  # just under min_gap
+    ],
+)
+def test_the_limits_of_correlation_are_inclusive(client_count, server_count, ids):
+    # docs/report.md: a gap counts when it is at least min_gap and the larger side at least ratio times the smaller.
+    report = build_report(counted_pair(client_count, server_count), "2026-11-25T21:30:00Z")
+    assert [item["id"] for item in report["findings"] if item["id"].startswith(("asymmetric", "half-open"))] == ids
+
+
+def test_counts_alone_with_none_on_the_other_end_is_half_open_but_not_when_matched_per_connection():
+    # By counts (no socket lists): 0 against 30 means every one of app's 30 is half-open.
+    web = dict(WEB_NETSTAT, established_by_peer=[], state_counts={"ESTABLISHED": 0})
+    entries = counted_pair(0, 30)
+    entries["web01"] = dict(gathered(web), addresses=["198.51.100.10"])
+    report = build_report(entries, "2026-11-25T21:30:00Z")
+    pair_ids = ("half-open-sockets", "asymmetric-established")
+    (finding,) = [item for item in report["findings"] if item["id"] in pair_ids]
+    assert (finding["id"], finding["evidence"]["matching"]) == ("half-open-sockets", "counts")
+    # Matched per connection, the per-socket finding names the 30 (matching.py); the pair's own is the asymmetry,
+    # not a second half-open-sockets finding.
+    rows = "\n".join("198.51.100.20 5555 198.51.100.10 %d 4242 0" % (40000 + index) for index in range(30))
+    columns = ["local_address", "local_port", "remote_address", "remote_port", "pid", "keepalive"]
+    entries["app01"]["facts"]["netstat"]["established_tuples"] = {
+        "columns": columns,
+        "rows": rows,
+        "count": 30,
+        "truncated": False,
+    }
+    entries["app01"]["facts"]["netstat"]["state_counts"] = {"ESTABLISHED": 30, "LISTEN": 1}
+    entries["web01"]["facts"]["netstat"]["established_tuples"] = {
+        "columns": columns,
+        "rows": "",
+        "count": 0,
+        "truncated": False,
+    }
+    report = build_report(entries, "2026-11-25T21:30:00Z")
+    assert report["pairs"][0]["per_connection"] is True
+    assert sorted(
+        (item["id"], item["evidence"].get("count")) for item in report["findings"] if item["id"] in pair_ids
+    ) == [("asymmetric-established", None), ("half-open-sockets", 30)]
+
+
+def test_an_unreachable_host_with_a_socket_table_gets_its_findings():
+    # A host whose socket table arrived (a fact cache, an earlier step) but which was unreachable later: what was
+    # read is judged like any other host's; only a host without a table is skipped.
+    unreachable = host_report(gathered(APP_NETSTAT, status="unreachable", errors=["ssh: timed out"]))
+    assert unreachable["status"] == "unreachable" and "netstat" in unreachable
+    assert [item["id"] for item in host_findings({"app01": unreachable})] == ["close-wait-buildup"]
+    assert host_findings({"db01": host_report(gathered(status="unreachable", errors=["no route"]))}) == []

@@ -427,3 +427,64 @@ def test_without_tuples_the_peers_left_out_count_as_unattributed():
     report = build_report(fleet, "2026-12-04T00:00:00Z")
     # web2's 8 connections are in app's rest, peer unknown: the pair sees none of them, and says they may be there.
     assert pair_counts(report) == [("web1", "app", 20, 20, 8), ("web2", "app", 3, 0, 8)]
+
+
+def test_a_truncated_nat_table_judges_nothing_it_lacks():
+    # The NAT listed only part of its table: a socket towards its address without an entry may have one unlisted.
+    # Taken as complete, app's 46 and web1's extra socket were "no-nat-entry" half-open sockets.
+    fleet = nat_fleet()
+    fleet["nat"]["facts"]["conntrack"]["nat_tuples"]["truncated"] = True
+    fleet["web1"]["facts"]["netstat"]["established_tuples"]["rows"] += "\n198.51.100.11 42999 198.51.100.130 5555 700 1"
+    fleet["web1"]["facts"]["netstat"]["established_tuples"]["count"] += 1
+    fleet["web1"]["facts"]["netstat"]["state_counts"]["ESTABLISHED"] += 1
+    report = build_report(fleet, "2026-12-04T00:00:00Z", correlation={"min_half_open": 1})
+    assert by_id(report, "half-open-sockets") == []
+    groups = {group["host"]: group for group in report["matching"]["groups"]}
+    assert (groups["app"]["matched"], groups["app"]["half_open"], groups["app"]["not_judged"]) == (
+        24,
+        0,
+        {"nat-table-truncated": 46},
+    )
+    assert (groups["web1"]["matched"], groups["web1"]["half_open"], groups["web1"]["not_judged"]) == (
+        12,
+        0,
+        {"nat-table-truncated": 1},
+    )
+
+
+def test_a_client_behind_destination_nat_is_no_nat_address():
+    # A DNAT only NAT: the client 198.51.100.40 (not audited) connects to the virtual address 198.51.100.200:80,
+    # which the NAT sends on to srv 198.51.100.30:8080. The reply's destination is the client itself, so the
+    # client's address is no address the NAT translates to. Compared on the wrong field, the client's address
+    # became a "NAT address" and both sockets srv holds from it were "no-nat-entry" half-open.
+    client, virtual, server = "198.51.100.40", "198.51.100.200", "198.51.100.30"
+    nat_tuples = {
+        "columns": [
+            "original_source",
+            "original_source_port",
+            "original_destination",
+            "original_destination_port",
+            "reply_source",
+            "reply_source_port",
+            "reply_destination",
+            "reply_destination_port",
+        ],
+        "rows": "%s 43000 %s 80 %s 8080 %s 43000" % (client, virtual, server, client),
+        "count": 1,
+        "truncated": False,
+    }
+    # srv holds the translated connection and a direct one from the same client (an admin's, no NAT entry).
+    rows = [(server, 8080, client, 43000, 4242, "0"), (server, 8080, client, 43001, 4242, "0")]
+    fleet = {
+        "srv": host({"netstat": netstat(rows, listen=8080, port=8080)}),
+        "nat": host(
+            {"netstat": netstat([]), "conntrack": {"available": True, "timeouts": {}, "nat_tuples": nat_tuples}}
+        ),
+    }
+    report = build_report(fleet, "2026-12-04T00:00:00Z", correlation={"min_half_open": 1})
+    assert by_id(report, "half-open-sockets") == []
+    srv = [group for group in report["matching"]["groups"] if group["host"] == "srv"][0]
+    assert (srv["matched"], srv["half_open"], srv["not_judged"]) == (0, 0, {})
+    assert report["matching"]["outside"] == [
+        {"host": "srv", "service_port": 8080, "direction": "inbound", "peer": client, "count": 2}
+    ]

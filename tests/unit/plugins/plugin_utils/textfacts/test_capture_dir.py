@@ -327,3 +327,58 @@ def test_reading_a_big_file_keeps_memory_bounded_by_the_limit(tmp_path):
     expected = "nf_conntrack.txt: %d bytes, over netdiag_max_capture_bytes (1048576); read up to the limit"
     assert first_error == expected % (200 << 20)
     assert int(peak_kib) < 150 * 1024  # far below the 200 MB a whole read would take
+
+
+def test_every_format_against_values_written_by_hand(captures, tmp_path, fixture_text):
+    # The test above compares with our own parsers; these values are read off the captured text by hand, so a
+    # parser and a capture reader that went wrong together are still caught.
+    hosts = read_capture_dir(str(captures))
+    web, app, sol = (hosts[name]["facts"] for name in ("web", "app", "sol"))
+
+    def nonzero(counts):
+        return {key: value for key, value in counts.items() if value}
+
+    def peers(netstat):
+        return sorted(
+            (entry["direction"], entry["service_port"], entry["peer"], entry["count"])
+            for entry in netstat["established_by_peer"]
+        )
+
+    # Linux netstat -na: 7 tcp LISTEN (4 IPv4, 3 IPv6) and sshd's one session from 98.109.151.68:49300.
+    assert nonzero(web["netstat"]["state_counts"]) == {"LISTEN": 7, "ESTABLISHED": 1}
+    assert peers(web["netstat"]) == [("inbound", 22, "98.109.151.68", 1)]
+    # The incident's slab line: ip_conntrack 3024 active of 4090 objects, 384 bytes each.
+    cache = web["slabinfo"]["caches"]["ip_conntrack"]
+    assert (cache["active_objs"], cache["num_objs"], cache["objsize"]) == (3024, 4090, 384)
+    # /proc/net/ip_conntrack: 6 entries (5 udp, 1 tcp ESTABLISHED); 192.168.3.163 is the source of 4.
+    assert web["conntrack"]["entries_parsed"] == 6
+    assert web["conntrack"]["top_sources"][0] == {"address": "192.168.3.163", "count": 4}
+    # AIX netstat -Aan: 2 CLOSED, 4 LISTEN, 2 ESTABLISHED; rmsock: socket 0xf1000e0000180808 held by writesrv
+    # (pid 3211434); no -a: tcp_keepidle = 14400 half-seconds, so 7200 s.
+    assert nonzero(app["netstat"]["state_counts"]) == {"CLOSED": 2, "LISTEN": 4, "ESTABLISHED": 2}
+    assert peers(app["netstat"]) == [("inbound", 22, "24.236.207.124", 1), ("outbound", 443, "34.120.255.184", 1)]
+    assert [(item["socket"], item["pid"], item["process"]) for item in app["aix"]["rmsock"]["results"]] == [
+        ("0xf1000e0000180808", 3211434, "writesrv")
+    ]
+    assert app["keepalive"]["time"] == 7200
+    # Solaris netstat -an: 9 LISTEN (6 IPv4, 3 IPv6), 2 ESTABLISHED to sshd.
+    assert sol["netstat"]["state_counts"]["LISTEN"] == 9
+    assert peers(sol["netstat"]) == [("inbound", 22, "100.1.162.250", 1), ("inbound", 22, "98.109.151.68", 1)]
+
+    # /proc/net/tcp + tcp6 captures: proc-net-tcp-2 has 8 ESTABLISHED, tcp6-1 another 8 (2 of them IPv4-mapped).
+    make_host(
+        tmp_path / "proc",
+        "h",
+        {
+            "proc-net-tcp.txt": fixture_text("linux/proc-net-tcp-2.txt"),
+            "proc-net-tcp6.txt": fixture_text("linux/proc-net-tcp6-1.txt"),
+        },
+    )
+    facts = read_capture_dir(str(tmp_path / "proc"))["h"]["facts"]
+    assert nonzero(facts["netstat"]["state_counts"]) == {
+        "LISTEN": 4,
+        "ESTABLISHED": 16,
+        "CLOSE_WAIT": 1,
+        "FIN_WAIT_2": 1,
+        "TIME_WAIT": 1,
+    }

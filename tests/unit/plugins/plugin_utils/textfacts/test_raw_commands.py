@@ -69,6 +69,14 @@ def test_aix_runs_netstat_and_no_only(fixture_text, monkeypatch):
     assert errors == []
     expected = aix_netstat.parse(fixture_text("aix/netstat-Aan-1.txt"), max_connections=1000, tuples=True)
     assert {k: v for k, v in sections["netstat"].items() if k != "platform"} == expected
+    # Written by hand from the capture (not from the parser): tcp rows 2 x CLOSED (*.* *.*), 4 x LISTEN (*.22 tcp6
+    # and tcp4, *.25, ::1.6010), 2 x ESTABLISHED, sshd's inbound from 24.236.207.124 and an outbound HTTPS one.
+    counts = {state: count for state, count in sections["netstat"]["state_counts"].items() if count}
+    assert counts == {"CLOSED": 2, "LISTEN": 4, "ESTABLISHED": 2}
+    assert sorted(
+        (entry["direction"], entry["service_port"], entry["peer"], entry["count"])
+        for entry in sections["netstat"]["established_by_peer"]
+    ) == [("inbound", 22, "24.236.207.124", 1), ("outbound", 443, "34.120.255.184", 1)]
     assert sections["keepalive"]["time"] == sections["keepalive"]["tcp_keepidle"] / 2
     assert sections["conntrack"]["available"] is False
 
@@ -100,6 +108,15 @@ def test_sunos_runs_netstat_and_ndd(fixture_text, monkeypatch):
         "time_ms": 7200000,
         "abort_interval_ms": None,
     }
+    # By hand from the capture: TCP IPv4 has 6 LISTEN, 2 IDLE and 2 ESTABLISHED (both to sshd on
+    # 172.31.15.139.22), TCP IPv6 3 LISTEN and 1 IDLE; ndd printed 7200000 (milliseconds).
+    assert sections["netstat"]["state_counts"]["LISTEN"] == 9
+    assert sections["netstat"]["state_counts"]["ESTABLISHED"] == 2
+    assert sorted(
+        (entry["direction"], entry["service_port"], entry["peer"], entry["count"])
+        for entry in sections["netstat"]["established_by_peer"]
+    ) == [("inbound", 22, "100.1.162.250", 1), ("inbound", 22, "98.109.151.68", 1)]
+    assert sections["keepalive"]["time"] == 7200
 
 
 def test_linux_tables_owners_and_sysctls(fixture_text):
@@ -139,6 +156,14 @@ def test_linux_tables_owners_and_sysctls(fixture_text):
     expected = linux_proc_net_tcp.parse(tcp)
     assert netstat["state_counts"] == expected["state_counts"]
     assert netstat["established_by_peer"] == expected["established_by_peer"]
+    # By hand from proc-net-tcp-2.txt: st 0A on rows 0-1, 01 on rows 2-4, 6 and 9-12, 08 on row 5, 05 on row 7 and
+    # 06 on row 8; 127.0.0.1:5555 (0100007F:15B3) serves three connections from 127.0.0.2.
+    counts = {state: count for state, count in netstat["state_counts"].items() if count}
+    assert counts == {"LISTEN": 2, "ESTABLISHED": 8, "CLOSE_WAIT": 1, "FIN_WAIT_2": 1, "TIME_WAIT": 1}
+    assert {
+        (entry["direction"], entry["service_port"], entry["peer"]): entry["count"]
+        for entry in netstat["established_by_peer"]
+    }[("inbound", 5555, "127.0.0.2")] == 3
     assert netstat["sources"] == ["/proc/net/tcp"]
     assert netstat["owner_scan"] == {"processes": 1, "unreadable_processes": 1}
     owned = [c for c in netstat["connections"] if c.get("pid")]
