@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: audit_trend
 short_description: Draw the netdiag.tcp audit reports of a directory over time (HTML page and CSV)
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the audit reports kept in O(report_dir) (through their compact C(audit-<timestamp>.summary.json), or the
     report itself for an older one without it) and writes C(trend.html) - per pair the matched and half-open

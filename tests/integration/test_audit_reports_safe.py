@@ -70,7 +70,8 @@ def test_keep_1_after_an_audit_that_reached_no_host(tmp_path):
     completed, _report = run_audit(reports, extra=["-e", "netdiag_report_keep=1"])
     assert completed.returncode == 0, completed.stdout[-4000:]
     good = {path.name: path.read_bytes() for path in reports.glob("audit-*")}
-    assert len(good) == 6
+    # json, md, html and summary.json, stamped and as audit-latest.*, and audit-latest.prom
+    assert len(good) == 9
     inventory = tmp_path / "down.yml"
     # Nothing listens on loopback port 1: refused at once, never leaves this machine.
     inventory.write_text(
@@ -105,7 +106,7 @@ def test_keep_1_after_an_audit_that_reached_no_host(tmp_path):
     # The good set and audit-latest.* as they were; the failed runs' reports beside them, the newest kept.
     assert {path.name: path.read_bytes() for path in reports.glob("audit-*") if "-failed." not in path.name} == good
     failed = sorted(path.name for path in reports.glob("audit-*-failed.*"))
-    assert [name.rsplit(".", 1)[1] for name in failed] == ["html", "json", "md"]
+    assert [name.split("Z-failed.", 1)[1] for name in failed] == ["html", "json", "md", "summary.json"]
     assert json.loads((reports / failed[1]).read_text())["hosts"]["down"]["status"] == "unreachable"
 
 
@@ -152,16 +153,16 @@ def test_two_playbook_runs_into_one_directory_at_once(tmp_path):
         output = run.communicate(timeout=300)[0]
         assert run.returncode == 0, output[-4000:]
     stamped = sorted(path.name for path in reports.glob("audit-2*"))
-    assert len(stamped) == 6  # both reports kept
+    assert len(stamped) == 8  # both reports kept (json, md, html, summary.json each)
     by_host = {}
     for name in stamped:
-        if name.endswith(".json"):
+        if name.endswith(".json") and not name.endswith(".summary.json"):
             [host] = json.loads((reports / name).read_text())["hosts"]
             by_host[host] = name[len("audit-") : -len(".json")]
     assert sorted(by_host) == ["first", "second"]
-    # audit-latest.* is the three files of one run.
+    # audit-latest.* is the four files of one run.
     [latest_host] = json.loads((reports / "audit-latest.json").read_text())["hosts"]
-    for extension in ("json", "md", "html"):
+    for extension in ("json", "md", "html", "summary.json"):
         assert (reports / ("audit-latest." + extension)).read_bytes() == (
             reports / ("audit-%s.%s" % (by_host[latest_host], extension))
         ).read_bytes()
