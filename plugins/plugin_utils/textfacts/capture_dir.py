@@ -204,6 +204,45 @@ def platform_of(files, texts, declared):
 
 def read_host(folder, selection, max_connections, top, max_bytes=DEFAULT_MAX_BYTES):
     errors = []
+    texts, host_text = _read_folder(folder, max_bytes, errors)
+    variables = _host_variables(host_text, errors)
+    declared = variables.get("platform")
+    if declared is not None and declared not in PLATFORMS:
+        # Quoted: it is a YAML value, not raw file content.
+        errors.append("%s: platform %r is not one of %s" % (HOST_FILE, shown(str(declared)), ", ".join(PLATFORMS)))
+        declared = None
+    for name in sorted(texts):
+        if not texts[name].strip():
+            # Not an empty table: the command printed nothing (a file that does not exist, no permission...).
+            hint = EMPTY_FILE_HINTS.get(name, "the command printed nothing: capture it again")
+            errors.append("%s: empty file, not analysed (%s)" % (name, hint))
+            texts.pop(name)
+    files = sorted(texts)
+    platform = platform_of(files, texts, declared)
+    facts = {}
+    if platform is None:
+        errors.append(
+            "no socket table or platform: give netstat-an.txt, proc-net-tcp.txt, netstat-Aan.txt ... "
+            "or platform in host.yml"
+        )
+    else:
+        facts = _facts_of_platform(platform, texts, selection, max_connections, top, errors)
+    addresses = [str(variables["ansible_host"])] if variables.get("ansible_host") else []
+    return {
+        "status": "reached",
+        "mode": "capture",
+        "mode_reason": "captured files in %s" % shown(folder),
+        "platform": platform,
+        "errors": errors,
+        "facts": facts,
+        "addresses": addresses,
+        "netdiag_addresses": variables.get("netdiag_addresses"),
+    }
+
+
+def _read_folder(folder, max_bytes, errors):
+    """({capture file name: text}, host.yml text or None) of one host folder, never through a symbolic link;
+    unknown, unreadable and oversized files are named in errors."""
     texts = {}
     host_text = None
     directory_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
@@ -230,61 +269,34 @@ def read_host(folder, selection, max_connections, top, max_bytes=DEFAULT_MAX_BYT
                 texts[name] = text
     finally:
         os.close(directory_fd)
-    variables = _host_variables(host_text, errors)
-    files = sorted(texts)
-    declared = variables.get("platform")
-    if declared is not None and declared not in PLATFORMS:
-        # Quoted: it is a YAML value, not raw file content.
-        errors.append("%s: platform %r is not one of %s" % (HOST_FILE, shown(str(declared)), ", ".join(PLATFORMS)))
-        declared = None
-    for name in files:
-        if not texts[name].strip():
-            # Not an empty table: the command printed nothing (a file that does not exist, no permission...).
-            hint = EMPTY_FILE_HINTS.get(name, "the command printed nothing: capture it again")
-            errors.append("%s: empty file, not analysed (%s)" % (name, hint))
+    return texts, host_text
+
+
+def _facts_of_platform(platform, texts, selection, max_connections, top, errors):
+    """The facts of the files that belong to the platform; a file cut off inside its last line costs that line."""
+    for name in sorted(texts):
+        owner = CAPTURE_FILES[name][0]
+        if owner is not None and owner != platform:
+            errors.append("%s: a %s file in a %s host folder, not analysed" % (name, owner, platform))
             texts.pop(name)
-    files = [name for name in files if name in texts]
-    platform = platform_of(files, texts, declared)
-    facts = {}
-    if platform is None:
-        errors.append(
-            "no socket table or platform: give netstat-an.txt, proc-net-tcp.txt, netstat-Aan.txt ... "
-            "or platform in host.yml"
-        )
-    else:
-        for name in files:
-            owner = CAPTURE_FILES[name][0]
-            if owner is not None and owner != platform:
-                errors.append("%s: a %s file in a %s host folder, not analysed" % (name, owner, platform))
-                texts.pop(name)
+    facts, found = _analyse(platform, texts, selection, max_connections, top)
+    cut = _cut_off(texts, found)
+    if cut:
+        # Read again without the cut lines, so one truncated copy costs its last line, not the whole file.
+        for name in cut:
+            texts[name] = texts[name][: texts[name].rfind("\n") + 1]
         facts, found = _analyse(platform, texts, selection, max_connections, top)
-        cut = _cut_off(texts, found)
-        if cut:
-            # Read again without the cut lines, so one truncated copy costs its last line, not the whole file.
-            for name in cut:
-                texts[name] = texts[name][: texts[name].rfind("\n") + 1]
-            facts, found = _analyse(platform, texts, selection, max_connections, top)
-            errors.extend(
-                "%s line %d: cut off (the file ends inside this line: a truncated copy?); the lines before it are "
-                "analysed" % (name, line)
-                for name, line in sorted(cut.items())
-            )
-        errors.extend(found)
-        if "netstat" in facts:
-            facts["netstat"]["sources"] = sorted(
-                name for name in texts if name.startswith(("proc-net-", "netstat-", "ss.", "ss-"))
-            )
-    addresses = [str(variables["ansible_host"])] if variables.get("ansible_host") else []
-    return {
-        "status": "reached",
-        "mode": "capture",
-        "mode_reason": "captured files in %s" % shown(folder),
-        "platform": platform,
-        "errors": errors,
-        "facts": facts,
-        "addresses": addresses,
-        "netdiag_addresses": variables.get("netdiag_addresses"),
-    }
+        errors.extend(
+            "%s line %d: cut off (the file ends inside this line: a truncated copy?); the lines before it are "
+            "analysed" % (name, line)
+            for name, line in sorted(cut.items())
+        )
+    errors.extend(found)
+    if "netstat" in facts:
+        facts["netstat"]["sources"] = sorted(
+            name for name in texts if name.startswith(("proc-net-", "netstat-", "ss.", "ss-"))
+        )
+    return facts
 
 
 def _analyse(platform, texts, selection, max_connections, top):

@@ -184,11 +184,27 @@ def gather_linux(
     errors = []
     tables = {path: run.file_text(path) for path in linux.PROC_NET_TABLES}
     sysctl_values = {}
-    rc, stdout, _stderr = run(LINUX_SYSCTL)
+    _rc, stdout, _stderr = run(LINUX_SYSCTL)
     try:
         sysctl_values = linux.parse_sysctl(stdout)
     except ParseError as error:
         errors.append("sysctl values: %s" % error)
+    sections = _linux_sockets(
+        run, errors, tables, sysctl_values, selection, max_connections, owners, tuples, max_tuples
+    )
+    if conntrack:
+        section = _linux_conntrack(run, errors, sysctl_values, top, selection, nat_tuples, max_nat_tuples)
+        if section is not None:
+            sections["conntrack"] = section
+    if slabinfo:
+        section = _linux_slabinfo(run, errors)
+        if section is not None:
+            sections["slabinfo"] = section
+    return sections, errors
+
+
+def _linux_sockets(run, errors, tables, sysctl_values, selection, max_connections, owners, tuples, max_tuples):
+    """{"netstat", "keepalive"} from the /proc/net tables read (and the owner listings when owners), or {}."""
     owner_listing = users = None
     if owners:
         _rc, processes, _err = run(LINUX_OWNERS["processes"])
@@ -197,63 +213,58 @@ def gather_linux(
         _rc, passwd, _err = run(LINUX_OWNERS["passwd"])
         owner_listing = part(errors, "socket owners", linux.owners_from_listings, processes, fds, fd_errors, comm)
         users = part(errors, "socket owners (passwd)", linux.parse_passwd, passwd)
-    sections = {}
     if not any(text is not None for text in tables.values()):
         errors.append("netstat: none of %s could be read" % ", ".join(linux.PROC_NET_TABLES))
-    else:
-        collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
-        read = part(
-            errors,
-            "netstat",
-            collector.collect,
-            Selection(**selection),
-            max_connections=max_connections,
-            owners=owners,
-            tuples=tuples,
-            max_tuples=max_tuples,
-        )
-        if read is not None:
-            sections["netstat"], sections["keepalive"] = read
-    if conntrack:
-        table_text = table_source = stats_text = None
-        for path in ("/proc/net/nf_conntrack", "/proc/net/ip_conntrack"):
-            table_text = run.file_text(path)
-            if table_text is not None:
-                table_source = path
-                break
-        style = "ip_conntrack" if "net.ipv4.netfilter.ip_conntrack_max" in sysctl_values else "nf_conntrack"
-        stats_source = "/proc/net/stat/%s" % style
-        stats_text = run.file_text(stats_source)
-        section = part(
-            errors,
-            "conntrack",
-            linux.conntrack_section,
-            sysctl_values,
-            table_text,
-            table_source,
-            stats_text,
-            stats_source,
-            top,
-            Selection(**selection),
-            nat_tuples=nat_tuples,
-            max_nat_tuples=max_nat_tuples,
-        )
-        if section is not None:
-            sections["conntrack"] = section
-    if slabinfo:
-        rc, text, stderr = run.file("/proc/slabinfo")
-        if rc == 0:
-            page_size = (run.text("getconf PAGESIZE") or "").strip()
-            section = part(
-                errors, "slabinfo", linux.slabinfo_section, text, int(page_size) if page_size.isdigit() else 4096
-            )
-            if section is not None:
-                sections["slabinfo"] = section
-        else:
-            message = (stderr + text).strip()  # with a terminal, the error arrives in stdout
-            reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in message else message
-            sections["slabinfo"] = {"available": False, "reason": reason or "cannot read /proc/slabinfo"}
-    return sections, errors
+        return {}
+    collector = linux.TextLinuxCollector(tables, sysctl_values, owner_listing, users)
+    read = part(
+        errors,
+        "netstat",
+        collector.collect,
+        Selection(**selection),
+        max_connections=max_connections,
+        owners=owners,
+        tuples=tuples,
+        max_tuples=max_tuples,
+    )
+    return {} if read is None else {"netstat": read[0], "keepalive": read[1]}
+
+
+def _linux_conntrack(run, errors, sysctl_values, top, selection, nat_tuples, max_nat_tuples):
+    """The conntrack section from the table of either kernel and its statistics, or None (the reason in errors)."""
+    table_text = table_source = None
+    for path in ("/proc/net/nf_conntrack", "/proc/net/ip_conntrack"):
+        table_text = run.file_text(path)
+        if table_text is not None:
+            table_source = path
+            break
+    style = "ip_conntrack" if "net.ipv4.netfilter.ip_conntrack_max" in sysctl_values else "nf_conntrack"
+    stats_source = "/proc/net/stat/%s" % style
+    return part(
+        errors,
+        "conntrack",
+        linux.conntrack_section,
+        sysctl_values,
+        table_text,
+        table_source,
+        run.file_text(stats_source),
+        stats_source,
+        top,
+        Selection(**selection),
+        nat_tuples=nat_tuples,
+        max_nat_tuples=max_nat_tuples,
+    )
+
+
+def _linux_slabinfo(run, errors):
+    """The slabinfo section, one that says why /proc/slabinfo could not be read, or None (the reason in errors)."""
+    rc, text, stderr = run.file("/proc/slabinfo")
+    if rc == 0:
+        page_size = (run.text("getconf PAGESIZE") or "").strip()
+        return part(errors, "slabinfo", linux.slabinfo_section, text, int(page_size) if page_size.isdigit() else 4096)
+    message = (stderr + text).strip()  # with a terminal, the error arrives in stdout
+    reason = "needs become (root) to read /proc/slabinfo (mode 0400)" if "denied" in message else message
+    return {"available": False, "reason": reason or "cannot read /proc/slabinfo"}
 
 
 def part(errors, name, function, *arguments, **options):
