@@ -523,6 +523,16 @@ def to_int_or_text(text):
         return text
 
 
+def recorded_previous(file_before, keys, file_values_before, live_before):
+    """{sysctl key: the value the host had}: recorded once, when the managed file first sets a parameter. A parameter
+    the file already sets without a record (an older version wrote it) stays unrecorded rather than get our value."""
+    previous = parse_previous(file_before)
+    for short_name, key in keys.items():
+        if key not in previous and short_name not in file_values_before and isinstance(live_before[short_name], int):
+            previous[key] = live_before[short_name]
+    return previous
+
+
 class LinuxConntrackSysctl:
     """Validate, compare, write one sysctl.d file atomically, apply live, verify; all paths under two roots."""
 
@@ -706,16 +716,7 @@ class LinuxConntrackSysctl:
         live_before = self.read_live(keys)
         file_before = read_text(self.sysctl_file)
         file_values_before = self.file_values(file_before, keys)
-        # The value the host had, recorded once: when this file first sets a parameter. A parameter the file
-        # already sets without a record (an older version wrote it) stays unrecorded rather than get our value.
-        previous = parse_previous(file_before)
-        for short_name, key in keys.items():
-            if (
-                key not in previous
-                and short_name not in file_values_before
-                and isinstance(live_before[short_name], int)
-            ):
-                previous[key] = live_before[short_name]
+        previous = recorded_previous(file_before, keys, file_values_before, live_before)
         file_after = render_file(keys, settings, previous)
         boot_before, boot_predicted, overrides = self.boot_state(keys, settings, file_after)
         conflicts = [entry for entry in overrides if entry["conflict"]]
@@ -725,19 +726,8 @@ class LinuxConntrackSysctl:
         live_changes = {s: v for s, v in settings.items() if live_before[s] != v} if self.params["apply_live"] else {}
         changed = file_after != file_before or bool(edits) or bool(live_changes)
 
-        diff = [{"before_header": self.sysctl_file, "after_header": self.sysctl_file}]
-        diff[0].update(before=file_before or "", after=file_after)
-        for path, (before_text, after_text) in sorted(edits.items()):
-            diff.append({"before_header": path, "after_header": path, "before": before_text, "after": after_text})
         live_after_expected = dict(live_before, **live_changes)
-        diff.append(
-            {
-                "before_header": "live values (/proc/sys)",
-                "after_header": "live values (/proc/sys)",
-                "before": self.live_text(keys, live_before),
-                "after": self.live_text(keys, live_after_expected),
-            }
-        )
+        diff = self.apply_diff(keys, file_before, file_after, edits, live_before, live_after_expected)
 
         backup_files = []
         if changed and not self.module.check_mode:
@@ -761,13 +751,7 @@ class LinuxConntrackSysctl:
             s: {"live": live_before[s], "file": file_values_before.get(s), "boot": boot_before.get(s)} for s in keys
         }
         after = {s: {"live": live_after[s], "file": file_values_after.get(s), "boot": boot_after.get(s)} for s in keys}
-        for entry in overrides:
-            if not entry["conflict"]:
-                self.module.warn(
-                    "%s:%d also sets %s = %s after %s at boot (the same value, so harmless now, but it will undo "
-                    "a later change of this setting)"
-                    % (entry["path"], entry["line_number"], entry["key"], entry["value"], self.sysctl_file)
-                )
+        self.warn_harmless_overrides(overrides)
         return {
             "changed": changed,
             "available": True,
@@ -784,6 +768,31 @@ class LinuxConntrackSysctl:
             "undo": undo_text(self.sysctl_file, previous),
             "diff": diff,
         }
+
+    def apply_diff(self, keys, file_before, file_after, edits, live_before, live_after):
+        """The diff of state=present: the managed file, each edited file, the live values."""
+        diff = [{"before_header": self.sysctl_file, "after_header": self.sysctl_file}]
+        diff[0].update(before=file_before or "", after=file_after)
+        for path, (before_text, after_text) in sorted(edits.items()):
+            diff.append({"before_header": path, "after_header": path, "before": before_text, "after": after_text})
+        diff.append(
+            {
+                "before_header": "live values (/proc/sys)",
+                "after_header": "live values (/proc/sys)",
+                "before": self.live_text(keys, live_before),
+                "after": self.live_text(keys, live_after),
+            }
+        )
+        return diff
+
+    def warn_harmless_overrides(self, overrides):
+        for entry in overrides:
+            if not entry["conflict"]:
+                self.module.warn(
+                    "%s:%d also sets %s = %s after %s at boot (the same value, so harmless now, but it will undo "
+                    "a later change of this setting)"
+                    % (entry["path"], entry["line_number"], entry["key"], entry["value"], self.sysctl_file)
+                )
 
     def remove(self):
         """state=absent: remove the managed file and write back the recorded live values."""
