@@ -90,30 +90,7 @@ def series_svg(chart):
     )
     legend_x = LEFT + 8
     for line in chart["lines"]:
-        segments, current = [], []
-        for at, value in line["points"]:
-            if isinstance(value, (int, float)):
-                current.append("%.1f,%.1f" % (x_of(at), y_of(value)))
-            elif current:
-                segments.append(current)
-                current = []
-        if current:
-            segments.append(current)
-        colour = escape(line["colour"])
-        parts.extend(
-            '<polyline fill="none" stroke="%s" stroke-width="3" points="%s"/>' % (colour, " ".join(segment))
-            for segment in segments
-        )
-        parts.extend(
-            '<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s %s: %g</title></circle>'
-            % (x_of(at), y_of(value), colour, escape(at), escape(line["name"]), value)
-            for at, value in line["points"]
-            if isinstance(value, (int, float))
-        )
-        parts.append(
-            '<rect x="%d" y="6" width="10" height="10" fill="%s"/><text x="%d" y="15" font-size="11">%s</text>'
-            % (legend_x, colour, legend_x + 14, escape(line["name"]))
-        )
+        parts.extend(_line_svg(line, x_of, y_of, legend_x))
         legend_x += 24 + 7 * len(line["name"])
     title = escape(chart["title"])
     return (
@@ -129,3 +106,32 @@ def series_rows(chart):
     columns = [dict(line["points"]) for line in chart["lines"]]
     header = ["audit time (UTC)"] + [line["name"] for line in chart["lines"]]
     return header, [[at] + [column.get(at) for column in columns] for at in times]
+
+
+def _line_svg(line, x_of, y_of, legend_x):
+    """One line of a chart: its segments (a gap where a value is unknown), a dot per audit, its legend entry."""
+    segments, current = [], []
+    for at, value in line["points"]:
+        if isinstance(value, (int, float)):
+            current.append("%.1f,%.1f" % (x_of(at), y_of(value)))
+        elif current:
+            segments.append(current)
+            current = []
+    if current:
+        segments.append(current)
+    colour = escape(line["colour"])
+    parts = [
+        '<polyline fill="none" stroke="%s" stroke-width="3" points="%s"/>' % (colour, " ".join(segment))
+        for segment in segments
+    ]
+    parts.extend(
+        '<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s %s: %g</title></circle>'
+        % (x_of(at), y_of(value), colour, escape(at), escape(line["name"]), value)
+        for at, value in line["points"]
+        if isinstance(value, (int, float))
+    )
+    parts.append(
+        '<rect x="%d" y="6" width="10" height="10" fill="%s"/><text x="%d" y="15" font-size="11">%s</text>'
+        % (legend_x, colour, legend_x + 14, escape(line["name"]))
+    )
+    return parts
