@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import correlate, host_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.findings import SEVERITY_ORDER, host_findings
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.keepalive import keepalive_findings
@@ -50,8 +53,29 @@ def host_report(gathered):
     return report
 
 
+@contextlib.contextmanager
+def collection_paused():
+    """The cyclic garbage collector off for a block that makes millions of tuples and no cycles.
+
+    Every collection of the oldest generation walks every tracked object: with a fleet's million socket rows
+    alive, collections triggered by the new ones made the time per socket grow with the fleet (1.5x from 100 to
+    10,000 hosts). Reference counting still frees everything; the collector's state is restored afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_report(gathered_by_host, generated_at, thresholds=None, correlation=None):
     """The whole report: hosts, pairs across hosts and findings, most severe first."""
+    with collection_paused():
+        return _build_report(gathered_by_host, generated_at, thresholds, correlation)
+
+
+def _build_report(gathered_by_host, generated_at, thresholds, correlation):
     hosts = {name: host_report(gathered) for name, gathered in gathered_by_host.items()}
     addresses = {
         name: host_addresses(hosts[name], extra=gathered_by_host[name].get("addresses") or ()) for name in hosts

@@ -2,14 +2,22 @@
 """The audit report as a list of blocks, rendered by markdown.py and html.py alike. Pure functions.
 
 Blocks: ("heading", level, text), ("paragraph", text), ("table", header, rows), ("list", items),
-("finding", finding), ("evidence", evidence dict), ("summary", findings by severity, hosts by status) and
-("pair", pair) (HTML draws a pair as a picture of both ends' counts). Renderers escape; builders never do.
+("finding", finding), ("evidence", evidence dict), ("summary", findings by severity, hosts by status),
+("pair", pair) (HTML draws a pair as a picture of both ends' counts) and ("details", level, title, blocks): a part
+HTML shows collapsed under its title (a <details> element) and Markdown writes out as a heading of that level with
+its blocks. Renderers escape; builders never do.
 
 Order: the summary first (what to look at), then the pairs seen from both ends, the findings by severity with their
-evidence, and the per-host tables.
+evidence, and the per-host tables, each host's collapsed under its name.
+
+A fleet's report stays usable in a browser (issue 18: 10,000 hosts open in seconds) and drops nothing: past the
+limits below, the pictures are drawn for the worst pairs only (every pair is in the table), long tables and the
+findings of one kind past the first ones are collapsed, each under a title that says how many it holds.
 """
 
 from __future__ import annotations
+
+import json
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
 
@@ -17,6 +25,10 @@ TOP_PEERS = 10
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_HEADINGS = {"critical": "Critical", "warning": "Warnings", "info": "Information"}
 STATUSES = ("ok", "partial", "failed", "unreachable")
+PAIR_PICTURES = 50  # pairs drawn as a picture: the worst ones (largest half-open count, then gap)
+OPEN_ROWS = 200  # a longer table is collapsed under a title that counts its rows
+HOSTS_PER_PART = 100  # hosts whose tables are collapsed one by one; more are collapsed in parts of this many
+OPEN_FINDINGS = 20  # findings of one kind and severity shown open; the others follow, collapsed
 
 
 def severity_counts(report):
@@ -114,17 +126,15 @@ def report_blocks(report):
         ("heading", 2, "Summary"),
         ("summary", severity_counts(report), {status: counts.get(status, 0) for status in STATUSES}),
         ("heading", 2, "Hosts"),
-        (
-            "table",
-            ["host", "status", "platform", "ESTABLISHED", "CLOSE_WAIT", "TIME_WAIT", "conntrack", "ct est. timeout"],
-            [host_overview_row(name, report["hosts"][name]) for name in sorted(report["hosts"])],
-        ),
+        *_hosts_overview(report["hosts"]),
     ]
     if report["pairs"]:
         blocks.append(("heading", 2, "Connections seen from both ends"))
-        blocks.extend(("pair", pair) for pair in report["pairs"])
+        blocks.extend(pair_pictures(report["pairs"]))
         blocks.append(
-            (
+            _folded(
+                3,
+                "All %d pairs" % len(report["pairs"]),
                 "table",
                 [
                     "client",
@@ -161,7 +171,9 @@ def report_blocks(report):
             blocks.append(("heading", 2, "Connections seen from both ends"))
         blocks.append(("heading", 3, "Matched per connection"))
         blocks.append(
-            (
+            _folded(
+                4,
+                "All %d hosts, ports and directions" % len(groups),
                 "table",
                 ["host", "direction", "service port", "matched", "half-open", "not judged", "through NAT"],
                 [
@@ -186,13 +198,19 @@ def report_blocks(report):
         if not items:
             continue
         blocks.append(("heading", 3, "%s (%d)" % (SEVERITY_HEADINGS[severity], len(items))))
-        for item in items:
-            blocks.append(("finding", item))
-            if item.get("evidence"):
-                blocks.append(("evidence", item["evidence"]))
+        blocks.extend(findings_blocks(items))
     outside = (report.get("matching") or {}).get("outside") or []
     if outside:
         blocks.append(("heading", 2, "Peers outside the audit (listed, not judged)"))
+        total = (report.get("matching") or {}).get("outside_total", len(outside))
+        if total > min(len(outside), 50):
+            blocks.append(
+                (
+                    "paragraph",
+                    "The %d with the most sockets of %d; the JSON report lists %d."
+                    % (min(len(outside), 50), total, len(outside)),
+                )
+            )
         blocks.append(
             (
                 "table",
@@ -203,9 +221,93 @@ def report_blocks(report):
                 ],
             )
         )
-    for name in sorted(report["hosts"]):
-        blocks.extend(host_blocks(name, report["hosts"][name]))
+    blocks.extend(hosts_detail(report["hosts"]))
     return blocks
+
+
+def hosts_detail(hosts, per_part=HOSTS_PER_PART):
+    """Each host's tables, collapsed under its name; past per_part hosts, collapsed in parts of that many hosts
+    (every collapsed part costs a browser a little: ten thousand of them took seconds to open)."""
+    names = sorted(hosts)
+    if len(names) <= per_part:
+        return [
+            ("details", heading[1], heading[2], detail)
+            for heading, *detail in map(host_blocks, names, map(hosts.get, names))
+        ]
+    parts = []
+    for start in range(0, len(names), per_part):
+        part = names[start : start + per_part]
+        inner = [block for name in part for block in host_blocks(name, hosts[name])]
+        parts.append(("details", 2, "Hosts %s to %s (%d)" % (part[0], part[-1], len(part)), inner))
+    return parts
+
+
+def _folded(level, title, kind, header, rows):
+    """A table, collapsed under title when it has more than OPEN_ROWS rows."""
+    table = (kind, header, rows)
+    return ("details", level, title, [table]) if len(rows) > OPEN_ROWS else table
+
+
+def _hosts_overview(hosts):
+    """The hosts table; when it is collapsed, the hosts that are not ok come first, open."""
+    header = ["host", "status", "platform", "ESTABLISHED", "CLOSE_WAIT", "TIME_WAIT", "conntrack", "ct est. timeout"]
+    rows = [host_overview_row(name, hosts[name]) for name in sorted(hosts)]
+    if len(rows) <= OPEN_ROWS:
+        return [("table", header, rows)]
+    blocks = []
+    troubled = [row for row in rows if row[1] != "ok"]
+    if troubled:
+        blocks.append(("paragraph", "Hosts that are not ok (%d):" % len(troubled)))
+        blocks.append(("table", header, troubled))
+    blocks.append(("details", 3, "All %d hosts" % len(rows), [("table", header, rows)]))
+    return blocks
+
+
+def _pair_weight(pair):
+    """How bad a pair looks: half-open sockets first, then the gap between the two counts."""
+    half_open = pair.get("client_half_open", 0) + pair.get("server_half_open", 0) if pair.get("per_connection") else 0
+    return (-half_open, -abs(pair["client_count"] - pair["server_count"]), pair["client"], pair["server"])
+
+
+def pair_pictures(pairs, limit=PAIR_PICTURES):
+    """A picture per pair; past limit pairs, the worst ones only (the table after them lists every pair)."""
+    if len(pairs) <= limit:
+        return [("pair", pair) for pair in pairs]
+    worst = sorted(pairs, key=_pair_weight)[:limit]
+    note = "Pictures of the %d pairs with the most half-open sockets and the largest gaps, of %d pairs." % (
+        limit,
+        len(pairs),
+    )
+    return [("paragraph", note), *(("pair", pair) for pair in worst)]
+
+
+def findings_blocks(items, limit=OPEN_FINDINGS):
+    """Findings (of one severity) with their evidence; past limit findings of one id, the others follow in one
+    collapsed table (a row each: host, summary, evidence on one line, recommendation)."""
+    shown = {}
+    blocks, folded = [], {}
+    for item in items:
+        shown[item["id"]] = shown.get(item["id"], 0) + 1
+        if shown[item["id"]] <= limit:
+            blocks.append(("finding", item))
+            if item.get("evidence"):
+                blocks.append(("evidence", item["evidence"]))
+        else:
+            folded.setdefault(item["id"], []).append(
+                [item["host"], item["summary"], evidence_text(item.get("evidence")), item["recommendation"]]
+            )
+    for finding_id, rows in folded.items():
+        title = "%d more %s findings" % (len(rows), finding_id)
+        blocks.append(("details", 4, title, [("table", ["host", "summary", "evidence", "recommendation"], rows)]))
+    return blocks
+
+
+def evidence_text(evidence):
+    """Evidence on one line: key: value pairs, lists and dictionaries as JSON."""
+    return "; ".join(
+        "%s: %s" % (key, json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value)
+        for key, value in sorted((evidence or {}).items())
+    )
 
 
 def _mode_note(host):

@@ -66,6 +66,11 @@ def render_block(block):
         ]
     if kind == "pair":
         return ["- " + _cell(pair_text(block[1])), ""]
+    if kind == "details":  # everything written out, under a heading
+        lines = ["#" * block[1] + " " + escape(block[2]), ""]
+        for inner in block[3]:
+            lines.extend(render_block(inner))
+        return lines
     if kind == "evidence":
         lines = ["  - %s: %s" % (_cell(key), _cell(_compact(value))) for key, value in sorted(block[1].items())]
         return [*lines, ""]

@@ -106,13 +106,14 @@ class Matcher:
         self.covered = {}  # (host, address) -> filter_covers(), computed once per distinct address
         self.remotes = {}  # host -> remote addresses of its listed sockets, computed when first needed
         self.sources = {}  # host -> (local port, remote address) of its listed sockets, computed when first needed
+        shared = {}  # one object per distinct address and port across all hosts' rows (a fleet repeats them)
         for name in sorted(hosts):
             netstat = hosts[name].get("netstat") or {}
             value = netstat.get("established_tuples")
             if value is None:
                 continue
             try:
-                rows = parse_tuples(value)
+                rows = parse_tuples(value, shared)
             except ValueError as error:
                 self.errors[name] = str(error)
                 continue
