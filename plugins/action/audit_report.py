@@ -21,9 +21,13 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_options
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, json_text, markdown
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report, status_counts
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import (
+    STATUSES,
+    severity_counts,
+    summary_lines,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
     QueryError,
     check_fail_on,
@@ -117,12 +121,89 @@ def unreportable(name, gathered, generated_at, thresholds, correlation):
     return None
 
 
-def reported(gathered, generated_at, thresholds, correlation, formats):
+def host_entry(host, variables, now, max_age, gathering=None):
+    """What build_report() takes for one host, from its variables (hostvars: cached or just gathered facts) or
+    from what read_captures returned for it (now None: captured files have no age to check).
+
+    With now and max_age, facts gathered longer than max_age seconds before now (or at an unknown time) are not
+    used: the host is reported with that error and named in gathering["stale"]; a host without any gathered
+    facts is named in gathering["missing"]."""
+    facts_var = variables.get("ansible_facts") or {}
+    if now is None and gathering is None:
+        outcome, facts = variables, variables.get("facts") or {}
+    else:
+        # A fact cache holds netdiag_audit_result as a fact (set_fact cacheable); a run without one as a variable.
+        outcome = plain(variables.get("netdiag_audit_result") or facts_var.get("netdiag_audit_result") or {})
+        facts = plain(facts_var.get("netdiag") or {})
+    hint = host_address(variables.get("ansible_host") or "")
+    if not isinstance(outcome, dict):
+        outcome = {"errors": ["netdiag_audit_result is not a mapping: %r" % (outcome,)]}
+    errors = list(outcome.get("errors") or [])
+    if not isinstance(facts, dict):
+        errors.append("ansible_facts.netdiag is not a mapping; nothing from this host is reported")
+        facts = {}
+    gathered_at = outcome.get("gathered_at")
+    stale = gathering is not None and (outcome or facts) and too_old(gathered_at, now, max_age)
+    if stale:
+        errors = [stale]
+        outcome, facts = {}, {}
+        gathering["stale"][host] = gathered_at
+    failures = sorted((outcome.get("failures") or {}).items())
+    errors.extend(step_error(step, message) for step, message in failures if message)
+    if not outcome and not facts and not stale:
+        errors.append(
+            "the host did not run the audit"
+            if gathering is None
+            else "the host did not run the audit: no gathered facts (gather it with netdiag.tcp.gather or "
+            "netdiag.tcp.audit; a fact cache may also have expired them)"
+        )
+        if gathering is not None:
+            gathering["missing"].append(host)
+    aliases, bad = declared_addresses(variables.get("netdiag_addresses"))
+    errors.extend("netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad)
+    entry = {
+        "platform": outcome.get("platform"),
+        "status": outcome.get("status"),
+        "mode": outcome.get("mode"),
+        "mode_reason": outcome.get("mode_reason"),
+        "errors": errors,
+        "facts": facts,
+        "addresses": [hint] if hint else list(outcome.get("addresses") or []),
+        "aliases": aliases,
+    }
+    if gathered_at and not stale:
+        entry["gathered_at"] = gathered_at
+    return entry
+
+
+def too_old(gathered_at, now, max_age):
+    """Why facts gathered at gathered_at (YYYY-MM-DDTHH:MM:SSZ) are too old for a report at now, or None."""
+    if not now or not max_age:
+        return None
+    try:
+        when = datetime.datetime.strptime(to_text(gathered_at), GENERATED_AT_FORMAT).replace(
+            tzinfo=datetime.timezone.utc
+        )
+    except (TypeError, ValueError):
+        return (
+            "facts gathered at an unknown time (no netdiag_audit_result.gathered_at): not used with a maximum age "
+            "of %d s; gather this host again (netdiag.tcp.gather)" % max_age
+        )
+    age = (now - when).total_seconds()
+    if age <= max_age:
+        return None
+    return (
+        "facts gathered at %s, %d s before this report, older than the maximum age of %d s: not used; gather "
+        "this host again (netdiag.tcp.gather)" % (gathered_at, age, max_age)
+    )
+
+
+def reported(gathered, generated_at, thresholds, correlation, formats, gathering=None):
     """(report, {format: text}) of every host. Built and rendered once; only when that fails is each host tried on
     its own, and the hosts whose facts break the report are reported with that error and without their facts (one
     build per host for every audit made a 10,000-host report twice as slow)."""
     try:
-        report = build_report(gathered, generated_at, thresholds, correlation)
+        report = build_report(gathered, generated_at, thresholds, correlation, gathering)
         return report, {name: RENDERERS[name](report) for name in formats}
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         pass
@@ -131,7 +212,7 @@ def reported(gathered, generated_at, thresholds, correlation, formats):
         if problem:
             entry["errors"].append("malformed facts, not reported: %s" % problem)
             entry["facts"] = {}
-    report = build_report(gathered, generated_at, thresholds, correlation)
+    report = build_report(gathered, generated_at, thresholds, correlation, gathering)
     return report, {name: RENDERERS[name](report) for name in formats}
 
 
@@ -152,6 +233,7 @@ class ActionModule(ActionBase):
             "query",
             "fail_on",
             "gathered",
+            "max_age",
         )
     )
 
@@ -171,6 +253,7 @@ class ActionModule(ActionBase):
             thresholds = audit_options.thresholds(plain(arguments.get("thresholds")), name="thresholds")
             keep = audit_options.count(plain(arguments.get("keep") or 0), name="keep")
             correlation = audit_options.correlation(plain(arguments.get("correlation")), name="correlation")
+            max_age = audit_options.count(plain(arguments.get("max_age") or 0), name="max_age")
         except audit_options.AuditOptionError as error:
             raise AnsibleActionFail(str(error)) from None
         mode = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
@@ -191,41 +274,13 @@ class ActionModule(ActionBase):
         if captured is not None and not isinstance(captured, dict):
             raise AnsibleActionFail("gathered must be a dict of host name -> gathered data (read_captures' hosts)")
         gathered = {}
+        gathering = {"max_age": max_age, "stale": {}, "missing": []}
         for host in hosts:
             if captured is not None:
-                variables = plain(captured.get(host) or {})
-                outcome = variables
-                facts = variables.get("facts") or {}
+                gathered[host] = host_entry(host, plain(captured.get(host) or {}), None, None)
             else:
-                variables = hostvars.get(host, {})
-                outcome = plain(variables.get("netdiag_audit_result") or {})
-                facts = plain((variables.get("ansible_facts") or {}).get("netdiag") or {})
-            hint = host_address(variables.get("ansible_host") or "")
-            if not isinstance(outcome, dict):
-                outcome = {"errors": ["netdiag_audit_result is not a mapping: %r" % (outcome,)]}
-            errors = list(outcome.get("errors") or [])
-            if not isinstance(facts, dict):
-                errors.append("ansible_facts.netdiag is not a mapping; nothing from this host is reported")
-                facts = {}
-            failures = sorted((outcome.get("failures") or {}).items())
-            errors.extend(step_error(step, message) for step, message in failures if message)
-            if not outcome and not facts:
-                errors.append("the host did not run the audit")
-            aliases, bad = declared_addresses(variables.get("netdiag_addresses"))
-            errors.extend(
-                "netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad
-            )
-            gathered[host] = {
-                "platform": outcome.get("platform"),
-                "status": outcome.get("status"),
-                "mode": outcome.get("mode"),
-                "mode_reason": outcome.get("mode_reason"),
-                "errors": errors,
-                "facts": facts,
-                "addresses": [hint] if hint else list(outcome.get("addresses") or []),
-                "aliases": aliases,
-            }
-        report, texts = reported(gathered, generated_at, thresholds, correlation, formats)
+                gathered[host] = host_entry(host, hostvars.get(host, {}), now if max_age else None, max_age, gathering)
+        report, texts = reported(gathered, generated_at, thresholds, correlation, formats, gathering)
 
         stamp = generated_at.replace("-", "").replace(":", "")
         try:
@@ -251,11 +306,16 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("%s (the report was written: %s)" % (error, ", ".join(files))) from None
         result["failing_findings"] = failing_findings(report["findings"], fail_on)
         result["failing_hosts"] = failing_hosts(report["hosts"], fail_on)
+        counts = status_counts(report)
         result.update(
             changed=True,
             report_files=files,
             summary=summary_lines(report, files),
             findings=report["findings"],
             statuses={host: entry["status"] for host, entry in report["hosts"].items()},
+            generated_at=generated_at,
+            severity_counts=severity_counts(report),
+            status_counts={status: counts.get(status, 0) for status in STATUSES},
+            gathering=gathering,
         )
         return result

@@ -39,6 +39,8 @@ def host_report(gathered):
     report["mode"] = gathered.get("mode") or "module"
     if gathered.get("mode_reason"):
         report["mode_reason"] = gathered["mode_reason"]
+    if gathered.get("gathered_at"):
+        report["gathered_at"] = gathered["gathered_at"]  # when gather.yml read it (UTC)
     for section in SECTIONS:
         if isinstance(facts.get(section), dict):
             report[section] = facts[section]
@@ -69,10 +71,20 @@ def collection_paused():
             gc.enable()
 
 
-def build_report(gathered_by_host, generated_at, thresholds=None, correlation=None):
-    """The whole report: hosts, pairs across hosts and findings, most severe first."""
+def build_report(gathered_by_host, generated_at, thresholds=None, correlation=None, gathering=None):
+    """The whole report: hosts, pairs across hosts and findings, most severe first.
+
+    gathering: {"max_age": seconds, "stale": {host: gathered_at}, "missing": [host]} when the facts came from
+    hosts' variables (a fact cache), added to the report as it is."""
     with collection_paused():
-        return _build_report(gathered_by_host, generated_at, thresholds, correlation)
+        report = _build_report(gathered_by_host, generated_at, thresholds, correlation)
+    if gathering is not None:
+        report["gathering"] = {
+            "max_age": gathering.get("max_age"),
+            "stale": dict(sorted((gathering.get("stale") or {}).items())),
+            "missing": sorted(gathering.get("missing") or ()),
+        }
+    return report
 
 
 def _build_report(gathered_by_host, generated_at, thresholds, correlation):
