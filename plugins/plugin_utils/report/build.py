@@ -96,15 +96,7 @@ def _build_report(gathered_by_host, generated_at, thresholds, correlation):
     options = dict(DEFAULT_CORRELATION, **(correlation or {}))
     matcher = Matcher(hosts, addresses, aliases)
     groups, outside = matcher.run()
-    pairs, pair_findings = correlate(
-        hosts,
-        addresses,
-        options["min_gap"],
-        options["ratio"],
-        aliases_by_host=aliases,
-        groups=groups,
-        rows_by_host=matcher.rows,  # the tuples parsed once, for the pairs' counts too
-    )
+    pairs, pair_findings = correlate(hosts, addresses, aliases, matcher, options)
     findings = (
         host_findings(hosts, thresholds)
         + pair_findings

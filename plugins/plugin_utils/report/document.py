@@ -128,100 +128,111 @@ def report_blocks(report):
         ("heading", 2, "Hosts"),
         *_hosts_overview(report["hosts"]),
     ]
-    if report["pairs"]:
-        blocks.append(("heading", 2, "Connections seen from both ends"))
-        blocks.extend(pair_pictures(report["pairs"]))
-        blocks.append(
-            _folded(
-                3,
-                "All %d pairs" % len(report["pairs"]),
-                "table",
-                [
-                    "client",
-                    "server",
-                    "service port",
-                    "client count",
-                    "server count",
-                    "with unknown peers (client / server)",
-                    "matched",
-                    "half-open (client / server)",
-                ],
-                [
-                    [
-                        pair["client"],
-                        pair["server"],
-                        pair["service_port"],
-                        pair["client_count"],
-                        pair["server_count"],
-                        "%d / %d" % (pair.get("client_unattributed", 0), pair.get("server_unattributed", 0)),
-                        max(pair.get("client_matched", 0), pair.get("server_matched", 0))
-                        if pair.get("per_connection")
-                        else "by counts only",
-                        "%d / %d" % (pair.get("client_half_open", 0), pair.get("server_half_open", 0))
-                        if pair.get("per_connection")
-                        else None,
-                    ]
-                    for pair in report["pairs"]
-                ],
-            )
-        )
-    groups = [group for group in (report.get("matching") or {}).get("groups") or [] if _group_worth_showing(group)]
-    if groups:
-        if not report["pairs"]:
-            blocks.append(("heading", 2, "Connections seen from both ends"))
-        blocks.append(("heading", 3, "Matched per connection"))
-        blocks.append(
-            _folded(
-                4,
-                "All %d hosts, ports and directions" % len(groups),
-                "table",
-                ["host", "direction", "service port", "matched", "half-open", "not judged", "through NAT"],
-                [
-                    [
-                        group["host"],
-                        group["direction"],
-                        group["service_port"],
-                        group["matched"],
-                        group["half_open"],
-                        ", ".join("%s: %d" % item for item in sorted(group["not_judged"].items())) or None,
-                        ", ".join(group["through"]) or None,
-                    ]
-                    for group in groups
-                ],
-            )
-        )
-    blocks.append(("heading", 2, "Findings"))
-    if not report["findings"]:
+    blocks.extend(pairs_blocks(report["pairs"]))
+    blocks.extend(matched_blocks(report.get("matching") or {}, bool(report["pairs"])))
+    blocks.extend(findings_section(report["findings"]))
+    blocks.extend(outside_blocks(report.get("matching") or {}))
+    blocks.extend(hosts_detail(report["hosts"]))
+    return blocks
+
+
+PAIR_COLUMNS = [
+    "client",
+    "server",
+    "service port",
+    "client count",
+    "server count",
+    "with unknown peers (client / server)",
+    "matched",
+    "half-open (client / server)",
+]
+
+
+def pairs_blocks(pairs):
+    """Both ends of each connection: the pictures, then the table of every pair."""
+    if not pairs:
+        return []
+    return [
+        ("heading", 2, "Connections seen from both ends"),
+        *pair_pictures(pairs),
+        _folded(3, "All %d pairs" % len(pairs), "table", PAIR_COLUMNS, [_pair_row(pair) for pair in pairs]),
+    ]
+
+
+def _pair_row(pair):
+    per_connection = pair.get("per_connection")
+    return [
+        pair["client"],
+        pair["server"],
+        pair["service_port"],
+        pair["client_count"],
+        pair["server_count"],
+        "%d / %d" % (pair.get("client_unattributed", 0), pair.get("server_unattributed", 0)),
+        max(pair.get("client_matched", 0), pair.get("server_matched", 0)) if per_connection else "by counts only",
+        "%d / %d" % (pair.get("client_half_open", 0), pair.get("server_half_open", 0)) if per_connection else None,
+    ]
+
+
+def matched_blocks(matching, after_pairs):
+    """The matching per host, port and direction, for the groups that say something about an audited peer."""
+    groups = [group for group in matching.get("groups") or [] if _group_worth_showing(group)]
+    if not groups:
+        return []
+    blocks = [] if after_pairs else [("heading", 2, "Connections seen from both ends")]
+    rows = [
+        [
+            group["host"],
+            group["direction"],
+            group["service_port"],
+            group["matched"],
+            group["half_open"],
+            ", ".join("%s: %d" % item for item in sorted(group["not_judged"].items())) or None,
+            ", ".join(group["through"]) or None,
+        ]
+        for group in groups
+    ]
+    header = ["host", "direction", "service port", "matched", "half-open", "not judged", "through NAT"]
+    blocks.append(("heading", 3, "Matched per connection"))
+    blocks.append(_folded(4, "All %d hosts, ports and directions" % len(groups), "table", header, rows))
+    return blocks
+
+
+def findings_section(findings):
+    """The findings by severity, most severe first, with their evidence."""
+    blocks = [("heading", 2, "Findings")]
+    if not findings:
         blocks.append(("paragraph", "No findings."))
     for severity in SEVERITIES:
-        items = [item for item in report["findings"] if item["severity"] == severity]
-        if not items:
-            continue
-        blocks.append(("heading", 3, "%s (%d)" % (SEVERITY_HEADINGS[severity], len(items))))
-        blocks.extend(findings_blocks(items))
-    outside = (report.get("matching") or {}).get("outside") or []
-    if outside:
-        blocks.append(("heading", 2, "Peers outside the audit (listed, not judged)"))
-        total = (report.get("matching") or {}).get("outside_total", len(outside))
-        if total > min(len(outside), 50):
-            blocks.append(
-                (
-                    "paragraph",
-                    "The %d with the most sockets of %d; the JSON report lists %d."
-                    % (min(len(outside), 50), total, len(outside)),
-                )
-            )
+        items = [item for item in findings if item["severity"] == severity]
+        if items:
+            blocks.append(("heading", 3, "%s (%d)" % (SEVERITY_HEADINGS[severity], len(items))))
+            blocks.extend(findings_blocks(items))
+    return blocks
+
+
+OUTSIDE_SHOWN = 50
+
+
+def outside_blocks(matching):
+    """Peers outside the audit, the busiest first; says how many more the JSON report lists and counts."""
+    outside = matching.get("outside") or []
+    if not outside:
+        return []
+    blocks = [("heading", 2, "Peers outside the audit (listed, not judged)")]
+    total = matching.get("outside_total", len(outside))
+    if total > min(len(outside), OUTSIDE_SHOWN):
         blocks.append(
             (
-                "table",
-                ["host", "direction", "service port", "peer", "ESTABLISHED sockets"],
-                [
-                    [item["host"], item["direction"], item["service_port"], item["peer"], item["count"]]
-                    for item in outside[:50]
-                ],
+                "paragraph",
+                "The %d with the most sockets, of %d; the JSON report lists %d of them (matching.outside) and "
+                "counts them all (matching.outside_total)." % (min(len(outside), OUTSIDE_SHOWN), total, len(outside)),
             )
         )
-    blocks.extend(hosts_detail(report["hosts"]))
+    rows = [
+        [item["host"], item["direction"], item["service_port"], item["peer"], item["count"]]
+        for item in outside[:OUTSIDE_SHOWN]
+    ]
+    blocks.append(("table", ["host", "direction", "service port", "peer", "ESTABLISHED sockets"], rows))
     return blocks
 
 
