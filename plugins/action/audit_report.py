@@ -21,7 +21,11 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_options
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, json_text, markdown
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report, status_counts
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import (
+    build_report,
+    collection_paused,
+    status_counts,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import (
     STATUSES,
@@ -203,8 +207,9 @@ def reported(gathered, generated_at, thresholds, correlation, formats, gathering
     its own, and the hosts whose facts break the report are reported with that error and without their facts (one
     build per host for every audit made a 10,000-host report twice as slow)."""
     try:
-        report = build_report(gathered, generated_at, thresholds, correlation, gathering)
-        return report, {name: RENDERERS[name](report) for name in formats}
+        with collection_paused():  # the renderers too make many short-lived containers and no cycles
+            report = build_report(gathered, generated_at, thresholds, correlation, gathering)
+            return report, {name: RENDERERS[name](report) for name in formats}
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         pass
     for host, entry in gathered.items():
