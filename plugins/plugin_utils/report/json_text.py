@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The report as JSON text: indented down to each host, pair, finding and group, each of those on one line.
+"""The report as JSON text: indented down to each host, pair, finding and matching group, each on one line.
 
 json.dumps with indent runs the pure-Python encoder (only indent=None uses the C one): on a 10,000-host report that
 took longer than building the report. Here the outer levels are indented by hand and every value below them is one
@@ -18,7 +18,9 @@ INDENT = "  "
 
 def dumps(value, levels=INDENTED_LEVELS, depth=0):
     """JSON text of value, keys sorted, the first ``levels`` levels of dictionaries and lists indented."""
-    if depth >= levels or not isinstance(value, (dict, list)) or not value:
+    # A list at the last indented level is still broken up, one entry a line (matching.groups, gathering.missing).
+    flat = depth > levels or (depth == levels and not isinstance(value, list))
+    if flat or not isinstance(value, (dict, list)) or not value:
         return json.dumps(value, sort_keys=True)
     inner = INDENT * (depth + 1)
     if isinstance(value, dict):
