@@ -16,8 +16,11 @@ import re
 import shutil
 
 import ansible_runner
+import test_audit_nat
 from conftest import REPO, VENV_BIN, ansible_environment, needs_root, run_audit, run_playbook
-from test_audit_nat import nat_topology, write_inventory  # noqa: F401 (nat_topology is a fixture)
+from test_audit_nat import write_inventory
+
+nat_topology = test_audit_nat.nat_topology  # the incident's topology, the same fixture as there
 
 # Read again on every read of a live kernel: not what the slicing could change.
 VOLATILE_HOST_FIELDS = {"gathered_at"}
@@ -82,7 +85,7 @@ def gather_through_runner(tmp_path, inventory, cache, limit):
 
 
 @needs_root
-def test_three_slices_then_report_equal_one_audit(tmp_path, nat_topology):  # noqa: F811
+def test_three_slices_then_report_equal_one_audit(tmp_path, nat_topology):
     namespaces, _server_pid = nat_topology
     inventory = write_inventory(tmp_path, namespaces, declare_nat=True)
     completed, single = run_audit(tmp_path / "single", inventory=inventory, extra=["-e", "netdiag_audit_ports=[5555]"])
@@ -116,7 +119,7 @@ def test_three_slices_then_report_equal_one_audit(tmp_path, nat_topology):  # no
 
 
 @needs_root
-def test_stale_and_missing_facts_are_named_not_mixed(tmp_path, nat_topology):  # noqa: F811
+def test_stale_and_missing_facts_are_named_not_mixed(tmp_path, nat_topology):
     namespaces, _server_pid = nat_topology
     inventory = write_inventory(tmp_path, namespaces, declare_nat=True)
     cache = tmp_path / "facts"
