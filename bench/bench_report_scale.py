@@ -6,7 +6,10 @@ talking to an app tier on one port: 100 ESTABLISHED connections on each web host
 hosts, 10% more sockets on the app side than the web side still holds (half-open). Each size runs in its own
 child process, which times what netdiag.tcp.audit_report does once the hosts' facts are in: the action's
 reported() (build_report, then the JSON, Markdown and HTML texts; writing the files is not timed), fastest of
---repeat runs, and reports the child's peak RSS (ru_maxrss, the synthetic facts included). The largest size's HTML
+--repeat runs (5; 2 at 10,000 hosts), wall and CPU time, and reports the child's peak RSS (ru_maxrss, the
+synthetic facts included). The per-socket ratio is judged on CPU time: the sizes run at different moments, and
+other work on a shared 2-CPU machine stretches wall time by tens of percent (the work per socket is what must not
+grow); the 20 s goal is judged on wall time. The largest size's HTML
 is then opened in headless Chromium (a screenshot of the first screen, as bench/../tests/integration/chromium.py
 takes it) against the same for a one-line page (Chromium's own start).
 
@@ -51,13 +54,15 @@ def child(hosts, template_path, html_path, repeat):
 
     gathered = fleet_facts.fleet(hosts, json.loads(pathlib.Path(template_path).read_text()))
     sockets = fleet_facts.socket_count(gathered)
-    best = None
+    best = cpu = None
     for _round in range(repeat):
+        report = texts = None  # the previous round's report is not kept alive while this one is built (peak RSS)
         entries = {name: dict(entry, errors=list(entry["errors"])) for name, entry in gathered.items()}
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         report, texts = reported(entries, "2026-12-07T00:00:00Z", None, None, ["json", "md", "html"])
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
         best = seconds if best is None else min(best, seconds)
+        cpu = cpu_seconds if cpu is None else min(cpu, cpu_seconds)
     if html_path:
         pathlib.Path(html_path).write_text(texts["html"])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -67,6 +72,7 @@ def child(hosts, template_path, html_path, repeat):
                 "hosts": hosts,
                 "sockets": sockets,
                 "seconds": best,
+                "cpu_seconds": cpu,
                 "peak_mb": peak,
                 "findings": len(report["findings"]),
                 "pairs": len(report["pairs"]),
@@ -116,7 +122,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sizes", help="host counts, comma-separated (default 100,1000,10000; --quick 20,200)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per size below 10,000 hosts (fastest counts)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per size below 10,000 hosts (fastest counts)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
@@ -134,21 +140,22 @@ def main():
             "build + render (netdiag.tcp.audit_report's reported(): report, JSON, Markdown, HTML), one child per size"
         )
         print(
-            "%8s %10s %9s %12s %9s %9s %8s %8s"
-            % ("hosts", "sockets", "seconds", "us/socket", "peak MB", "findings", "pairs", "HTML MB")
+            "%8s %10s %9s %9s %12s %9s %9s %8s %8s"
+            % ("hosts", "sockets", "seconds", "CPU s", "CPU us/sock", "peak MB", "findings", "pairs", "HTML MB")
         )
         results = []
         for hosts in sizes:
-            repeat = 1 if hosts >= 10000 else max(arguments.repeat, 1)
+            repeat = 2 if hosts >= 10000 else max(arguments.repeat, 1)
             result = measure(hosts, template, html_path if hosts == sizes[-1] else None, repeat)
-            result["per_socket_us"] = result["seconds"] / result["sockets"] * 1e6
+            result["per_socket_us"] = result["cpu_seconds"] / result["sockets"] * 1e6
             results.append(result)
             print(
-                "%8d %10d %9.2f %12.2f %9.0f %9d %8d %8.1f"
+                "%8d %10d %9.2f %9.2f %12.2f %9.0f %9d %8d %8.1f"
                 % (
                     hosts,
                     result["sockets"],
                     result["seconds"],
+                    result["cpu_seconds"],
                     result["per_socket_us"],
                     result["peak_mb"],
                     result["findings"],
@@ -180,7 +187,7 @@ def judge(results, browser, quick):
     ratio = last["per_socket_us"] / first["per_socket_us"]
     checks = [
         (
-            "per-socket time, %d vs %d hosts: %.2fx (goal <= %.1fx)"
+            "per-socket CPU time, %d vs %d hosts: %.2fx (goal <= %.1fx)"
             % (last["hosts"], first["hosts"], ratio, GOAL_PER_SOCKET_RATIO),
             ratio <= GOAL_PER_SOCKET_RATIO,
         ),
