@@ -116,6 +116,44 @@ def test_three_slices_then_report_equal_one_audit(tmp_path, nat_topology):
     assert comparable(central) == comparable(single)
     assert [item["id"] for item in central["findings"]] == [item["id"] for item in single["findings"]]
     assert "half-open-sockets" in {item["id"] for item in central["findings"]}
+    assert_published_for_awx(tmp_path, inventory, cache, central)
+
+
+def assert_published_for_awx(tmp_path, inventory, cache, central):
+    """report.yml as an AWX job runs it: ansible-runner with the stored facts put into the job's fact cache
+    (artifacts/<id>/fact_cache, as AWX's fact storage does before a job); the summary comes back as the job's
+    artifacts (set_stats), which AWX hands to the next workflow nodes."""
+    private = tmp_path / "runner-report"
+    stored = private / "artifacts" / "report-job" / "fact_cache"
+    stored.mkdir(parents=True)
+    for path in cache.iterdir():
+        shutil.copy(path, stored / path.name)
+    report_dir = tmp_path / "awx-reports"
+    result = ansible_runner.run(
+        private_data_dir=str(private),
+        ident="report-job",
+        project_dir=str(REPO),
+        playbook=str(REPO / "playbooks" / "report.yml"),
+        inventory=str(inventory),
+        extravars={"netdiag_report_dir": str(report_dir)},
+        envvars={"PATH": "%s:%s" % (VENV_BIN, os.environ.get("PATH", ""))},
+        quiet=True,
+    )
+    assert (result.status, result.rc) == ("successful", 0), result.stdout.read()[-4000:]
+    (stats,) = [event for event in result.events if event.get("event") == "playbook_on_stats"]
+    published = stats["event_data"]["artifact_data"]["netdiag_audit"]
+    report = json.loads((report_dir / "audit-latest.json").read_text())
+    assert comparable(report) == comparable(central)
+    assert published["hosts_by_status"] == {"ok": 4, "partial": 0, "failed": 0, "unreachable": 0}
+    severities = {"critical": 0, "warning": 0, "info": 0}
+    for item in report["findings"]:
+        severities[item["severity"]] += 1
+    assert published["findings_by_severity"] == severities and severities["warning"] >= 2
+    assert published["report_files"] == [
+        str(report_dir / ("audit-%s.%s" % (report["generated_at"].replace("-", "").replace(":", ""), suffix)))
+        for suffix in ("json", "md", "html")
+    ]
+    assert (published["stale_hosts"], published["missing_hosts"]) == ([], [])
 
 
 @needs_root
