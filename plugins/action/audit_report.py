@@ -146,6 +146,10 @@ def host_entry(host, variables, now, max_age, gathering=None):
     if not isinstance(facts, dict):
         errors.append("ansible_facts.netdiag is not a mapping; nothing from this host is reported")
         facts = {}
+    if outcome.get("facts_gathered") is False:
+        # The run that wrote this outcome read no facts (unreachable, or the module failed as a whole): whatever a
+        # fact cache still holds under ansible_facts.netdiag is from an earlier run.
+        facts = {}
     gathered_at = outcome.get("gathered_at")
     stale = gathering is not None and (outcome or facts) and too_old(gathered_at, now, max_age)
     if stale:

@@ -191,3 +191,35 @@ def test_stale_and_missing_facts_are_named_not_mixed(tmp_path, nat_topology):
     # web1 and web2 are one end (both declare the NAT's address): without web2's sockets that end holds an unknown
     # number of connections, so it is in no pair; web2's old sockets are not used.
     assert report["pairs"] == []
+
+
+@needs_root
+def test_a_host_not_read_now_keeps_none_of_its_cached_facts(tmp_path, nat_topology):
+    namespaces, _server_pid = nat_topology
+    inventory = write_inventory(tmp_path, namespaces, declare_nat=True)
+    cache = tmp_path / "facts"
+    completed = run_playbook("gather.yml", "-i", str(inventory), env=cache_environment(cache))
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    # app's interpreter breaks (raw mode off, so nothing else reads it): its module fails as a whole now, and the
+    # cache still holds the sockets it had an hour ago.
+    (tmp_path / ("python-" + namespaces["app"])).write_text("#!/bin/sh\necho broken >&2\nexit 99\n")
+    completed = run_playbook(
+        "gather.yml", "-i", str(inventory), "--limit", "app", "-e", "netdiag_raw=false", env=cache_environment(cache)
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    text = cache_file(cache, "app").read_text()
+    assert "established_tuples" in text  # the earlier run's facts are still in the cache ...
+    report_dir = tmp_path / "central"
+    completed = run_playbook(
+        "report.yml", "-i", str(inventory), "-e", "netdiag_report_dir=%s" % report_dir, env=cache_environment(cache)
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    report = json.loads((report_dir / "audit-latest.json").read_text())
+    app = report["hosts"]["app"]
+    # ... and none of them is reported: app failed now, and says why.
+    assert app["status"] == "failed" and "netstat" not in app and "conntrack" not in app, app
+    assert any(error.startswith("netstat_facts: ") for error in app["errors"]), app["errors"]
+    assert report["pairs"] == []
+    assert {name: report["hosts"][name]["status"] for name in ("web1", "web2", "nat")} == dict.fromkeys(
+        ("web1", "web2", "nat"), "ok"
+    )
