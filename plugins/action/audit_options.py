@@ -29,6 +29,7 @@ CHECKS = {
     "thresholds": ("netdiag_audit_thresholds", audit_options.thresholds),
     "correlation": ("netdiag_audit_correlation", audit_options.correlation),
     "report_keep": ("netdiag_report_keep", lambda value, name: audit_options.count(value, name, minimum=0)),
+    "facts_max_age": ("netdiag_facts_max_age", lambda value, name: audit_options.count(value, name, minimum=0)),
 }
 
 

@@ -59,6 +59,10 @@ options:
   report_keep:
     description: C(netdiag_report_keep), how many timestamped report sets to keep, a whole number >= 0 (0 keeps all).
     type: raw
+  facts_max_age:
+    description: C(netdiag_facts_max_age), the oldest gathered facts the report uses, in seconds, a whole number >= 0
+      (0 - no limit).
+    type: raw
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.controller
@@ -129,5 +133,9 @@ correlation:
 report_keep:
   description: How many report sets are kept, as an integer.
   returned: when O(report_keep) was given
+  type: int
+facts_max_age:
+  description: The maximum age of gathered facts in seconds, as an integer.
+  returned: when O(facts_max_age) was given
   type: int
 """

@@ -67,6 +67,7 @@ def previous_report(tmp_path):
             "netdiag_audit_thresholds.close_wait must be a number >= 0, got -1",
         ),
         (["-e", "netdiag_report_keep=some"], "netdiag_report_keep: 'some' is not a whole number >= 0"),
+        (["-e", "netdiag_facts_max_age=1h"], "netdiag_facts_max_age: '1h' is not a whole number >= 0"),
         (
             ["-e", "netdiag_audit_target=nosuchgroup"],
             "netdiag_audit_target: 'nosuchgroup' matches no host in the inventory (check -i and the pattern)",
