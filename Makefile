@@ -3,18 +3,20 @@
 
 PYTHON      ?= python3.11
 VENV        := .venv
+# The oldest ansible-core meta/runtime.yml claims, in a venv of its own (make test-oldest).
+OLDEST_VENV := .venv-2.16
 BIN         := $(VENV)/bin
 COLLECTION  := .ansible/collections/ansible_collections/netdiag/tcp
 export ANSIBLE_LINT_SKIP_SCHEMA_UPDATE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: audit test venv install install-test system-deps lint ruff ansible-lint sanity units integration molecule bench bench-smoke clean constraints
+.PHONY: audit test venv install install-test system-deps lint ruff ansible-lint sanity units integration molecule bench bench-smoke clean constraints collection test-oldest
 
 audit: install
 	$(BIN)/ansible-playbook playbooks/audit.yml
 
-test: system-deps install-test lint sanity units integration bench-smoke molecule
+test: system-deps install-test lint sanity units integration test-oldest bench-smoke molecule
 	@echo "make test: all suites passed"
 
 # --- set-up -----------------------------------------------------------------------------------------------------
@@ -63,6 +65,17 @@ units: install-test
 integration: install-test
 	$(BIN)/pytest tests/integration
 
+$(OLDEST_VENV)/.installed: requirements/oldest.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found"; exit 1; }
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/pip install --quiet -r requirements/oldest.txt
+	touch $@
+
+# The unit tests and the audit from the installed tarball again, with ansible-core 2.16 (about a minute).
+test-oldest: install-test $(OLDEST_VENV)/.installed
+	$(OLDEST_VENV)/bin/pytest tests/unit -q
+	NETDIAG_ANSIBLE_BIN=$(CURDIR)/$(OLDEST_VENV)/bin $(BIN)/pytest tests/integration/test_installed_collection.py -q
+
 molecule: install-test
 	tools/molecule-all.sh
 
@@ -73,8 +86,12 @@ bench: install
 bench-smoke: install
 	$(BIN)/python bench/run_all.py --quick
 
+# The collection tarball from the files git tracks (galaxy.yml's build_ignore leaves out the development side).
+collection: install
+	tools/build-collection.sh dist
+
 constraints:
 	$(BIN)/pip freeze --exclude-editable | sed '1i # Exact pins of every package in the venv (pip freeze of runtime.txt + test.txt). Regenerate with make constraints.' > requirements/constraints.txt
 
 clean:
-	rm -rf $(VENV) .ansible tests/output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST_VENV) .ansible tests/output .pytest_cache .ruff_cache dist

@@ -36,6 +36,7 @@ CHECKS = {
     "report_keep": ("netdiag_report_keep", lambda value, name: audit_variables.count(value, name, minimum=0)),
     "report_history": ("netdiag_report_history", lambda value, name: audit_variables.count(value, name, minimum=0)),
     "trend": ("netdiag_audit_trend", report_history.trend_options),
+    "facts_max_age": ("netdiag_facts_max_age", lambda value, name: audit_variables.count(value, name, minimum=0)),
 }
 
 

@@ -20,11 +20,19 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netdiag.tcp.plugins.plugin_utils import audit_variables, report_history
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, markdown
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import html, json_text, markdown
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import (
+    build_report,
+    collection_paused,
+    status_counts,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.correlation import declared_addresses
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import summary_lines
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.document import (
+    STATUSES,
+    severity_counts,
+    summary_lines,
+)
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.query import (
     QueryError,
     check_fail_on,
@@ -42,7 +50,7 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import (
 )
 
 RENDERERS = {
-    "json": lambda report: json.dumps(report, indent=2, sort_keys=True) + "\n",
+    "json": json_text.render,
     "md": markdown.render,
     "html": html.render,
 }
@@ -133,6 +141,110 @@ def unreportable(name, gathered, generated_at, thresholds, correlation, run=None
     return None
 
 
+def host_entry(host, variables, now, max_age, gathering=None):
+    """What build_report() takes for one host, from its variables (hostvars: cached or just gathered facts) or
+    from what read_captures returned for it (now None: captured files have no age to check).
+
+    With now and max_age, facts gathered longer than max_age seconds before now (or at an unknown time) are not
+    used: the host is reported with that error and named in gathering["stale"]; a host without any gathered
+    facts is named in gathering["missing"]."""
+    facts_var = variables.get("ansible_facts") or {}
+    if now is None and gathering is None:
+        outcome, facts = variables, variables.get("facts") or {}
+    else:
+        # A fact cache holds netdiag_audit_result as a fact (set_fact cacheable); a run without one as a variable.
+        outcome = plain(variables.get("netdiag_audit_result") or facts_var.get("netdiag_audit_result") or {})
+        facts = plain(facts_var.get("netdiag") or {})
+    hint = host_address(variables.get("ansible_host") or "")
+    if not isinstance(outcome, dict):
+        outcome = {"errors": ["netdiag_audit_result is not a mapping: %r" % (outcome,)]}
+    errors = list(outcome.get("errors") or [])
+    if not isinstance(facts, dict):
+        errors.append("ansible_facts.netdiag is not a mapping; nothing from this host is reported")
+        facts = {}
+    if outcome.get("facts_gathered") is False:
+        # The run that wrote this outcome read no facts (unreachable, or the module failed as a whole): whatever a
+        # fact cache still holds under ansible_facts.netdiag is from an earlier run.
+        facts = {}
+    gathered_at = outcome.get("gathered_at")
+    stale = gathering is not None and (outcome or facts) and too_old(gathered_at, now, max_age)
+    if stale:
+        errors = [stale]
+        outcome, facts = {}, {}
+        gathering["stale"][host] = gathered_at
+    failures = sorted((outcome.get("failures") or {}).items())
+    errors.extend(step_error(step, message) for step, message in failures if message)
+    if not outcome and not facts and not stale:
+        errors.append(
+            "the host did not run the audit"
+            if gathering is None
+            else "the host did not run the audit: no gathered facts (gather it with netdiag.tcp.gather or "
+            "netdiag.tcp.audit; a fact cache may also have expired them)"
+        )
+        if gathering is not None:
+            gathering["missing"].append(host)
+    aliases, bad = declared_addresses(variables.get("netdiag_addresses"))
+    errors.extend("netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad)
+    entry = {
+        "platform": outcome.get("platform"),
+        "status": outcome.get("status"),
+        "mode": outcome.get("mode"),
+        "mode_reason": outcome.get("mode_reason"),
+        "errors": errors,
+        "facts": facts,
+        "addresses": [hint] if hint else list(outcome.get("addresses") or []),
+        "aliases": aliases,
+    }
+    if gathered_at and not stale:
+        entry["gathered_at"] = gathered_at
+    return entry
+
+
+def too_old(gathered_at, now, max_age):
+    """Why facts gathered at gathered_at (YYYY-MM-DDTHH:MM:SSZ) are too old for a report at now, or None."""
+    if not now or not max_age:
+        return None
+    try:
+        when = datetime.datetime.strptime(to_text(gathered_at), GENERATED_AT_FORMAT).replace(
+            tzinfo=datetime.timezone.utc
+        )
+    except (TypeError, ValueError):
+        return (
+            "facts gathered at an unknown time (no netdiag_audit_result.gathered_at): not used with a maximum age "
+            "of %d s; gather this host again (netdiag.tcp.gather)" % max_age
+        )
+    age = (now - when).total_seconds()
+    if age <= max_age:
+        return None
+    return (
+        "facts gathered at %s, %d s before this report, older than the maximum age of %d s: not used; gather "
+        "this host again (netdiag.tcp.gather)" % (gathered_at, age, max_age)
+    )
+
+
+def reported(gathered, generated_at, limits, formats, gathering=None, before_render=None):
+    """(report, {format: text}, what before_render(report) returned) of every host; limits: (thresholds,
+    correlation, run). Built and rendered once; only when that fails is each host tried on its own, and the hosts
+    whose facts break the report are reported with that error and without their facts (one build per host for
+    every audit made a 10,000-host report twice as slow)."""
+    thresholds, correlation, run = limits
+    try:
+        with collection_paused():  # the renderers too make many short-lived containers and no cycles
+            report = build_report(gathered, generated_at, thresholds, correlation, run, gathering)
+            prepared = before_render(report) if before_render else None
+            return report, {name: RENDERERS[name](report) for name in formats}, prepared
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        pass
+    for host, entry in gathered.items():
+        problem = unreportable(host, entry, generated_at, thresholds, correlation, run)
+        if problem:
+            entry["errors"].append("malformed facts, not reported: %s" % problem)
+            entry["facts"] = {}
+    report = build_report(gathered, generated_at, thresholds, correlation, run, gathering)
+    prepared = before_render(report) if before_render else None
+    return report, {name: RENDERERS[name](report) for name in formats}, prepared
+
+
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
@@ -155,6 +267,7 @@ class ActionModule(ActionBase):
             "baseline",
             "trend",
             "prometheus",
+            "max_age",
         )
     )
 
@@ -174,6 +287,7 @@ class ActionModule(ActionBase):
             thresholds = audit_variables.thresholds(plain(arguments.get("thresholds")), name="thresholds")
             keep = audit_variables.count(plain(arguments.get("keep") or 0), name="keep")
             correlation = audit_variables.correlation(plain(arguments.get("correlation")), name="correlation")
+            max_age = audit_variables.count(plain(arguments.get("max_age") or 0), name="max_age")
         except audit_variables.AuditOptionError as error:
             raise AnsibleActionFail(str(error)) from None
         run = {"settings": run_settings(plain(arguments.get("settings"))), "collection": collection_info()}
@@ -207,55 +321,28 @@ class ActionModule(ActionBase):
         if captured is not None and not isinstance(captured, dict):
             raise AnsibleActionFail("gathered must be a dict of host name -> gathered data (read_captures' hosts)")
         gathered = {}
+        gathering = {"max_age": max_age, "stale": {}, "missing": []}
         for host in hosts:
             if captured is not None:
-                variables = plain(captured.get(host) or {})
-                outcome = variables
-                facts = variables.get("facts") or {}
+                gathered[host] = host_entry(host, plain(captured.get(host) or {}), None, None)
             else:
-                variables = hostvars.get(host, {})
-                outcome = plain(variables.get("netdiag_audit_result") or {})
-                facts = plain((variables.get("ansible_facts") or {}).get("netdiag") or {})
-            hint = host_address(variables.get("ansible_host") or "")
-            if not isinstance(outcome, dict):
-                outcome = {"errors": ["netdiag_audit_result is not a mapping: %r" % (outcome,)]}
-            errors = list(outcome.get("errors") or [])
-            if not isinstance(facts, dict):
-                errors.append("ansible_facts.netdiag is not a mapping; nothing from this host is reported")
-                facts = {}
-            failures = sorted((outcome.get("failures") or {}).items())
-            errors.extend(step_error(step, message) for step, message in failures if message)
-            if not outcome and not facts:
-                errors.append("the host did not run the audit")
-            aliases, bad = declared_addresses(variables.get("netdiag_addresses"))
-            errors.extend(
-                "netdiag_addresses: %s is not an IP address (not used to pair connections)" % item for item in bad
-            )
-            gathered[host] = {
-                "platform": outcome.get("platform"),
-                "status": outcome.get("status"),
-                "mode": outcome.get("mode"),
-                "mode_reason": outcome.get("mode_reason"),
-                "errors": errors,
-                "facts": facts,
-                "addresses": [hint] if hint else list(outcome.get("addresses") or []),
-                "aliases": aliases,
-            }
-        for host, entry in gathered.items():
-            problem = unreportable(host, entry, generated_at, thresholds, correlation, run)
-            if problem:
-                entry["errors"].append("malformed facts, not reported: %s" % problem)
-                entry["facts"] = {}
-        report = build_report(gathered, generated_at, thresholds, correlation, run)
-        summary_text = report_history.compare(report, earlier, trend)
+                gathered[host] = host_entry(host, hostvars.get(host, {}), now if max_age else None, max_age, gathering)
+        report, texts, summary_text = reported(
+            gathered,
+            generated_at,
+            (thresholds, correlation, run),
+            formats,
+            gathering,
+            # The comparison with earlier reports adds its sections and findings before the report is rendered.
+            before_render=lambda report: report_history.compare(report, earlier, trend),
+        )
+        texts[report_history.SUMMARY_EXTENSION] = summary_text
 
         # A given generated_at names the files; else the writer stamps them with the time of the write (with
         # microseconds, under the directory's lock), so two audits at once never share a name.
         stamp = given_at.replace("-", "").replace(":", "") if given_at else None
         audited = [host for host, entry in report["hosts"].items() if entry["status"] in AUDITED_STATUSES]
         try:
-            texts = {name: RENDERERS[name](report) for name in formats}
-            texts[report_history.SUMMARY_EXTENSION] = summary_text
             warnings = []
             files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings, audited=bool(audited))
         except ReportDirectoryError as error:
@@ -311,6 +398,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("%s (the report was written: %s)" % (error, ", ".join(files))) from None
         result["failing_findings"] = failing_findings(report["findings"], fail_on)
         result["failing_hosts"] = failing_hosts(report["hosts"], fail_on)
+        counts = status_counts(report)
         result.update(
             changed=True,
             report_files=files,
@@ -318,5 +406,9 @@ class ActionModule(ActionBase):
             findings=report["findings"],
             changes=report["changes"],
             statuses={host: entry["status"] for host, entry in report["hosts"].items()},
+            generated_at=generated_at,
+            severity_counts=severity_counts(report),
+            status_counts={status: counts.get(status, 0) for status in STATUSES},
+            gathering=gathering,
         )
         return result

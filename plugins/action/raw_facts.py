@@ -3,8 +3,8 @@
 
 ``uname -s`` picks the platform's gatherer (plugin_utils/textfacts/raw_commands.py), which runs only read-only
 commands through the connection (as ansible.builtin.raw does, become included) and builds the sections with the
-same parsers and socket_records summary as the fact modules. The sections are merged into ansible_facts.netdiag
-like the fact modules' action plugins do.
+same parsers and socket_records summary as the fact modules. The sections replace ansible_facts.netdiag, as
+audit_facts' do (the audit's facts are all of one run).
 """
 
 from __future__ import annotations
@@ -130,12 +130,11 @@ class ActionModule(ActionBase):
             max_nat_tuples=max_nat_tuples,
         )
         errors = run.notes + errors
-        known = task_vars.get("ansible_facts", {}).get("netdiag")
-        merged = dict(known) if isinstance(known, dict) else {}
-        merged.update(sections)
         result.update(
             changed=False,
-            ansible_facts={"netdiag": merged},
+            # The audit's facts are all of one run (as audit_facts'): they replace ansible_facts.netdiag, so that a
+            # fact cache's sections of an earlier run are never mixed with this run's.
+            ansible_facts={"netdiag": sections},
             platform=system,
             commands=run.commands,
             errors=errors,

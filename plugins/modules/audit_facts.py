@@ -147,7 +147,8 @@ failures:
       returned: always
       sample: "/proc/slabinfo: line 2: unrecognised header"
 ansible_facts:
-  description: Facts merged into the host's C(ansible_facts.netdiag).
+  description: The host's C(ansible_facts.netdiag), replaced as a whole (sections of earlier runs, which a fact
+    cache keeps, are not mixed with this run's).
   returned: always
   type: complex
   contains:

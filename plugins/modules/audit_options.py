@@ -76,6 +76,10 @@ options:
   baseline:
     description: C(netdiag_baseline), an earlier report to compare with; it must name a file.
     type: str
+  facts_max_age:
+    description: C(netdiag_facts_max_age), the oldest gathered facts the report uses, in seconds, a whole number >= 0
+      (0 - no limit).
+    type: raw
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.controller
@@ -164,4 +168,8 @@ trend:
   returned: when O(trend) was given
   type: dict
   sample: {min_reports: 3, horizon_hours: 24, fd_limit: 1024, max_series: 50}
+facts_max_age:
+  description: The maximum age of gathered facts in seconds, as an integer.
+  returned: when O(facts_max_age) was given
+  type: int
 """

@@ -167,6 +167,16 @@ options:
         C(max_tuples), C(become), C(capture_dir); an unknown key fails. The audit and analyze playbooks set it.
     type: dict
     default: {}
+  max_age:
+    description:
+      - Seconds. Facts gathered longer ago than this (C(netdiag_audit_result.gathered_at), set by
+        C(netdiag.tcp.gather)), or at an unknown time, are not used - such a host is reported with that error
+        (status V(failed)) and named in the report's C(gathering.stale); a host with no gathered facts at all is
+        named in C(gathering.missing). V(0) checks no age. C(playbooks/report.yml) sets it from
+        C(netdiag_facts_max_age) (default 86400).
+      - Not used with O(gathered) (captured files).
+    type: int
+    default: 0
 extends_documentation_fragment:
   - netdiag.tcp.attributes
   - netdiag.tcp.attributes.controller
@@ -230,6 +240,26 @@ findings:
     recommendation:
       description: What to do about it.
       type: str
+generated_at:
+  description: The report's time (UTC), as in its JSON.
+  returned: success
+  type: str
+severity_counts:
+  description: Findings by severity (V(critical), V(warning), V(info)); C(playbooks/report.yml) publishes them
+    with C(set_stats).
+  returned: success
+  type: dict
+  sample: {critical: 0, warning: 2, info: 1}
+status_counts:
+  description: Hosts by status (V(ok), V(partial), V(failed), V(unreachable)).
+  returned: success
+  type: dict
+  sample: {ok: 3, partial: 0, failed: 1, unreachable: 0}
+gathering:
+  description: The age check of the hosts' facts - C(max_age), C(stale) (host -> when its facts were gathered)
+    and C(missing) (hosts without gathered facts). Null with O(gathered).
+  returned: success
+  type: dict
 query_result:
   description: The result of O(query) on the report.
   returned: when O(query) is set

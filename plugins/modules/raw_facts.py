@@ -21,10 +21,10 @@ description:
     C(ndd -get /dev/tcp tcp_keepalive_interval) without it. Every command runs with C(LC_ALL=C). It never runs
     C(rmsock) or C(pfiles), and C(kdb) only to read sockets.
   - Parses the output on the controller with the parsers the fact modules use and returns the same sections under
-    C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), merged into the host's existing
-    C(ansible_facts.netdiag). For the same sockets, the facts equal those of M(netdiag.tcp.netstat_facts),
-    M(netdiag.tcp.conntrack_facts) and M(netdiag.tcp.slabinfo_facts); C(conntrack.persisted) (the boot
-    configuration) is not read and is V(null).
+    C(ansible_facts.netdiag) (C(netstat), C(keepalive), C(conntrack), C(slabinfo)), which they replace as a whole
+    (sections of earlier runs, which a fact cache keeps, are not mixed with this run's). For the same sockets,
+    the facts equal those of M(netdiag.tcp.netstat_facts), M(netdiag.tcp.conntrack_facts) and
+    M(netdiag.tcp.slabinfo_facts); C(conntrack.persisted) (the boot configuration) is not read and is V(null).
   - Used by C(playbooks/audit.yml) for hosts with C(netdiag_raw=true) and, automatically, for hosts where the fact
     modules cannot start for lack of an interpreter. See C(docs/raw_mode.md).
 options:

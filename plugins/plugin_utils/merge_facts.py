@@ -13,10 +13,14 @@ from ansible.plugins.action import ActionBase
 
 
 class MergeNetdiagFactsAction(ActionBase):
-    """Runs the module of the same name and merges ansible_facts.netdiag one level deeper than Ansible does."""
+    """Runs the module of the same name and merges ansible_facts.netdiag one level deeper than Ansible does.
+
+    REPLACES: the module returns the whole audit (audit_facts): its sections replace ansible_facts.netdiag instead,
+    so that no section of an earlier run (a fact cache keeps them between runs) is mixed with this run's."""
 
     _supports_check_mode = True
     _supports_async = False
+    REPLACES = False
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -24,7 +28,7 @@ class MergeNetdiagFactsAction(ActionBase):
         del tmp
         result.update(self._execute_module(module_name=self._task.action, task_vars=task_vars))
         new_sections = result.get("ansible_facts", {}).get("netdiag")
-        if isinstance(new_sections, dict):
+        if isinstance(new_sections, dict) and not self.REPLACES:
             known = task_vars.get("ansible_facts", {}).get("netdiag")
             merged = dict(known) if isinstance(known, dict) else {}
             merged.update(new_sections)

@@ -78,6 +78,7 @@ def previous_report(tmp_path):
             "netdiag_baseline: /nonexistent/audit-20260101T000000Z.json is not a file (give an audit-<stamp>.json "
             "report)",
         ),
+        (["-e", "netdiag_facts_max_age=1h"], "netdiag_facts_max_age: '1h' is not a whole number >= 0"),
         (
             ["-e", "netdiag_audit_target=nosuchgroup"],
             "netdiag_audit_target: 'nosuchgroup' matches no host in the inventory (check -i and the pattern)",

@@ -593,15 +593,20 @@ class EstablishedTuples:
         )
 
 
-def parse_tuples(established_tuples):
+def parse_tuples(established_tuples, shared=None):
     """[(local_address, local_port, remote_address, remote_port, pid, keepalive)] from an ``established_tuples``
     dict (ports and pid as int, pid None when unknown, keepalive True/False/None). Raises ValueError on rows that
-    do not have the columns."""
+    do not have the columns.
+
+    shared: a dict kept across calls (the report reads every host's list) through which equal addresses and
+    numbers become one object: a fleet's million rows repeat a few thousand of them."""
     columns = list((established_tuples or {}).get("columns") or TUPLE_COLUMNS)
     if columns != list(TUPLE_COLUMNS):
         raise ValueError("established_tuples: unknown columns %s" % ", ".join(map(str, columns)))
     parsed = []
     keepalive_of = {"1": True, "0": False, "-": None}
+    if shared is not None:
+        return _parse_tuples_shared(established_tuples, shared, keepalive_of)
     for line in ((established_tuples or {}).get("rows") or "").split("\n"):
         if not line:
             continue
@@ -619,6 +624,38 @@ def parse_tuples(established_tuples):
                 fields[2],
                 int(fields[3]),
                 None if fields[4] == "-" else int(fields[4]),
+                keepalive_of[fields[5]],
+            )
+        )
+    return parsed
+
+
+def _parse_tuples_shared(established_tuples, shared, keepalive_of):
+    """parse_tuples() with addresses and numbers looked up in (and added to) shared."""
+    parsed = []
+    addresses = shared.setdefault("addresses", {})
+    numbers = shared.setdefault("numbers", {"-": None})
+    for line in ((established_tuples or {}).get("rows") or "").split("\n"):
+        if not line:
+            continue
+        fields = line.split(" ")
+        if (
+            len(fields) != 6
+            or fields[5] not in keepalive_of
+            or not (fields[1].isdigit() and fields[3].isdigit() and (fields[4] == "-" or fields[4].isdigit()))
+        ):
+            raise ValueError("established_tuples: row %r does not have the 6 columns" % line)
+        local_address, local_port, remote_address, remote_port, pid = fields[:5]
+        for text in (local_port, remote_port, pid):
+            if text not in numbers:
+                numbers[text] = int(text)
+        parsed.append(
+            (
+                addresses.setdefault(local_address, local_address),
+                numbers[local_port],
+                addresses.setdefault(remote_address, remote_address),
+                numbers[remote_port],
+                numbers[pid],
                 keepalive_of[fields[5]],
             )
         )

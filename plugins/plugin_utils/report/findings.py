@@ -58,7 +58,7 @@ def check_conntrack_timeout_default(host, report, thresholds):
         % (key, timeout, "" if tracking else "; its table is empty now"),
         {"key": key, "value": timeout, "count": conntrack.get("count"), "max": conntrack.get("max")},
         "If this host does NAT or stateful filtering for long-lived idle connections, lower the timeout "
-        "(ansible-playbook playbooks/tune_conntrack.yml -e target=%s; 1200 s by default) and make the "
+        "(ansible-playbook netdiag.tcp.tune_conntrack -e target=%s; 1200 s by default) and make the "
         "applications close idle sockets or enable TCP keepalive below that timeout." % host,
     )
 
@@ -176,7 +176,7 @@ def check_conntrack_legacy_key_ignored(host, report, thresholds):
         "%s sets %s, which this kernel does not have: the line does nothing at boot"
         % (_where(ignored[0]), ignored[0].get("key")),
         {"assignments": ignored, "key_style": conntrack.get("key_style")},
-        "Use the current name (%s), e.g. with playbooks/tune_conntrack.yml, and remove the old line."
+        "Use the current name (%s), e.g. with ansible-playbook netdiag.tcp.tune_conntrack, and remove the old line."
         % (persisted.get("key") or "net.netfilter.nf_conntrack_tcp_timeout_established"),
     )
 
@@ -197,8 +197,8 @@ def check_conntrack_timeout_lost_at_boot(host, report, thresholds):
         "timeout comes back as %d when the firewall loads it"
         % (_where(effective), effective.get("key"), effective.get("value"), CONNTRACK_DEFAULT_ESTABLISHED_TIMEOUT),
         {"effective": effective, "module_load_files": persisted.get("module_load_files") or []},
-        "List nf_conntrack in /etc/modules-load.d (playbooks/tune_conntrack.yml does this) so that it is loaded "
-        "before systemd-sysctl applies the setting.",
+        "List nf_conntrack in /etc/modules-load.d (ansible-playbook netdiag.tcp.tune_conntrack does this) so that "
+        "it is loaded before systemd-sysctl applies the setting.",
     )
 
 
@@ -219,8 +219,8 @@ def check_conntrack_timeout_not_persisted(host, report, thresholds):
         "tcp_timeout_established is %s now but becomes %s at the next boot (%s)"
         % (live, at_boot, _where(effective) if effective else "no sysctl file sets it: kernel default"),
         {"live": live, "at_boot": at_boot, "effective": effective},
-        "Persist the value you want (playbooks/tune_conntrack.yml writes /etc/sysctl.d and checks the boot order), "
-        "or apply the persisted one with sysctl --system.",
+        "Persist the value you want (ansible-playbook netdiag.tcp.tune_conntrack writes /etc/sysctl.d and checks "
+        "the boot order), or apply the persisted one with sysctl --system.",
     )
 
 

@@ -38,6 +38,7 @@ details.sample summary { cursor: pointer; }
 figure.pair { margin: 0.5em 0 1em; }
 figure.pair figcaption { font-size: 0.9em; color: #444; }
 figure.series { margin: 0.5em 0 1em; } figure.series figcaption { font-size: 0.9em; color: #444; }
+details > summary > h2, details > summary > h3, details > summary > h4 { display: inline; }
 """
 
 # Colours of the pair picture: matched connections, half-open sockets, sockets compared by counts only.
@@ -212,6 +213,14 @@ def render_block(block):
         return pair_svg(block[1])
     if kind == "series":
         return series_svg(block[1])
+    if kind == "details":
+        # Collapsed: a browser lays out none of it until opened (a fleet's per-host tables, long lists).
+        return "<details><summary><h%d>%s</h%d></summary>%s</details>" % (
+            block[1],
+            _text(block[2]),
+            block[1],
+            "\n".join(render_block(inner) for inner in block[3]),
+        )
     raise ValueError("unknown report block %r" % (kind,))
 
 

@@ -70,6 +70,11 @@ def render_block(block):
         return ["- " + _cell(pair_text(block[1])), ""]
     if kind == "series":  # a time series as a table (trend_html.py draws it in HTML)
         return [escape(block[1]["title"]), "", *render_block(("table", *series_rows(block[1])))]
+    if kind == "details":  # everything written out, under a heading
+        lines = ["#" * block[1] + " " + escape(block[2]), ""]
+        for inner in block[3]:
+            lines.extend(render_block(inner))
+        return lines
     if kind == "evidence":
         return [*evidence_lines(block[1], block[2] if len(block) > 2 else None), ""]
     raise ValueError("unknown report block %r" % (kind,))

@@ -107,13 +107,39 @@ class Matcher:
         self.covered = {}  # (host, address) -> filter_covers(), computed once per distinct address
         self.remotes = {}  # host -> remote addresses of its listed sockets, computed when first needed
         self.sources = {}  # host -> (local port, remote address) of its listed sockets, computed when first needed
-        for name in sorted(hosts):
-            netstat = hosts[name].get("netstat") or {}
+        self.groups = {}  # what run() matched: {(host, service port, direction): _Group}
+        self._read_sockets()
+        # Socket 4-tuple -> (the 4-tuple of its peer's socket, NAT host) from the audited NATs' conntrack entries.
+        self.translation = {}
+        self.nat_of_address = {}
+        self.nat_complete = {}
+        self._read_nat_entries()
+        owner = {}
+        ambiguous = set()
+        for name in sorted(self.addresses):
+            for address in self.addresses[name]:
+                if owner.setdefault(address, name) != name:
+                    ambiguous.add(address)
+        for address in ambiguous:
+            del owner[address]
+        self.owner = owner
+        self.declared = {}
+        self.behind_nat = {}
+        for name in sorted(aliases_by_host or {}):
+            for address in (aliases_by_host or {})[name] or ():
+                self.declared.setdefault(address, []).append(name)
+                self.behind_nat.setdefault(name, set()).add(address)
+
+    def _read_sockets(self):
+        """Each host's listed sockets: its rows, their set of 4-tuples, whether the list is complete, its filter."""
+        shared = {}  # one object per distinct address and port across all hosts' rows (a fleet repeats them)
+        for name in sorted(self.hosts):
+            netstat = self.hosts[name].get("netstat") or {}
             value = netstat.get("established_tuples")
             if value is None:
                 continue
             try:
-                rows = parse_tuples(value)
+                rows = parse_tuples(value, shared)
             except ValueError as error:
                 self.errors[name] = str(error)
                 continue
@@ -132,12 +158,11 @@ class Matcher:
                     "established_tuples lists %s sockets but state_counts has %d ESTABLISHED: not used to judge "
                     "the other ends" % (value.get("count"), established)
                 )
-        # Socket 4-tuple -> (the 4-tuple of its peer's socket, NAT host) from the audited NATs' conntrack entries.
-        self.translation = {}
-        self.nat_of_address = {}
-        self.nat_complete = {}
-        for name in sorted(hosts):
-            value = (hosts[name].get("conntrack") or {}).get("nat_tuples")
+
+    def _read_nat_entries(self):
+        """The audited NATs' translated entries, both ways, and the addresses each NAT translates to."""
+        for name in sorted(self.hosts):
+            value = (self.hosts[name].get("conntrack") or {}).get("nat_tuples")
             if value is None:
                 continue
             try:
@@ -153,21 +178,6 @@ class Matcher:
                     self.nat_of_address.setdefault(reply[2], name)
                 if original[2] != reply[0]:  # destination NAT: the client talks to a virtual address
                     self.nat_of_address.setdefault(original[2], name)
-        owner = {}
-        ambiguous = set()
-        for name in sorted(self.addresses):
-            for address in self.addresses[name]:
-                if owner.setdefault(address, name) != name:
-                    ambiguous.add(address)
-        for address in ambiguous:
-            del owner[address]
-        self.owner = owner
-        self.declared = {}
-        self.behind_nat = {}
-        for name in sorted(aliases_by_host or {}):
-            for address in (aliases_by_host or {})[name] or ():
-                self.declared.setdefault(address, []).append(name)
-                self.behind_nat.setdefault(name, set()).add(address)
 
     def peer_of(self, name, address):
         """The audited host a socket's peer address belongs to (the host itself for its own or loopback ones)."""
@@ -252,6 +262,7 @@ class Matcher:
                 group.not_judged(PEER_HAS_UNKNOWN_PEERS)
             else:
                 group.half_open(row, peer, through, "no-peer-socket")
+        self.groups = groups
         return groups, outside
 
     def _reached_directly(self, name, local_address, peer):

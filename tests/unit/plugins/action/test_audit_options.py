@@ -45,6 +45,7 @@ def run_action(args):
         ({"max_capture_bytes": "1G"}, "netdiag_max_capture_bytes: '1G' is not a whole number >= 1"),
         ({"become": "perhaps"}, "netdiag_audit_become: 'perhaps' is not true or false"),
         ({"report_keep": "-2"}, "netdiag_report_keep: '-2' is not a whole number >= 0"),
+        ({"facts_max_age": "1h"}, "netdiag_facts_max_age: '1h' is not a whole number >= 0"),
         (
             {"thresholds": '{"close_wait":'},
             "netdiag_audit_thresholds: '{\"close_wait\":' is not valid YAML or JSON (expected the node content, but "
@@ -131,6 +132,7 @@ def test_world_writable_report_dir(tmp_path):
             {"thresholds": {"close_wait": 50, "no_keepalive": 0.5}},
         ),
         ({"report_keep": "3"}, {"report_keep": 3}),
+        ({"facts_max_age": "3600"}, {"facts_max_age": 3600}),
         ({"correlation": '{"min_half_open": 1}'}, {"correlation": {"min_half_open": 1}}),
         ({"matched_hosts": ["web", "app"]}, {"matched_hosts": ["app", "web"]}),
     ],

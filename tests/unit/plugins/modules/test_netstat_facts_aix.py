@@ -152,11 +152,21 @@ def test_the_audit_never_sets_aix_rmsock_and_gathers_in_check_mode():
                 assert side_effect not in options, "%s: %s" % (path, task["name"])
             assert "module_defaults" not in task
     assert found >= 1
-    plays = yaml.safe_load((REPO / "playbooks" / "audit.yml").read_text())
-    gathering = [play for play in plays if any(True for _task in netstat_tasks(play.get("tasks") or []))]
-    assert gathering, "no play of audit.yml reads socket tables"
-    for play in gathering:
-        assert play["check_mode"] is True, play["name"]  # rmsock would not run even if a task asked for it
+    for playbook in ("audit.yml", "gather.yml"):
+        plays = yaml.safe_load((REPO / "playbooks" / playbook).read_text())
+        gathering = [play for play in plays if any(True for _task in netstat_tasks(with_imports(play)))]
+        assert gathering, "no play of %s reads socket tables" % playbook
+        for play in gathering:
+            assert play["check_mode"] is True, play["name"]  # rmsock would not run even if a task asked for it
+
+
+def with_imports(play):
+    """A play's tasks, with the tasks of the files it imports (import_tasks from playbooks/) in their place."""
+    tasks = []
+    for task in play.get("tasks") or []:
+        imported = task.get("ansible.builtin.import_tasks") or task.get("import_tasks")
+        tasks.append(yaml.safe_load((REPO / "playbooks" / imported).read_text()) if imported else task)
+    return tasks
 
 
 def test_audit_facts_has_no_side_effect_option():
