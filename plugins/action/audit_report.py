@@ -276,128 +276,50 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         arguments = self._task.args
-        hosts = arguments.get("hosts")
-        if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
-            raise AnsibleActionFail("hosts must be a list of inventory host names")
-        formats = arguments.get("formats", ["json", "md", "html"])
-        unknown = [name for name in formats if name not in RENDERERS]
-        if unknown:
-            raise AnsibleActionFail("formats: unknown %s; choose from %s" % (", ".join(unknown), ", ".join(RENDERERS)))
-        try:
-            thresholds = audit_variables.thresholds(plain(arguments.get("thresholds")), name="thresholds")
-            keep = audit_variables.count(plain(arguments.get("keep") or 0), name="keep")
-            correlation = audit_variables.correlation(plain(arguments.get("correlation")), name="correlation")
-            max_age = audit_variables.count(plain(arguments.get("max_age") or 0), name="max_age")
-        except audit_variables.AuditOptionError as error:
-            raise AnsibleActionFail(str(error)) from None
-        run = {"settings": run_settings(plain(arguments.get("settings"))), "collection": collection_info()}
-        mode = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
-        query = arguments.get("query") or None
-        try:
-            if query is not None:
-                compile_query(to_text(query))
-            fail_on = check_fail_on(arguments.get("fail_on"))
-        except (QueryError, ValueError) as error:
-            raise AnsibleActionFail(str(error)) from None
-        given_at = checked_generated_at(arguments.get("generated_at"))
+        options = checked_options(arguments)
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        generated_at = given_at or now.strftime(GENERATED_AT_FORMAT)
+        generated_at = options["given_at"] or now.strftime(GENERATED_AT_FORMAT)
         dest = os.path.abspath(os.path.expanduser(arguments.get("dest") or "reports"))
         # Comparison with earlier reports (plugin_utils/report_history.py): read before anything is written.
-        try:
-            trend = report_history.trend_options(plain(arguments.get("trend")))
-            window = audit_variables.count(plain(arguments.get("history", 30)), name="history")
-            earlier = report_history.read_earlier(
-                dest, generated_at.replace("-", "").replace(":", ""), window, arguments.get("baseline") or None
-            )
-        except (report_history.TrendOptionError, report_history.HistoryError) as error:
-            raise AnsibleActionFail(str(error)) from None
-        except audit_variables.AuditOptionError as error:
-            raise AnsibleActionFail(str(error)) from None
-
-        hostvars = task_vars.get("hostvars", {})
-        # gathered: what netdiag.tcp.read_captures returns (playbooks/analyze.yml); else the audited hosts' vars.
-        captured = arguments.get("gathered")
-        if captured is not None and not isinstance(captured, dict):
-            raise AnsibleActionFail("gathered must be a dict of host name -> gathered data (read_captures' hosts)")
-        gathered = {}
-        gathering = {"max_age": max_age, "stale": {}, "missing": []}
-        for host in hosts:
-            if captured is not None:
-                gathered[host] = host_entry(host, plain(captured.get(host) or {}), None, None)
-            else:
-                gathered[host] = host_entry(host, hostvars.get(host, {}), now if max_age else None, max_age, gathering)
+        trend, earlier = earlier_reports(arguments, dest, generated_at)
+        gathered, gathering = gathered_hosts(arguments, options, task_vars.get("hostvars", {}), now)
         report, texts, summary_text = reported(
             gathered,
             generated_at,
-            (thresholds, correlation, run),
-            formats,
+            (options["thresholds"], options["correlation"], options["run"]),
+            options["formats"],
             gathering,
             # The comparison with earlier reports adds its sections and findings before the report is rendered.
             before_render=lambda report: report_history.compare(report, earlier, trend),
         )
         texts[report_history.SUMMARY_EXTENSION] = summary_text
-
-        # A given generated_at names the files; else the writer stamps them with the time of the write (with
-        # microseconds, under the directory's lock), so two audits at once never share a name.
-        stamp = given_at.replace("-", "").replace(":", "") if given_at else None
         audited = [host for host, entry in report["hosts"].items() if entry["status"] in AUDITED_STATUSES]
-        try:
-            warnings = []
-            files = write_report_set(dest, stamp, texts, mode=mode, keep=keep, warnings=warnings, audited=bool(audited))
-        except ReportDirectoryError as error:
-            raise AnsibleActionFail("cannot write the report: %s" % error) from None
-        except ReportWriteError as error:
-            # Some files were renamed into place: the message names them, "left as it was" would not be true.
-            raise AnsibleActionFail("cannot write the report under %s: %s" % (dest, error.strerror)) from error
-        except OSError as error:
-            raise AnsibleActionFail(
-                "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
-            ) from error
-
+        files, warnings = written_files(dest, options, texts, bool(audited))
         # audit-latest.prom is an audit-latest file too: a run that saw no host leaves it as it was.
-        written, problems = report_history.write_companions(
+        companions, problems = report_history.write_companions(
             dest,
             report,
             earlier,
-            mode,
+            options["mode"],
             trend["max_series"],
             prometheus_file=arguments.get("prometheus", True) and bool(audited),
         )
-        files.extend(written)
+        files.extend(companions)
         warnings.extend(report_history.skipped_warnings(report) + problems)
         if warnings:
             result["warnings"] = warnings
         if not audited:
-            # Whatever fail_on says: a run that saw no host must not pass for a clean audit (cron, CI), and its
-            # report did not replace audit-latest.*, which still holds the last audit that saw a host.
-            result.update(
-                failed=True,
-                changed=True,
-                report_files=files,
-                summary=summary_lines(report, files),
-                statuses={host: entry["status"] for host, entry in report["hosts"].items()},
-                msg=visible(
-                    "no host was audited (%s); this run's report: %s; audit-latest.* was not replaced"
-                    % (
-                        "; ".join(
-                            "%s %s: %s" % (host, entry["status"], " / ".join(entry["errors"]) or "no detail")
-                            for host, entry in sorted(report["hosts"].items())
-                        )
-                        or "no host was targeted",
-                        ", ".join(files),
-                    )
-                ),
-            )
+            result.update(no_host_audited(report, files))
             return result
+        query = options["query"]
         if query is not None:
             try:
                 # The report as written (JSON types), so the query sees exactly what the file holds.
                 result["query_result"] = run_query(json.loads(RENDERERS["json"](report)), to_text(query))
             except QueryError as error:
                 raise AnsibleActionFail("%s (the report was written: %s)" % (error, ", ".join(files))) from None
-        result["failing_findings"] = failing_findings(report["findings"], fail_on)
-        result["failing_hosts"] = failing_hosts(report["hosts"], fail_on)
+        result["failing_findings"] = failing_findings(report["findings"], options["fail_on"])
+        result["failing_hosts"] = failing_hosts(report["hosts"], options["fail_on"])
         counts = status_counts(report)
         result.update(
             changed=True,
@@ -412,3 +334,112 @@ class ActionModule(ActionBase):
             gathering=gathering,
         )
         return result
+
+
+def checked_options(arguments):
+    """The task's options, checked before anything is read or written; AnsibleActionFail names a bad one."""
+    hosts = arguments.get("hosts")
+    if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
+        raise AnsibleActionFail("hosts must be a list of inventory host names")
+    formats = arguments.get("formats", ["json", "md", "html"])
+    unknown = [name for name in formats if name not in RENDERERS]
+    if unknown:
+        raise AnsibleActionFail("formats: unknown %s; choose from %s" % (", ".join(unknown), ", ".join(RENDERERS)))
+    try:
+        options = {
+            "hosts": hosts,
+            "formats": formats,
+            "thresholds": audit_variables.thresholds(plain(arguments.get("thresholds")), name="thresholds"),
+            "keep": audit_variables.count(plain(arguments.get("keep") or 0), name="keep"),
+            "correlation": audit_variables.correlation(plain(arguments.get("correlation")), name="correlation"),
+            "max_age": audit_variables.count(plain(arguments.get("max_age") or 0), name="max_age"),
+        }
+    except audit_variables.AuditOptionError as error:
+        raise AnsibleActionFail(str(error)) from None
+    options["run"] = {"settings": run_settings(plain(arguments.get("settings"))), "collection": collection_info()}
+    options["mode"] = file_mode(arguments.get("mode", "%04o" % FILE_MODE))
+    options["query"] = arguments.get("query") or None
+    try:
+        if options["query"] is not None:
+            compile_query(to_text(options["query"]))
+        options["fail_on"] = check_fail_on(arguments.get("fail_on"))
+    except (QueryError, ValueError) as error:
+        raise AnsibleActionFail(str(error)) from None
+    options["given_at"] = checked_generated_at(arguments.get("generated_at"))
+    return options
+
+
+def earlier_reports(arguments, dest, generated_at):
+    """(trend limits, what report_history.read_earlier read): the earlier reports this one is compared with."""
+    try:
+        trend = report_history.trend_options(plain(arguments.get("trend")))
+        window = audit_variables.count(plain(arguments.get("history", 30)), name="history")
+        earlier = report_history.read_earlier(
+            dest, generated_at.replace("-", "").replace(":", ""), window, arguments.get("baseline") or None
+        )
+    except (report_history.TrendOptionError, report_history.HistoryError, audit_variables.AuditOptionError) as error:
+        raise AnsibleActionFail(str(error)) from None
+    return trend, earlier
+
+
+def gathered_hosts(arguments, options, hostvars, now):
+    """({host: build_report's entry}, the gathering record) from what read_captures returned (the task's gathered:
+    playbooks/analyze.yml) or else from the hosts' (cached) variables, facts older than max_age left out."""
+    captured = arguments.get("gathered")
+    if captured is not None and not isinstance(captured, dict):
+        raise AnsibleActionFail("gathered must be a dict of host name -> gathered data (read_captures' hosts)")
+    max_age = options["max_age"]
+    gathered = {}
+    gathering = {"max_age": max_age, "stale": {}, "missing": []}
+    for host in options["hosts"]:
+        if captured is not None:
+            gathered[host] = host_entry(host, plain(captured.get(host) or {}), None, None)
+        else:
+            gathered[host] = host_entry(host, hostvars.get(host, {}), now if max_age else None, max_age, gathering)
+    return gathered, gathering
+
+
+def written_files(dest, options, texts, audited):
+    """(paths written, warnings) of the report set; AnsibleActionFail says what was and was not replaced."""
+    # A given generated_at names the files; else the writer stamps them with the time of the write (with
+    # microseconds, under the directory's lock), so two audits at once never share a name.
+    given_at = options["given_at"]
+    stamp = given_at.replace("-", "").replace(":", "") if given_at else None
+    warnings = []
+    try:
+        files = write_report_set(
+            dest, stamp, texts, mode=options["mode"], keep=options["keep"], warnings=warnings, audited=audited
+        )
+    except ReportDirectoryError as error:
+        raise AnsibleActionFail("cannot write the report: %s" % error) from None
+    except ReportWriteError as error:
+        # Some files were renamed into place: the message names them, "left as it was" would not be true.
+        raise AnsibleActionFail("cannot write the report under %s: %s" % (dest, error.strerror)) from error
+    except OSError as error:
+        raise AnsibleActionFail(
+            "cannot write the report under %s: %s; audit-latest.* was left as it was" % (dest, error)
+        ) from error
+    return files, warnings
+
+
+def no_host_audited(report, files):
+    """The failed result of a run that saw no host: whatever fail_on says, it must not pass for a clean audit
+    (cron, CI), and its report did not replace audit-latest.*, which still holds the last audit that saw a host."""
+    return {
+        "failed": True,
+        "changed": True,
+        "report_files": files,
+        "summary": summary_lines(report, files),
+        "statuses": {host: entry["status"] for host, entry in report["hosts"].items()},
+        "msg": visible(
+            "no host was audited (%s); this run's report: %s; audit-latest.* was not replaced"
+            % (
+                "; ".join(
+                    "%s %s: %s" % (host, entry["status"], " / ".join(entry["errors"]) or "no detail")
+                    for host, entry in sorted(report["hosts"].items())
+                )
+                or "no host was targeted",
+                ", ".join(files),
+            )
+        ),
+    }

@@ -18,8 +18,6 @@ kind past the first ones are collapsed, each under a title that says how many it
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import status_counts
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.controls import visible
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.evidence import evidence_items

@@ -426,7 +426,9 @@ def test_audit_that_reached_no_host_fails_and_keeps_the_last_good_set(tmp_path):
             files = [path.replace(STAMP, "20261125T213000.000001Z") for path in files]
         assert result["report_files"] == files
         assert result["msg"] == (
-            "no host was audited (app failed: the host did not run the audit; web unreachable: Connection refused); "
+            "no host was audited (app failed: the host did not run the audit: no gathered facts (gather it with "
+            "netdiag.tcp.gather or netdiag.tcp.audit; a fact cache may also have expired them); web unreachable: "
+            "Connection refused); "
             "this run's report: %s; audit-latest.* was not replaced" % ", ".join(files)
         )
         assert json.loads(pathlib.Path(files[0]).read_text())["hosts"]["web"]["status"] == "unreachable"

@@ -170,12 +170,23 @@ def host_sections(report):
     """[(host or None, block)] for every block, with the host whose section it is in."""
     current = None
     found = []
-    for block in report_blocks(report):
+    for block in flat_blocks(report_blocks(report)):
         if block[0] == "heading" and block[1] == 2:
             name = block[2].split(" ", 1)[0]
             current = name if name in report["hosts"] else None
         found.append((current, block))
     return found
+
+
+def flat_blocks(blocks):
+    """The blocks with every collapsed part ("details", level, title, blocks) opened: its title as a heading of
+    its level, then its blocks (each host's section is one such part)."""
+    for block in blocks:
+        if block[0] == "details":
+            yield ("heading", block[1], block[2])
+            yield from flat_blocks(block[3])
+        else:
+            yield block
 
 
 def keepalive_column(block):

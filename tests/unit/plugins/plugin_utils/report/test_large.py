@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from test_report_matching import host, netstat
-
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import document, html, markdown
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+
+from .test_matching import host, netstat
 
 
 def fleet(webs):

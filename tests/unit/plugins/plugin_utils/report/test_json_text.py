@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from test_report_matching import incident_fleet
-
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report import json_text
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report.build import build_report
+
+from .test_matching import incident_fleet
 
 
 def test_same_data_as_the_standard_encoder_one_entry_a_line():
