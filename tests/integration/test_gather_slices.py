@@ -35,6 +35,10 @@ def comparable(report):
     """The report without its times and the kernel's running counters."""
     report = json.loads(json.dumps(report))
     del report["generated_at"]
+    # The series over time hold this report's own point, at its generated_at.
+    for point in _points(report.get("history") or {}):
+        point.pop("at", None)
+        point.pop("generated_at", None)
     for host in report["hosts"].values():
         for field in VOLATILE_HOST_FIELDS:
             host.pop(field, None)
@@ -43,6 +47,17 @@ def comparable(report):
             for field in fields:
                 (host.get(section) or {}).pop(field, None)
     return report
+
+
+def _points(value):
+    """Every dictionary inside value (the history's reports and series points)."""
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _points(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _points(item)
 
 
 def cache_environment(cache):
@@ -107,8 +122,15 @@ def test_three_slices_then_report_equal_one_audit(tmp_path, nat_topology):
     for name in namespaces:
         (tmp_path / ("python-" + namespaces[name])).write_text("#!/bin/sh\nexit 99\n")
     report_dir = tmp_path / "central"
+    # The same variables as the gathering (one vars file in practice): the report records them in run.settings.
     completed = run_playbook(
-        "report.yml", "-i", str(inventory), "-e", "netdiag_report_dir=%s" % report_dir, env=cache_environment(cache)
+        "report.yml",
+        "-i",
+        str(inventory),
+        "-e",
+        "netdiag_report_dir=%s" % report_dir,
+        *ports,
+        env=cache_environment(cache),
     )
     assert completed.returncode == 0, completed.stdout[-3000:]
     central = json.loads((report_dir / "audit-latest.json").read_text())

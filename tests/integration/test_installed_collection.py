@@ -25,7 +25,9 @@ SHIPPED = {
     "FILES.json",
     "README.md",
     "COPYING",
+    "CHANGELOG.rst",  # the release notes
     "changelogs",
+    "examples",  # the incident's captures, which docs/runbook-2012-incident.md analyses
     "docs",
     "meta",
     "playbooks",
