@@ -157,7 +157,7 @@ def assert_published_for_awx(tmp_path, inventory, cache, central):
         project_dir=str(REPO),
         playbook=str(REPO / "playbooks" / "report.yml"),
         inventory=str(inventory),
-        extravars={"netdiag_report_dir": str(report_dir)},
+        extravars={"netdiag_report_dir": str(report_dir), "netdiag_audit_ports": [5555]},  # as the gathering
         envvars={"PATH": "%s:%s" % (VENV_BIN, os.environ.get("PATH", ""))},
         quiet=True,
     )
@@ -171,10 +171,11 @@ def assert_published_for_awx(tmp_path, inventory, cache, central):
     for item in report["findings"]:
         severities[item["severity"]] += 1
     assert published["findings_by_severity"] == severities and severities["warning"] >= 2
-    assert published["report_files"] == [
-        str(report_dir / ("audit-%s.%s" % (report["generated_at"].replace("-", "").replace(":", ""), suffix)))
-        for suffix in ("json", "md", "html")
-    ]
+    # The files the job wrote: the stamped set (its stamp is the time of the write, to the microsecond), and
+    # audit-latest.prom.
+    stamped = sorted(str(path) for path in report_dir.glob("audit-2*"))
+    assert [path.rsplit("Z.", 1)[1] for path in stamped] == ["html", "json", "md", "summary.json"]
+    assert sorted(published["report_files"]) == sorted([*stamped, str(report_dir / "audit-latest.prom")])
     assert (published["stale_hosts"], published["missing_hosts"]) == ([], [])
 
 
