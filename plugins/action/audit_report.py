@@ -294,15 +294,14 @@ class ActionModule(ActionBase):
         )
         texts[report_history.SUMMARY_EXTENSION] = summary_text
         audited = [host for host, entry in report["hosts"].items() if entry["status"] in AUDITED_STATUSES]
-        files, warnings = written_files(dest, options, texts, bool(audited))
-        # audit-latest.prom is an audit-latest file too: a run that saw no host leaves it as it was.
+        # audit-latest.prom is written with the set, under its lock: the audit-latest files are always one run's, and
+        # a run that saw no host leaves them all as they were.
+        latest_only = {}
+        if arguments.get("prometheus", True):
+            latest_only[report_history.PROMETHEUS_EXTENSION] = report_history.prometheus_text(report, trend)
+        files, warnings = written_files(dest, options, texts, bool(audited), latest_only)
         companions, problems = report_history.write_companions(
-            dest,
-            report,
-            earlier,
-            options["mode"],
-            trend["max_series"],
-            prometheus_file=arguments.get("prometheus", True) and bool(audited),
+            dest, report, earlier, options["mode"], trend["max_series"], prometheus_file=False
         )
         files.extend(companions)
         warnings.extend(report_history.skipped_warnings(report) + problems)
@@ -399,7 +398,7 @@ def gathered_hosts(arguments, options, hostvars, now):
     return gathered, gathering
 
 
-def written_files(dest, options, texts, audited):
+def written_files(dest, options, texts, audited, latest_only=None):
     """(paths written, warnings) of the report set; AnsibleActionFail says what was and was not replaced."""
     # A given generated_at names the files; else the writer stamps them with the time of the write (with
     # microseconds, under the directory's lock), so two audits at once never share a name.
@@ -408,7 +407,14 @@ def written_files(dest, options, texts, audited):
     warnings = []
     try:
         files = write_report_set(
-            dest, stamp, texts, mode=options["mode"], keep=options["keep"], warnings=warnings, audited=audited
+            dest,
+            stamp,
+            texts,
+            mode=options["mode"],
+            keep=options["keep"],
+            warnings=warnings,
+            audited=audited,
+            latest_only=latest_only,
         )
     except ReportDirectoryError as error:
         raise AnsibleActionFail("cannot write the report: %s" % error) from None

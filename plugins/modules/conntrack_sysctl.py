@@ -838,17 +838,11 @@ class LinuxConntrackSysctl:
             )
         if self.module.check_mode:
             return result
-        try:
-            os.unlink(self.sysctl_file)
-        except OSError as error:
-            self.module.fail_json(msg="Removing %s failed: %s; nothing was changed" % (self.sysctl_file, error))
-        problem = self.apply_live(names, live_before, restore)
-        if problem:
-            self.module.fail_json(
-                msg="%s Values written before it were put back. %s."
-                % (problem, self.restore_files([(self.sysctl_file, file_before)])),
-                changed=False,
-            )
+        # The same forked writer as state=present: a SIGKILL of the module between the removal and the live
+        # values does not leave the file gone with the tuned values still live.
+        outcome = self.in_writer_process(self.uncommit, names, live_before, restore, file_before)
+        if outcome.get("msg"):
+            self.module.fail_json(msg=outcome["msg"], changed=False)
         after = self.read_live(names)
         wrong = [
             "%s reads back %s, not %d" % (key, after[key], previous[key])
@@ -858,6 +852,21 @@ class LinuxConntrackSysctl:
         if wrong:
             self.module.fail_json(msg="Verification failed after restoring: " + "; ".join(wrong), changed=True)
         return result
+
+    def uncommit(self, names, live_before, restore, file_before):
+        """state=absent's writes: remove the managed file, then write back the recorded live values; on a failure
+        put the file back. Returns {} or {"msg": what failed and what was put back}."""
+        try:
+            os.unlink(self.sysctl_file)
+        except OSError as error:
+            return {"msg": "Removing %s failed: %s; nothing was changed" % (self.sysctl_file, error)}
+        problem = self.apply_live(names, live_before, restore)
+        if problem:
+            return {
+                "msg": "%s Values written before it were put back. %s."
+                % (problem, self.restore_files([(self.sysctl_file, file_before)]))
+            }
+        return {}
 
     def commit(self, keys, live_before, live_changes, file_before, file_after, edits):
         """Write the files, then the live values; on a failure put back what was written.

@@ -332,8 +332,11 @@ def _publish_stamped(directory, temporaries, stamp, suffix):
             raise
 
 
-def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None, audited=True):
+def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None, audited=True, latest_only=None):
     """Write audit-<stamp>.<ext> and audit-latest.<ext> for each {ext: text}; return the stamped paths.
+
+    latest_only {ext: text}: files kept only as audit-latest.<ext> (audit-latest.prom), replaced with the others
+    under the same lock, so that the whole audit-latest set is always one run's (not written when audited is False).
 
     stamp None: the time of the write, taken under the directory lock (YYYYMMDDTHHMMSS.ffffffZ); a given stamp
     (YYYYMMDDTHHMMSSZ, from generated_at) already taken in the directory is moved on by a microsecond. The
@@ -355,7 +358,8 @@ def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None, 
     try:
         with directory_lock(directory, path):
             stamp = stamp or new_stamp()
-            latest = ["audit-latest.%s" % extension for extension in texts] if audited else []
+            latest_only = (latest_only or {}) if audited else {}
+            latest = ["audit-latest.%s" % extension for extension in [*texts, *latest_only]] if audited else []
             problems = [problem for problem in (_target_problem(directory, name) for name in latest) if problem]
             if problems:
                 raise ReportDirectoryError("in %s: %s; nothing was replaced" % (path, "; ".join(problems)))
@@ -366,6 +370,9 @@ def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None, 
                     if audited:
                         name = "audit-latest.%s" % extension
                         latest_temporaries[name] = _write_temporary(directory, name, text, mode)
+                for extension, text in latest_only.items():
+                    name = "audit-latest.%s" % extension
+                    latest_temporaries[name] = _write_temporary(directory, name, text, mode)
             except BaseException:
                 _unlink_quietly(directory, [*stamped.values(), *latest_temporaries.values()])
                 raise
@@ -385,7 +392,8 @@ def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None, 
                     warnings.extend("%s: not removed (netdiag_report_keep): %s" % item for item in problems)
     finally:
         os.close(directory)
-    return [os.path.join(path, "audit-%s%s.%s" % (stamp, suffix, extension)) for extension in texts]
+    stamped_paths = [os.path.join(path, "audit-%s%s.%s" % (stamp, suffix, extension)) for extension in texts]
+    return stamped_paths + [os.path.join(path, "audit-latest.%s" % extension) for extension in latest_only]
 
 
 def _replace_latest(directory, temporaries, published):

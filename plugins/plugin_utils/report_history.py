@@ -26,7 +26,13 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import Re
 from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_single_file import write_single_file
 
 SUMMARY_EXTENSION = "summary.json"
-PROMETHEUS_FILE = "audit-latest.prom"
+PROMETHEUS_EXTENSION = "prom"
+PROMETHEUS_FILE = "audit-latest.%s" % PROMETHEUS_EXTENSION
+
+
+def prometheus_text(report, trend):
+    """audit-latest.prom's text: the report as Prometheus gauges, at most trend["max_series"] series per gauge."""
+    return prometheus.render(report, trend["max_series"])
 
 
 class TrendOptionError(AuditOptionError):
@@ -141,8 +147,9 @@ def skipped_warnings(report):
 
 
 def write_companions(dest, report, earlier, mode, max_series, prometheus_file=True):
-    """After the report set is in place: audit-latest.prom, and the summaries of older reports read whole this time
-    (so that the next run reads only those). Returns (paths written, warnings); never fails the written report."""
+    """After the report set is in place: the summaries of older reports read whole this time (so that the next run
+    reads only those), and audit-latest.prom when prometheus_file (audit_report writes it with the set, under its
+    lock, instead). Returns (paths written, warnings); never fails the written report."""
     written, warnings = [], []
     if prometheus_file:
         try:
@@ -163,4 +170,13 @@ def write_companions(dest, report, earlier, mode, max_series, prometheus_file=Tr
     return written, warnings
 
 
-__all__ = ["HistoryError", "SUMMARY_EXTENSION", "compare", "read_earlier", "trend_options", "write_companions"]
+__all__ = [
+    "HistoryError",
+    "PROMETHEUS_EXTENSION",
+    "SUMMARY_EXTENSION",
+    "compare",
+    "prometheus_text",
+    "read_earlier",
+    "trend_options",
+    "write_companions",
+]

@@ -325,3 +325,15 @@ def test_json_texts_round_trip(tmp_path):
     text = json.dumps({"name": "caf\u00e9"}, ensure_ascii=False)
     paths = write_report_set(tmp_path, None, {"json": text})
     assert pathlib.Path(paths[0]).read_bytes() == text.encode("utf-8")
+
+
+def test_latest_only_files_are_part_of_the_latest_set(tmp_path):
+    # audit-latest.prom is replaced with the rest of audit-latest.*, under the lock; no stamped copy is kept.
+    texts = {"json": "{}\n", "md": "# one\n"}
+    files = report_files.write_report_set(str(tmp_path), None, texts, latest_only={"prom": "netdiag_up 1\n"})
+    assert files[-1] == str(tmp_path / "audit-latest.prom")
+    assert (tmp_path / "audit-latest.prom").read_text() == "netdiag_up 1\n"
+    assert sorted(path.name.rsplit(".", 1)[1] for path in tmp_path.glob("audit-2*")) == ["json", "md"]
+    # A run that reached no host replaces no audit-latest file, the .prom included.
+    report_files.write_report_set(str(tmp_path), None, texts, audited=False, latest_only={"prom": "netdiag_up 0\n"})
+    assert (tmp_path / "audit-latest.prom").read_text() == "netdiag_up 1\n"
