@@ -603,35 +603,12 @@ def parse_tuples(established_tuples, shared=None):
     columns = list((established_tuples or {}).get("columns") or TUPLE_COLUMNS)
     if columns != list(TUPLE_COLUMNS):
         raise ValueError("established_tuples: unknown columns %s" % ", ".join(map(str, columns)))
-    parsed = []
+    return _parse_rows(established_tuples, {} if shared is None else shared)
+
+
+def _parse_rows(established_tuples, shared):
+    """parse_tuples()'s rows, with addresses and numbers looked up in (and added to) shared."""
     keepalive_of = {"1": True, "0": False, "-": None}
-    if shared is not None:
-        return _parse_tuples_shared(established_tuples, shared, keepalive_of)
-    for line in ((established_tuples or {}).get("rows") or "").split("\n"):
-        if not line:
-            continue
-        fields = line.split(" ")
-        if (
-            len(fields) != 6
-            or fields[5] not in keepalive_of
-            or not (fields[1].isdigit() and fields[3].isdigit() and (fields[4] == "-" or fields[4].isdigit()))
-        ):
-            raise ValueError("established_tuples: row %r does not have the 6 columns" % line)
-        parsed.append(
-            (
-                fields[0],
-                int(fields[1]),
-                fields[2],
-                int(fields[3]),
-                None if fields[4] == "-" else int(fields[4]),
-                keepalive_of[fields[5]],
-            )
-        )
-    return parsed
-
-
-def _parse_tuples_shared(established_tuples, shared, keepalive_of):
-    """parse_tuples() with addresses and numbers looked up in (and added to) shared."""
     parsed = []
     addresses = shared.setdefault("addresses", {})
     numbers = shared.setdefault("numbers", {"-": None})
