@@ -300,10 +300,7 @@ class ActionModule(ActionBase):
         if arguments.get("prometheus", True):
             latest_only[report_history.PROMETHEUS_EXTENSION] = report_history.prometheus_text(report, trend)
         files, warnings = written_files(dest, options, texts, bool(audited), latest_only)
-        companions, problems = report_history.write_companions(
-            dest, report, earlier, options["mode"], trend["max_series"], prometheus_file=False
-        )
-        files.extend(companions)
+        problems = report_history.write_backfilled_summaries(dest, earlier, options["mode"])
         warnings.extend(report_history.skipped_warnings(report) + problems)
         if warnings:
             result["warnings"] = warnings

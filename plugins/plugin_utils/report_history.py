@@ -27,7 +27,6 @@ from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_single_file imp
 
 SUMMARY_EXTENSION = "summary.json"
 PROMETHEUS_EXTENSION = "prom"
-PROMETHEUS_FILE = "audit-latest.%s" % PROMETHEUS_EXTENSION
 
 
 def prometheus_text(report, trend):
@@ -146,16 +145,10 @@ def skipped_warnings(report):
     ]
 
 
-def write_companions(dest, report, earlier, mode, max_series, prometheus_file=True):
-    """After the report set is in place: the summaries of older reports read whole this time (so that the next run
-    reads only those), and audit-latest.prom when prometheus_file (audit_report writes it with the set, under its
-    lock, instead). Returns (paths written, warnings); never fails the written report."""
-    written, warnings = [], []
-    if prometheus_file:
-        try:
-            written.append(write_single_file(dest, PROMETHEUS_FILE, prometheus.render(report, max_series), mode))
-        except (OSError, ReportDirectoryError, ValueError) as error:
-            warnings.append("%s not written: %s" % (PROMETHEUS_FILE, error))
+def write_backfilled_summaries(dest, earlier, mode):
+    """After the report set is in place: the summaries of older reports read whole this time, so that the next run
+    reads only those. Returns warnings; never fails the written report."""
+    warnings = []
     backfill = set(earlier["history"]["backfill"])
     for summary in earlier["history"]["summaries"]:
         name = os.path.basename(summary.get("report_file") or "")
@@ -167,7 +160,7 @@ def write_companions(dest, report, earlier, mode, max_series, prometheus_file=Tr
             write_single_file(dest, summary_name(stamp), json.dumps(summary, indent=1, sort_keys=True) + "\n", mode)
         except (OSError, ReportDirectoryError, ValueError) as error:
             warnings.append("summary of %s not written: %s" % (name, error))
-    return written, warnings
+    return warnings
 
 
 __all__ = [
@@ -178,5 +171,5 @@ __all__ = [
     "prometheus_text",
     "read_earlier",
     "trend_options",
-    "write_companions",
+    "write_backfilled_summaries",
 ]
