@@ -230,7 +230,9 @@ def directory_lock(directory, path):
         os.close(descriptor)  # closing the descriptor releases the lock
 
 
-def _write_temporary(directory, name, text, mode):
+def write_temporary(directory, name, text, mode):
+    """A new private temporary file beside `name` in the open directory (O_EXCL|O_NOFOLLOW, mode set by fchmod,
+    flushed to disk) holding text; its name. Nothing is left behind when the write fails."""
     temporary = ".%s.%s.tmp" % (name, secrets.token_hex(6))
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=directory)
     try:
@@ -366,13 +368,13 @@ def write_report_set(path, stamp, texts, mode=FILE_MODE, keep=0, warnings=None, 
             stamped, latest_temporaries = {}, {}
             try:
                 for extension, text in texts.items():
-                    stamped[extension] = _write_temporary(directory, "audit-stamped.%s" % extension, text, mode)
+                    stamped[extension] = write_temporary(directory, "audit-stamped.%s" % extension, text, mode)
                     if audited:
                         name = "audit-latest.%s" % extension
-                        latest_temporaries[name] = _write_temporary(directory, name, text, mode)
+                        latest_temporaries[name] = write_temporary(directory, name, text, mode)
                 for extension, text in latest_only.items():
                     name = "audit-latest.%s" % extension
-                    latest_temporaries[name] = _write_temporary(directory, name, text, mode)
+                    latest_temporaries[name] = write_temporary(directory, name, text, mode)
             except BaseException:
                 _unlink_quietly(directory, [*stamped.values(), *latest_temporaries.values()])
                 raise

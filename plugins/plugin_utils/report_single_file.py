@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 
-from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import FILE_MODE, open_report_directory
+from ansible_collections.netdiag.tcp.plugins.plugin_utils.report_files import (
+    FILE_MODE,
+    open_report_directory,
+    write_temporary,
+)
 
 
 def write_single_file(path, name, text, mode=FILE_MODE):
@@ -19,23 +22,14 @@ def write_single_file(path, name, text, mode=FILE_MODE):
     if "/" in name or name in ("", ".", ".."):
         raise ValueError("file name %r is not a plain name" % (name,))
     directory = open_report_directory(path)
-    temporary = ".%s.%s.tmp" % (name, secrets.token_hex(6))
+    temporary = None
     try:
-        descriptor = os.open(
-            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=directory
-        )
-        try:
-            os.fchmod(descriptor, mode)
-            with os.fdopen(descriptor, "w", encoding="utf-8", closefd=False) as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        temporary = write_temporary(directory, name, text, mode)
         os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary, dir_fd=directory)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=directory)
         raise
     finally:
         os.close(directory)

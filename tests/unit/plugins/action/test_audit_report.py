@@ -207,14 +207,14 @@ def test_directory_of_another_user_refused(tmp_path):
 def test_failed_write_leaves_latest_set_untouched(tmp_path, monkeypatch):
     run_action({"hosts": ["web"], "dest": str(tmp_path), "generated_at": "2026-11-25T21:00:00Z"}, {"web": host(WEB)})
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    real_write = report_files._write_temporary
+    real_write = report_files.write_temporary
 
     def disk_full_at_html(directory, name, text, mode):
         if name.endswith(".html"):
             raise OSError(28, "No space left on device")
         return real_write(directory, name, text, mode)
 
-    monkeypatch.setattr(report_files, "_write_temporary", disk_full_at_html)
+    monkeypatch.setattr(report_files, "write_temporary", disk_full_at_html)
     with pytest.raises(AnsibleActionFail) as raised:
         run_action({"hosts": ["web", "app"], "dest": str(tmp_path)}, {"web": host(WEB), "app": host(APP)})
     assert "No space left on device; audit-latest.* was left as it was" in str(raised.value)
